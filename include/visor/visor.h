@@ -1,0 +1,6 @@
+/* visor — public API, all layers. */
+#ifndef VISOR_VISOR_H
+#define VISOR_VISOR_H
+#include <visor/isa.h>
+#include <visor/vm.h>
+#endif

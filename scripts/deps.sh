@@ -1,0 +1,21 @@
+#!/bin/bash
+# Installs the Debian packages visor needs (when root), or prints the exact
+# apt-get line and fails (when not). Usage: scripts/deps.sh [build|fuzz|all]
+set -euo pipefail
+need=(cmake make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev)
+case "${1:-build}" in
+  fuzz|all) need+=(clang-19 llvm-19 libclang-rt-19-dev) ;;
+esac
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "visor needs: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "visor: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq "${missing[@]}" >&2

@@ -1,0 +1,161 @@
+/* visor exec: run an assembly or bytecode file in the visor engine. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <visor/conformance.h>
+
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: visor exec [options] FILE\n"
+		"Runs FILE (assembly text, or raw bytecode) in the visor interpreter with\n"
+		"r1 = input memory and r2 = its length, and prints r0.\n\n"
+		"  --mem HEX           input memory as hex bytes (\"00 01 ff\")\n"
+		"  --mem-file PATH     input memory from a file\n"
+		"  --print-mem         print the memory after the run (hex)\n"
+		"  --budget N          stop after N executed instructions (default 100000000,\n"
+		"                      0 = unlimited)\n"
+		"  --repeat N          run N times; also print the mean time per run\n"
+		"  --conformance-helpers  provide the bpf_conformance helpers (ids 0-5)\n"
+		"  --jit               run in the JIT (not available yet)\n"
+		"  -h, --help          this text\n");
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 0);
+	if (errno || !*s || *end || *s == '-')
+		return -1;
+	*v = x;
+	return 0;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"mem", required_argument, 0, 'm'},  {"mem-file", required_argument, 0, 'f'},
+		{"print-mem", no_argument, 0, 'p'},  {"budget", required_argument, 0, 'b'},
+		{"repeat", required_argument, 0, 'r'}, {"conformance-helpers", no_argument, 0, 'c'},
+		{"jit", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *mem_hex = NULL, *mem_file = NULL;
+	uint64_t budget = 100000000, repeat = 0;
+	int print_mem = 0, conf_helpers = 0, c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': mem_hex = optarg; break;
+		case 'f': mem_file = optarg; break;
+		case 'p': print_mem = 1; break;
+		case 'c': conf_helpers = 1; break;
+		case 'b':
+			if (parse_u64(optarg, &budget)) {
+				cli_error("exec: --budget needs a non-negative number, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			if (parse_u64(optarg, &repeat) || repeat == 0) {
+				cli_error("exec: --repeat needs a positive number, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case 'j':
+			cli_error("exec: the JIT is not built yet; run without --jit to use the interpreter");
+			return 1;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_error("exec: expected one program file (try 'visor exec --help')");
+		return 2;
+	}
+	if (mem_hex && mem_file) {
+		cli_error("exec: give --mem or --mem-file, not both");
+		return 2;
+	}
+
+	uint8_t *mem = NULL;
+	size_t mem_len = 0;
+	char err[256];
+	if (mem_hex && cli_parse_hex(mem_hex, &mem, &mem_len, err, sizeof(err))) {
+		cli_error("exec: --mem: %s", err);
+		return 2;
+	}
+	if (mem_file && !(mem = (uint8_t *)cli_read_file(mem_file, &mem_len)))
+		return 1;
+
+	struct visor_insn *insns = NULL;
+	size_t count = 0;
+	int status = 1;
+	struct visor_vm *vm = visor_vm_create();
+	if (!vm) {
+		cli_error("exec: out of memory");
+		goto out;
+	}
+	if (cli_read_program(argv[optind], &insns, &count))
+		goto out;
+	if (conf_helpers)
+		visor_conformance_register_helpers(vm);
+	if (visor_vm_load(vm, insns, count)) {
+		cli_error("%s: %s", argv[optind], visor_vm_errmsg(vm));
+		goto out;
+	}
+
+	/* Each repetition starts from the same input memory. */
+	uint8_t *work = mem_len ? malloc(mem_len) : NULL;
+	if (mem_len && !work) {
+		cli_error("exec: out of memory");
+		goto out;
+	}
+	uint64_t r0 = 0, runs = repeat ? repeat : 1, executed = 0;
+	double total = 0;
+	for (uint64_t i = 0; i < runs; i++) {
+		if (mem_len)
+			memcpy(work, mem, mem_len);
+		VISOR_OPTS(visor_vm_exec_opts, o, .mem = work, .mem_len = mem_len, .budget = budget);
+		double t0 = now_ns();
+		int rc = visor_vm_exec(vm, &o, &r0);
+		total += now_ns() - t0;
+		executed = o.insns_executed;
+		if (rc) {
+			cli_error("%s: %s", argv[optind], visor_vm_errmsg(vm));
+			free(work);
+			goto out;
+		}
+	}
+	printf("r0 = 0x%llx (%lld)\n", (unsigned long long)r0, (long long)r0);
+	if (repeat)
+		printf("%llu runs, mean %.1f ns per run, %llu instructions per run, %.2f ns per instruction\n",
+		       (unsigned long long)runs, total / runs, (unsigned long long)executed,
+		       executed ? total / runs / executed : 0.0);
+	if (print_mem) {
+		for (size_t i = 0; i < mem_len; i++)
+			printf("%02x%c", work[i], i + 1 == mem_len ? '\n' : ' ');
+	}
+	free(work);
+	status = 0;
+out:
+	free(insns);
+	free(mem);
+	visor_vm_destroy(vm);
+	return status;
+}

@@ -1,0 +1,143 @@
+/* Utilities shared by the subcommands: messages, files, hex. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("visor: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+char *cli_read_file(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	if (!f) {
+		cli_error("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1);
+	while (buf) {
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+		if (n == cap) {
+			char *nb = cap > (1u << 30) ? NULL : realloc(buf, cap * 2 + 1);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	int failed = ferror(f);
+	if (f != stdin)
+		fclose(f);
+	if (!buf) {
+		cli_error("%s: file too large or out of memory", path);
+		return NULL;
+	}
+	if (failed) {
+		cli_error("%s: read error", path);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
+static int looks_binary(const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == 0 || (c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
+int cli_read_program(const char *path, struct visor_insn **insns, size_t *count)
+{
+	size_t len;
+	char *buf = cli_read_file(path, &len);
+	if (!buf)
+		return -1;
+	if (looks_binary(buf, len)) {
+		if (len % sizeof(struct visor_insn)) {
+			cli_error("%s: raw bytecode must be a multiple of 8 bytes, this file has %zu",
+				  path, len);
+			free(buf);
+			return -1;
+		}
+		*insns = (struct visor_insn *)buf; /* malloc'd, aligned for any type */
+		*count = len / sizeof(struct visor_insn);
+		return 0;
+	}
+	char err[256];
+	int rc = visor_asm(buf, insns, count, err, sizeof(err));
+	free(buf);
+	if (rc) {
+		cli_error("%s: %s", path, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int cli_parse_hex(const char *text, uint8_t **out, size_t *len, char *err, size_t err_len)
+{
+	size_t n = 0, cap = strlen(text) / 2 + 1;
+	uint8_t *buf = malloc(cap);
+	if (!buf) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	const char *p = text;
+	while (*p) {
+		if (isspace((unsigned char)*p) || *p == ',') {
+			p++;
+			continue;
+		}
+		if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+			p += 2;
+			continue;
+		}
+		int hi = hexval((unsigned char)p[0]);
+		int lo = hi < 0 ? -1 : hexval((unsigned char)p[1]);
+		if (hi < 0 || lo < 0) {
+			snprintf(err, err_len, "bad hex byte at offset %zu: '%.2s' (expected two hex digits)",
+				 (size_t)(p - text), p);
+			free(buf);
+			return -1;
+		}
+		buf[n++] = (uint8_t)(hi << 4 | lo);
+		p += 2;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}

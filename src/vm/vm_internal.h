@@ -1,0 +1,101 @@
+/* Internals shared by the VM's loader (vm.c) and interpreter (interp.c). */
+#ifndef VISOR_VM_INTERNAL_H
+#define VISOR_VM_INTERNAL_H
+
+#include <visor/vm.h>
+
+/* Pre-decoded operations: one per distinct behaviour, so the interpreter's
+ * handlers never re-inspect opcode bits. X-macro list: name. */
+#define VISOR_VM_OPS(X)                                                                       \
+	X(ADD64_K) X(ADD64_X) X(SUB64_K) X(SUB64_X) X(MUL64_K) X(MUL64_X)                       \
+	X(DIV64_K) X(DIV64_X) X(SDIV64_K) X(SDIV64_X) X(MOD64_K) X(MOD64_X)                     \
+	X(SMOD64_K) X(SMOD64_X) X(OR64_K) X(OR64_X) X(AND64_K) X(AND64_X)                       \
+	X(LSH64_K) X(LSH64_X) X(RSH64_K) X(RSH64_X) X(ARSH64_K) X(ARSH64_X)                     \
+	X(XOR64_K) X(XOR64_X) X(MOV64_K) X(MOV64_X) X(NEG64)                                    \
+	X(MOVSX64_8) X(MOVSX64_16) X(MOVSX64_32)                                                \
+	X(ADD32_K) X(ADD32_X) X(SUB32_K) X(SUB32_X) X(MUL32_K) X(MUL32_X)                       \
+	X(DIV32_K) X(DIV32_X) X(SDIV32_K) X(SDIV32_X) X(MOD32_K) X(MOD32_X)                     \
+	X(SMOD32_K) X(SMOD32_X) X(OR32_K) X(OR32_X) X(AND32_K) X(AND32_X)                       \
+	X(LSH32_K) X(LSH32_X) X(RSH32_K) X(RSH32_X) X(ARSH32_K) X(ARSH32_X)                     \
+	X(XOR32_K) X(XOR32_X) X(MOV32_K) X(MOV32_X) X(NEG32)                                    \
+	X(MOVSX32_8) X(MOVSX32_16)                                                              \
+	X(LE16) X(LE32) X(LE64) X(BE16) X(BE32) X(BE64)                                         \
+	X(JA)                                                                                   \
+	X(JEQ_K) X(JEQ_X) X(JGT_K) X(JGT_X) X(JGE_K) X(JGE_X) X(JSET_K) X(JSET_X)               \
+	X(JNE_K) X(JNE_X) X(JSGT_K) X(JSGT_X) X(JSGE_K) X(JSGE_X) X(JLT_K) X(JLT_X)             \
+	X(JLE_K) X(JLE_X) X(JSLT_K) X(JSLT_X) X(JSLE_K) X(JSLE_X)                               \
+	X(JEQ32_K) X(JEQ32_X) X(JGT32_K) X(JGT32_X) X(JGE32_K) X(JGE32_X) X(JSET32_K)           \
+	X(JSET32_X) X(JNE32_K) X(JNE32_X) X(JSGT32_K) X(JSGT32_X) X(JSGE32_K) X(JSGE32_X)       \
+	X(JLT32_K) X(JLT32_X) X(JLE32_K) X(JLE32_X) X(JSLT32_K) X(JSLT32_X) X(JSLE32_K)         \
+	X(JSLE32_X)                                                                             \
+	X(CALL_HELPER) X(CALL_LOCAL) X(EXIT)                                                    \
+	X(LDDW)                                                                                 \
+	X(LDABS_B) X(LDABS_H) X(LDABS_W) X(LDABS_DW)                                            \
+	X(LDIND_B) X(LDIND_H) X(LDIND_W) X(LDIND_DW)                                            \
+	X(LDX_B) X(LDX_H) X(LDX_W) X(LDX_DW) X(LDXS_B) X(LDXS_H) X(LDXS_W)                      \
+	X(ST_B) X(ST_H) X(ST_W) X(ST_DW) X(STX_B) X(STX_H) X(STX_W) X(STX_DW)                   \
+	X(ATOMIC32) X(ATOMIC64)                                                                 \
+	X(LDDW_HI) X(FALL_OFF)
+
+enum visor_vm_op {
+#define VISOR_VM_ENUM(name) VM_OP_##name,
+	VISOR_VM_OPS(VISOR_VM_ENUM)
+#undef VISOR_VM_ENUM
+	VM_OP__COUNT
+};
+
+/* One pre-decoded slot. Jumps and local calls carry their absolute target in
+ * `target`; memory operations their offset; imm is sign-extended (or the
+ * whole 64-bit value for lddw). */
+struct visor_vm_slot {
+	uint8_t op;
+	uint8_t dst;
+	uint8_t src;
+	uint8_t aux; /* atomic operation for ATOMIC32/64 */
+	int32_t target;
+	uint64_t imm;
+};
+
+struct visor_vm_region {
+	uintptr_t base;
+	uint64_t len;
+	bool writable;
+};
+
+struct visor_vm_helper {
+	visor_helper_fn fn;
+	char name[32];
+};
+
+struct visor_vm {
+	struct visor_insn *insns; /* the loaded program, as given */
+	size_t count;
+	struct visor_vm_slot *slots; /* count + 1: a FALL_OFF sentinel at the end */
+	struct visor_vm_helper helpers[VISOR_MAX_HELPERS];
+	struct visor_vm_region *regions;
+	size_t nregions, cap_regions;
+	void *user;
+	char errmsg[VISOR_ERRMSG_LEN];
+};
+
+#define VISOR_STACK_SIZE (VISOR_STACK_FRAME * VISOR_MAX_CALL_DEPTH)
+
+/* State of one execution; lives on the caller's stack. */
+struct visor_vm_run {
+	struct visor_vm *vm;
+	struct visor_vm_region stack, mem; /* checked first: the common cases */
+	const uint8_t *packet;
+	uint64_t packet_len;
+	int err;           /* set by a failing helper */
+	bool stopped;      /* set by visor_vm_run_stop / _fail */
+	uint64_t stop_ret;
+	char *errbuf;
+	size_t errbuf_len;
+};
+
+int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_t budget,
+		       uint64_t *r0, uint64_t *executed);
+void visor_vm_run_error(struct visor_vm_run *run, size_t pc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

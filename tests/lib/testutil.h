@@ -1,0 +1,40 @@
+/* Small helpers shared by the test programs: checks that count failures,
+ * a one-line skip, and the scale factor that the sanitizer build lowers. */
+#ifndef VISOR_TESTUTIL_H
+#define VISOR_TESTUTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+extern int test_failures;
+extern int test_checks;
+
+#define CHECK(cond, ...)                                                        \
+	do {                                                                    \
+		test_checks++;                                                  \
+		if (!(cond)) {                                                  \
+			test_failures++;                                        \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                           \
+			fputc('\n', stderr);                                    \
+		}                                                               \
+	} while (0)
+
+#define CHECK_EQ_U64(a, b, what)                                                \
+	do {                                                                    \
+		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                \
+		CHECK(a_ == b_, "%s: got 0x%llx, want 0x%llx", what,            \
+		      (unsigned long long)a_, (unsigned long long)b_);          \
+	} while (0)
+
+/* Multiplies iteration counts; VISOR_TEST_SCALE=0.25 in the ASan build. */
+double test_scale(void);
+/* Prints "<test>: N passed, M failed" and returns the exit status. */
+int test_summary(const char *name);
+/* Prints "SKIP <test>: reason" on stdout; returns the exit status ctest maps
+ * to a skip (77, see SKIP_RETURN_CODE). */
+int test_skip(const char *name, const char *reason);
+/* Reads a whole file; NULL on error. *len receives its size. */
+char *test_read_file(const char *path, size_t *len);
+
+#endif
