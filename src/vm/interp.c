@@ -126,17 +126,17 @@ int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_
 #define IMM in->imm
 #define NEXT()                                                                 \
 	do {                                                                   \
+		in++;                                                          \
 		if (__builtin_expect(left-- == 0, 0))                          \
 			goto out_budget;                                       \
-		in++;                                                          \
 		goto *dispatch[in->op];                                        \
 	} while (0)
 #define JUMP(cond)                                                             \
 	do {                                                                   \
 		if (cond) {                                                    \
+			in = prog + in->target;                                \
 			if (__builtin_expect(left-- == 0, 0))                  \
 				goto out_budget;                               \
-			in = prog + in->target;                                \
 			goto *dispatch[in->op];                                \
 		}                                                              \
 		NEXT();                                                        \
@@ -349,9 +349,9 @@ op_EXIT:
 	depth--;
 	memcpy(&reg[6], frames[depth].saved, sizeof(frames[depth].saved));
 	reg[10] = frames[depth].fp;
+	in = frames[depth].ret;
 	if (__builtin_expect(left-- == 0, 0))
 		goto out_budget;
-	in = frames[depth].ret;
 	goto *dispatch[in->op];
 
 op_LDDW:
@@ -421,6 +421,7 @@ out_fault:
 	err = -EFAULT;
 	goto out;
 out_budget:
+	/* PC is the instruction that would have run next. */
 	visor_vm_run_error(run, PC, "instruction budget of %llu exhausted",
 			   (unsigned long long)budget);
 	err = -E2BIG;

@@ -1,0 +1,42 @@
+#!/bin/bash
+# The main job of visor today: assemble a program, look at it in both
+# disassembly syntaxes, and run it in the visor engine on real input.
+set -euo pipefail
+visor=${1:-build/visor}
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# An IPv4 header (192.0.2.1 -> 198.51.100.2, UDP) with a correct checksum.
+hdr="45 00 00 1c 00 01 00 00 40 11 8e 99 c0 00 02 01 c6 33 64 02"
+
+step "assemble examples/ipv4_checksum.s"
+"$visor" asm -o "$tmp/csum.bin" "$here/ipv4_checksum.s"
+echo "$(($(stat -c %s "$tmp/csum.bin") / 8)) instructions, $(stat -c %s "$tmp/csum.bin") bytes"
+
+step "disassemble (uBPF syntax)"
+"$visor" disasm "$tmp/csum.bin"
+
+step "disassemble (kernel syntax, with indexes)"
+"$visor" disasm --syntax=kernel --index "$tmp/csum.bin"
+
+step "run on a valid IPv4 header: checksum verifies to 0"
+"$visor" exec --mem "$hdr" "$tmp/csum.bin"
+
+step "run on the same header with the checksum field zeroed: r0 is the checksum (0x8e99)"
+"$visor" exec --mem "${hdr/8e 99/00 00}" "$tmp/csum.bin"
+
+step "time it: 1,000,000 runs in the interpreter"
+"$visor" exec --repeat 1000000 --mem "$hdr" "$tmp/csum.bin"
+
+step "local calls: 7! through 7 nested bpf-to-bpf calls"
+printf 'mov %%r1, 7\n' | cat - "$here/factorial.s" > "$tmp/fact7.s"
+"$visor" exec "$tmp/fact7.s"
+
+step "an unsafe program is stopped, not crashed: read past the input"
+printf 'ldxdw %%r0, [%%r1+16]\nexit\n' > "$tmp/oob.s"
+"$visor" exec --mem "00 01 02 03" "$tmp/oob.s" || echo "(exit status $?, as expected)"
+
+step "bpf_conformance plugin protocol"
+echo "b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00" | "$visor" conformance-plugin

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Runs every libFuzzer target in BUILD_DIR for SECONDS each, starting from
+# the kept corpus. A crash is copied into the corpus (so test_fuzz_corpus
+# replays it from then on) and fails the run.
+# Usage: scripts/fuzz.sh BUILD_DIR SECONDS
+set -uo pipefail
+build=${1:?build dir}; secs=${2:-20}
+root=$(cd "$(dirname "$0")/.." && pwd)
+status=0
+for bin in "$build"/fuzz_*; do
+  [ -x "$bin" ] || continue
+  name=$(basename "$bin")
+  corpus="$root/tests/fuzz/corpus/$name"
+  work=$(mktemp -d)
+  mkdir -p "$corpus"
+  echo "fuzz: $name for ${secs}s (corpus: $(ls "$corpus" | wc -l) inputs)"
+  (cd "$work" && "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 "$work" "$corpus" >"$work/log" 2>&1)
+  rc=$?
+  grep -E "^(stat::number_of_executed_units|stat::new_units_added)" "$work/log" | sed "s/^/fuzz: $name /"
+  if [ $rc -ne 0 ]; then
+    status=1
+    for f in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
+      [ -f "$f" ] || continue
+      cp "$f" "$corpus/regress-$(basename "$f")"
+      echo "fuzz: $name found $(basename "$f"); kept as tests/fuzz/corpus/$name/regress-$(basename "$f")"
+    done
+    tail -40 "$work/log"
+  fi
+  rm -rf "$work"
+done
+[ $status -eq 0 ] && echo "fuzz: no crashes"
+exit $status
