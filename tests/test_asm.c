@@ -165,11 +165,12 @@ static void test_random_slots(void)
 		uint64_t r = rng();
 		struct visor_insn in;
 		memcpy(&in, &r, sizeof(in));
-		if (i & 1) { /* small registers and offsets, usual immediates */
+		if (i & 1) { /* small registers, fields often zero (reserved) */
+			uint64_t z = rng();
 			in.dst = r >> 8 & 7;
-			in.src = r >> 12 & 7;
-			in.off = (int16_t)(rng() % 5) - 2;
-			in.imm = (int32_t)(rng() % 3) ? (int32_t)(rng() % 70) : in.imm;
+			in.src = z & 1 ? 0 : r >> 12 & 7;
+			in.off = z & 2 ? 0 : (int16_t)(z >> 8 & 15) - 4;
+			in.imm = z & 4 ? 0 : z & 8 ? (int32_t)(z >> 16 & 127) : in.imm;
 		}
 		push(&p, in);
 	}
@@ -350,6 +351,7 @@ static void test_disasm_api(void)
 	visor_disasm_insn(prog, 4, 1, VISOR_SYNTAX_KERNEL, buf, 6);
 	CHECK(!strcmp(buf, "r1 = ") && buf[6] == 'x', "small buffer: '%.8s'", buf);
 	CHECK(visor_disasm_insn(prog, 4, 0, VISOR_SYNTAX_UBPF, NULL, 0) == 1, "NULL buffer");
+	CHECK(visor_disasm_insn(prog, 4, 0, VISOR_SYNTAX_UBPF, NULL, 64) == 1, "NULL buffer, length");
 }
 
 /* ---- 3. assembler: accepted spellings ----------------------------------- */

@@ -44,9 +44,9 @@ struct subject {
 	size_t ctx_len;
 };
 
-static void print_program(const struct subject *s)
+static void print_program(const struct subject *s, int with_index)
 {
-	char *text = visor_disasm(s->insns, s->count, VISOR_SYNTAX_UBPF, 1);
+	char *text = visor_disasm(s->insns, s->count, VISOR_SYNTAX_UBPF, with_index);
 
 	fprintf(stderr, "--- program (%zu slots)\n%s--- end\n", s->count,
 		text ? text : "(disassembly failed)\n");
@@ -74,7 +74,7 @@ static void report_mismatch(const struct subject *s, uint64_t kr0, const uint8_t
 	if (++reports > MAX_REPORTS)
 		return;
 	fprintf(stderr, "MISMATCH %s\n", s->label);
-	print_program(s);
+	print_program(s, 1);
 	if (verr)
 		fprintf(stderr, "visor failed: %s (%s); kernel r0 = 0x%08" PRIx64 "\n",
 			strerror(-verr), vmsg, kr0);
@@ -116,6 +116,134 @@ static int run_visor(const struct subject *s, uint8_t *ctx, uint64_t *r0, char *
 	return visor_vm_exec(vm, &opts, r0);
 }
 
+/* Does s still run differently (and still pass the kernel's verifier)? */
+static bool still_differs(const struct subject *s)
+{
+	uint8_t kctx[RANDPROG_MAX_CTX > HAND_CTX_LEN ? RANDPROG_MAX_CTX : HAND_CTX_LEN];
+	uint8_t vctx[sizeof(kctx)];
+	uint64_t kr0 = 0, vr0 = 0;
+	char vmsg[VISOR_ERRMSG_LEN];
+
+	memcpy(kctx, s->ctx, s->ctx_len);
+	memcpy(vctx, s->ctx, s->ctx_len);
+	if (kernel_run_syscall(s->insns, s->count, kctx, s->ctx_len, &kr0, NULL, 0))
+		return false;
+	if (run_visor(s, vctx, &vr0, vmsg, sizeof(vmsg)))
+		return true;
+	return (uint32_t)vr0 != kr0 || memcmp(kctx, vctx, s->ctx_len);
+}
+
+static bool is_nop(const struct visor_insn *in)
+{
+	return in->code == (VISOR_CLS_JMP | VISOR_JMP_JA) && !in->off && !in->dst && !in->src &&
+	       !in->imm;
+}
+
+/* Drops the nops, retargeting jumps and calls (a jump to a dropped nop lands
+ * on the next kept slot, which is where the nop fell through to). */
+static size_t compact(struct visor_insn *insns, size_t n)
+{
+	size_t *map = malloc((n + 1) * sizeof(*map)), k = 0;
+
+	if (!map)
+		return n;
+	for (size_t i = 0; i < n; i++) {
+		map[i] = k;
+		if (!is_nop(&insns[i]) || (i && insns[i - 1].code == VISOR_OPCODE_LDDW))
+			k++;
+	}
+	map[n] = k;
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct visor_insn in = insns[i];
+		uint8_t cls = VISOR_CLASS(in.code), op = VISOR_OP(in.code);
+		bool second = i && insns[i - 1].code == VISOR_OPCODE_LDDW;
+
+		if (is_nop(&in) && !second)
+			continue;
+		if (!second && (cls == VISOR_CLS_JMP || cls == VISOR_CLS_JMP32) &&
+		    op != VISOR_JMP_EXIT) {
+			bool by_imm = (op == VISOR_JMP_CALL && in.src == VISOR_CALL_LOCAL) ||
+				      (cls == VISOR_CLS_JMP32 && op == VISOR_JMP_JA);
+			long t = (long)i + 1 + (by_imm ? in.imm : in.off);
+
+			if (op != VISOR_JMP_CALL || in.src == VISOR_CALL_LOCAL) {
+				if (t >= 0 && t <= (long)n) {
+					long off = (long)map[t] - (long)map[i] - 1;
+
+					if (by_imm)
+						in.imm = (int32_t)off;
+					else
+						in.off = (int16_t)off;
+				}
+			}
+		}
+		insns[k++] = in;
+	}
+	free(map);
+	return k;
+}
+
+/* What the minimizer must keep: 8-byte stack stores, since the verifier lets
+ * root read uninitialised stack whose garbage differs between kernel and
+ * visor, and constant loads into r1, which would otherwise keep the context
+ * pointer (a different address on each side) instead of a number. */
+static bool must_keep(const struct visor_insn *in)
+{
+	uint8_t cls = VISOR_CLASS(in->code);
+
+	if ((cls == VISOR_CLS_ST || cls == VISOR_CLS_STX) &&
+	    VISOR_MODE(in->code) == VISOR_MODE_MEM && VISOR_SIZE(in->code) == VISOR_SIZE_DW &&
+	    in->dst == 10)
+		return true;
+	return in->dst == 1 && (in->code == VISOR_OPCODE_LDDW ||
+				in->code == (VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K) ||
+				in->code == (VISOR_CLS_ALU | VISOR_ALU_MOV | VISOR_SRC_K));
+}
+
+/* Shrinks a failing program for the report: each instruction in turn
+ * becomes a nop (ja +0, which keeps every jump offset valid) when the
+ * difference survives without it; then the nops are dropped. */
+static void minimize(const struct subject *orig)
+{
+	struct visor_insn *insns = malloc(orig->count * sizeof(*insns));
+	struct subject s = *orig;
+	const struct visor_insn nop = {.code = VISOR_CLS_JMP | VISOR_JMP_JA};
+	bool changed = true;
+
+	if (!insns)
+		return;
+	memcpy(insns, orig->insns, orig->count * sizeof(*insns));
+	s.insns = insns;
+	for (int pass = 0; changed && pass < 4; pass++) {
+		changed = false;
+		for (size_t i = 0; i < s.count; i += visor_insn_slots(&insns[i])) {
+			struct visor_insn save[2];
+			size_t w = visor_insn_slots(&insns[i]);
+
+			if (insns[i].code == VISOR_OPCODE_EXIT || is_nop(&insns[i]) ||
+			    i + w > s.count || must_keep(&insns[i]))
+				continue;
+			memcpy(save, &insns[i], w * sizeof(*insns));
+			for (size_t j = 0; j < w; j++)
+				insns[i + j] = nop;
+			if (still_differs(&s))
+				changed = true;
+			else
+				memcpy(&insns[i], save, w * sizeof(*insns));
+		}
+	}
+	s.count = compact(insns, s.count);
+	if (still_differs(&s)) {
+		fprintf(stderr, "minimized reproducer (%zu of %zu slots, re-assemblable):\n",
+			s.count, orig->count);
+		print_program(&s, 0);
+	} else {
+		fprintf(stderr, "(minimizing lost the difference)\n");
+	}
+	free(insns);
+}
+
 /* Runs s on both sides and compares. Returns false on any difference. */
 static bool compare(const struct subject *s)
 {
@@ -144,7 +272,7 @@ static bool compare(const struct subject *s)
 					tail = klog + n;
 			fprintf(stderr, "REJECTED by the kernel verifier: %s (%s)\n", s->label,
 				strerror(-kerr));
-			print_program(s);
+			print_program(s, 1);
 			fprintf(stderr, "--- verifier log (tail)\n%s\n--- end\n", tail);
 		}
 		return false;
@@ -159,6 +287,8 @@ static bool compare(const struct subject *s)
 		mismatched++;
 		test_failures++;
 		report_mismatch(s, kr0, kctx, verr, vr0, vctx, vmsg);
+		if (reports <= MAX_REPORTS && !getenv("VISOR_DIFF_NO_MINIMIZE"))
+			minimize(s);
 		return false;
 	}
 	return true;

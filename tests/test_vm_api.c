@@ -76,8 +76,16 @@ static void test_runtime_errors(void)
 	CHECK(visor_vm_exec_mem(vm, mem, 12, &r0) == 0, "in-bounds load with a larger region");
 	visor_vm_destroy(vm);
 
-	vm = load("stw [%r10-516], 1\nexit\n"); /* below the main frame: the callee's frames */
-	CHECK(visor_vm_exec_mem(vm, NULL, 0, &r0) == 0, "stack of deeper frames is addressable");
+	/* Only the frames in use are addressable: 512 bytes in the main program,
+	 * the caller's frames too inside a call, none after it returned. */
+	vm = load("stw [%r10-512], 1\nstw [%r10-516], 1\nexit\n");
+	CHECK(visor_vm_exec_mem(vm, NULL, 0, &r0) == -EFAULT, "below the main frame");
+	CHECK(strstr(visor_vm_errmsg(vm), "insn 1: store of 4 bytes"), "%s", visor_vm_errmsg(vm));
+	visor_vm_destroy(vm);
+	vm = load("mov %r1, %r10\ncall local f\nmov %r0, %r1\nldxdw %r0, [%r0-520]\nexit\n"
+		  "f:\nstdw [%r10-8], 7\nldxdw %r0, [%r1-8]\nstxdw [%r1-8], %r0\nmov %r1, %r10\nexit\n");
+	CHECK(visor_vm_exec_mem(vm, NULL, 0, &r0) == -EFAULT, "dangling pointer to a returned frame");
+	CHECK(strstr(visor_vm_errmsg(vm), "insn 3: load of 8 bytes"), "%s", visor_vm_errmsg(vm));
 	visor_vm_destroy(vm);
 	vm = load("stb [%r10+0], 1\nexit\n");
 	CHECK(visor_vm_exec_mem(vm, NULL, 0, &r0) == -EFAULT, "store above the stack");

@@ -485,7 +485,7 @@ static bool kernel_insn(struct out *o, const struct visor_insn *in)
 size_t visor_disasm_insn(const struct visor_insn *insns, size_t count, size_t idx,
 			 enum visor_syntax syntax, char *buf, size_t buf_len)
 {
-	struct out o = {buf, buf_len, 0};
+	struct out o = {buf, buf ? buf_len : 0, 0};
 
 	if (buf && buf_len)
 		buf[0] = 0;

@@ -113,12 +113,16 @@ int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_
 	uint64_t left = start;
 	int err = 0;
 
-	memset(stack, 0, sizeof(stack));
-	run->stack = (struct visor_vm_region){.base = (uintptr_t)stack, .len = sizeof(stack),
-					      .writable = true};
+	/* Only the frames in use are addressable, each zeroed when entered:
+	 * cheaper than clearing all eight, and as strict as the kernel, which
+	 * rejects stack accesses beyond the current frame's 512 bytes. */
+	const uintptr_t stack_top = (uintptr_t)stack + sizeof(stack);
+	memset(stack + sizeof(stack) - VISOR_STACK_FRAME, 0, VISOR_STACK_FRAME);
+	run->stack = (struct visor_vm_region){.base = stack_top - VISOR_STACK_FRAME,
+					      .len = VISOR_STACK_FRAME, .writable = true};
 	memset(reg, 0, sizeof(reg));
 	memcpy(&reg[1], args, 5 * sizeof(uint64_t));
-	reg[10] = (uintptr_t)stack + sizeof(stack);
+	reg[10] = stack_top;
 
 #define PC ((size_t)(in - prog))
 #define DST reg[in->dst]
@@ -342,6 +346,9 @@ op_CALL_LOCAL:
 	frames[depth].fp = reg[10];
 	depth++;
 	reg[10] -= VISOR_STACK_FRAME;
+	memset((void *)(uintptr_t)(reg[10] - VISOR_STACK_FRAME), 0, VISOR_STACK_FRAME);
+	run->stack.base = reg[10] - VISOR_STACK_FRAME;
+	run->stack.len = stack_top - run->stack.base;
 	JUMP(1);
 op_EXIT:
 	if (depth == 0)
@@ -349,6 +356,8 @@ op_EXIT:
 	depth--;
 	memcpy(&reg[6], frames[depth].saved, sizeof(frames[depth].saved));
 	reg[10] = frames[depth].fp;
+	run->stack.base = reg[10] - VISOR_STACK_FRAME;
+	run->stack.len = stack_top - run->stack.base;
 	in = frames[depth].ret;
 	if (__builtin_expect(left-- == 0, 0))
 		goto out_budget;

@@ -164,6 +164,27 @@ int kernel_run_syscall(const struct visor_insn *insns, size_t n, void *ctx, size
 	return err;
 }
 
+/* Reduces a multi-line verifier log, in place, to its last line that is not
+ * the "processed N insns" statistics: the one giving the reason. */
+static void last_line(char *log)
+{
+	for (;;) {
+		size_t n = strlen(log);
+		char *start;
+
+		while (n && (log[n - 1] == '\n' || log[n - 1] == ' '))
+			log[--n] = 0;
+		start = strrchr(log, '\n');
+		if (!start)
+			return;
+		if (strncmp(start + 1, "processed ", 10)) {
+			memmove(log, start + 1, strlen(start + 1) + 1);
+			return;
+		}
+		*start = 0;
+	}
+}
+
 /* The probe: a syscall program that writes a marker into its context and
  * returns it, which exercises load, sleepable flag, test run and copy-back. */
 static int probe(char *why, size_t len)
@@ -194,6 +215,8 @@ static int probe(char *why, size_t len)
 		put(why, len, "kernel has no bpf() system call (ENOSYS)");
 		return 0;
 	}
+	/* The skip reason is one line: keep the log's last line only. */
+	last_line(log);
 	if (err == -EINVAL) {
 		put(why, len,
 		    "kernel refused a sleepable BPF_PROG_TYPE_SYSCALL program (EINVAL, "

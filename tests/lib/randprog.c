@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAIN_STACK_MAX 256 /* main + two subprogram frames stay under 512 */
+/* The deepest chain is main -> sub 0 -> sub 1 -> sub 2; the kernel refuses
+ * more than 512 bytes of stack along any chain (frames rounded up to 32). */
+#define MAIN_STACK_MAX 224
 #define SUB_STACK_MAX 96
 #define MAX_SUBS 3
 #define MAX_LOOP_DEPTH 2
@@ -333,6 +335,18 @@ static void gen_atomic(struct gen *g)
 	/* With fetch the source register receives the old value. */
 	src = (op & VISOR_ATOMIC_FETCH) && op != VISOR_ATOMIC_CMPXCHG ? dst_reg(g) : any_reg(g);
 	emit(g, VISOR_CLS_STX | VISOR_MODE_ATOMIC | size, R_FP, src, off, op);
+	if (!(op & VISOR_ATOMIC_FETCH))
+		return;
+	/* The fetched value goes to ctx and the register gets a new constant.
+	 * Linux (seen on 6.18) knows the fetched value when the slot held a
+	 * spilled constant, but its precision backtracking treats the atomic
+	 * as a plain store and never marks the slot precise; a branch decided
+	 * on that value then lets it prune a path whose slot held another
+	 * value and drop code that path needs. Values reloaded from ctx are
+	 * unknown to the verifier, so they can be used freely. */
+	src = op == VISOR_ATOMIC_CMPXCHG ? 0 : src;
+	emit(g, VISOR_CLS_STX | VISOR_MODE_MEM | VISOR_SIZE_DW, R_CTX, src, ctx_off(g, 8), 0);
+	init_reg(g, src);
 }
 
 static void gen_block(struct gen *g, size_t budget);

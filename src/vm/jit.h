@@ -1,0 +1,95 @@
+/* The JIT compiler: the architecture-neutral front (jit.c: code memory,
+ * running, error reporting) and the interface a backend implements
+ * (jit_x86_64.c). Internal to src/vm. */
+#ifndef VISOR_JIT_H
+#define VISOR_JIT_H
+
+#include "vm_internal.h"
+
+/* Why the machine code returned (ctx.status). The front turns these into
+ * the interpreter's messages and errno values. */
+enum visor_jit_status {
+	JIT_ST_OK = 0,      /* exit from the main frame, LD_ABS out of bounds */
+	JIT_ST_FAULT,       /* memory access outside every region (addr, info) */
+	JIT_ST_MISALIGNED,  /* atomic at a misaligned address (pc, addr) */
+	JIT_ST_NO_HELPER,   /* call to an unregistered helper (pc) */
+	JIT_ST_HELPER_STOP, /* a helper stopped the run (pc) */
+	JIT_ST_DEPTH,       /* local call beyond VISOR_MAX_CALL_DEPTH (pc) */
+	JIT_ST_BUDGET,      /* budget exhausted after the instruction at pc */
+	JIT_ST_BUDGET_AT,   /* budget exhausted `left` instructions into the
+			     * counting segment that starts at pc */
+	JIT_ST_FALL_OFF,    /* ran past the last instruction (pc = count) */
+};
+
+/* Memory access descriptor the code passes to the slow path: the
+ * instruction, log2 of the size and whether it writes. */
+#define JIT_ACCESS_INFO(pc, log2size, write) ((uint32_t)(pc) << 3 | (log2size) << 1 | (write))
+
+/* Everything the generated code reads or writes besides BPF registers and
+ * the BPF stack: one per run, on the C stack. The code keeps its address in
+ * a callee-saved register; the hot fields come first so that they are in
+ * reach of an 8-bit displacement. */
+struct visor_jit_ctx {
+	/* An access of size 1 << k at address a is in the input memory iff
+	 * a - mem_base[k] <= mem_lim[k] (unsigned). Sizes larger than the
+	 * input memory get the stack's pair instead, which can only accept
+	 * what the stack check accepts anyway. */
+	uint64_t mem_base[4];
+	uint64_t mem_lim[4];
+	uint64_t stack_base;
+	uint64_t stack_limit; /* a local call from r10 <= this overflows */
+	uint64_t left;        /* budget: instruction transitions still allowed */
+	const struct visor_vm_helper *helpers;
+	struct visor_vm_run *run;
+	const uint8_t *packet;
+	uint64_t packet_len;
+	/* Registered regions (and the fault report): returns 1 if the access
+	 * described by info may proceed, else records the fault and returns 0. */
+	int (*slow_access)(struct visor_jit_ctx *ctx, uint64_t addr, uint32_t info);
+	uint64_t saved_rsp; /* native stack pointer of the main frame */
+	uint64_t args[5];   /* r1..r5 at entry */
+	uint64_t stack_top; /* r10 at entry */
+	uint64_t tail_calls; /* reserved for tail calls (prog arrays) */
+	/* out */
+	uint32_t status, pc;
+	uint64_t addr;
+	uint32_t info;
+	uint32_t trap_pc; /* budget: the instruction after which the run ends */
+	uint8_t trap;     /* budget: exhausted, stop at the next segment */
+};
+
+/* What a backend produces: machine code in a malloc'd buffer and the
+ * offsets of its entry points. Each entry is a function
+ * uint64_t entry(struct visor_jit_ctx *ctx) returning r0. */
+struct visor_jit_code {
+	uint8_t *code;
+	size_t len;
+	size_t entry;        /* budget not counted */
+	size_t entry_budget; /* counts instructions against ctx->left */
+	size_t tail_entry[2]; /* where a tail call into each variant lands */
+};
+
+/* A compiled program, owned by the VM. */
+struct visor_jit_image {
+	void *mem; /* PROT_READ|PROT_EXEC mapping */
+	size_t map_len;
+	struct visor_jit_code layout; /* .code points into mem */
+	unsigned flags;
+	uint64_t compile_ns;
+};
+
+/* Internal flags, beyond the public VISOR_JIT_* ones. */
+#define VISOR_JIT_NO_BMI2 (1u << 30) /* tests: use the portable shift sequence */
+#define VISOR_JIT_ONE_PASS (1u << 29) /* tests: only long forward jumps */
+
+/* Backend: compiles vm's loaded program. Returns 0, or a negative errno with
+ * the reason in err. seed drives constant blinding (VISOR_JIT_HARDEN). */
+int visor_jit_arch_compile(const struct visor_vm *vm, unsigned flags, uint64_t seed,
+			   struct visor_jit_code *out, char *err, size_t err_len);
+
+/* Runs the compiled program like visor_vm_interpret runs the slots. */
+int visor_vm_jit_run(struct visor_vm_run *run, const uint64_t args[5], uint64_t budget,
+		     uint64_t *r0, uint64_t *executed);
+void visor_vm_jit_free(struct visor_vm *vm);
+
+#endif
