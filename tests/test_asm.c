@@ -119,8 +119,8 @@ static void test_all_encodings(void)
 					visor_disasm_insn(in, 2, 0, VISOR_SYNTAX_UBPF, line,
 							  sizeof(line));
 					CHECK(strncmp(line, ".raw", 4) != 0,
-					      "valid 0x%02x src %u off %d imm %d printed as %s", code,
-					      in[0].src, in[0].off, in[0].imm, line);
+					      "valid 0x%02x src %u off %d imm %d printed as %s",
+					      code, in[0].src, in[0].off, in[0].imm, line);
 					visor_disasm_insn(in, 2, 0, VISOR_SYNTAX_KERNEL, line,
 							  sizeof(line));
 					CHECK(strncmp(line, ".raw", 4) != 0 && line[0],
@@ -202,6 +202,7 @@ struct golden {
 #define JMP32_X(op) (VISOR_CLS_JMP32 | VISOR_JMP_##op | VISOR_SRC_X)
 #define MEM(cls, mode, size) (VISOR_CLS_##cls | VISOR_MODE_##mode | VISOR_SIZE_##size)
 #define ONE(code, dst, src, off, imm) {{code, dst, src, off, imm}}
+#define EXIT_INSN {VISOR_OPCODE_EXIT, 0, 0, 0, 0}
 #define LDDW(dst, src, lo, hi) {{VISOR_OPCODE_LDDW, dst, src, 0, lo}, {0, 0, 0, 0, hi}}
 
 static const struct golden goldens[] = {
@@ -351,7 +352,8 @@ static void test_disasm_api(void)
 	visor_disasm_insn(prog, 4, 1, VISOR_SYNTAX_KERNEL, buf, 6);
 	CHECK(!strcmp(buf, "r1 = ") && buf[6] == 'x', "small buffer: '%.8s'", buf);
 	CHECK(visor_disasm_insn(prog, 4, 0, VISOR_SYNTAX_UBPF, NULL, 0) == 1, "NULL buffer");
-	CHECK(visor_disasm_insn(prog, 4, 0, VISOR_SYNTAX_UBPF, NULL, 64) == 1, "NULL buffer, length");
+	CHECK(visor_disasm_insn(prog, 4, 0, VISOR_SYNTAX_UBPF, NULL, 64) == 1,
+	      "NULL buffer with a length");
 }
 
 /* ---- 3. assembler: accepted spellings ----------------------------------- */
@@ -409,9 +411,9 @@ static const struct spelling spellings[] = {
 	/* labels */
 	{"top: ja top", {{VISOR_CLS_JMP, 0, 0, -1, 0}}, 1},
 	{"a: b:\nja a\nja b", {{VISOR_CLS_JMP, 0, 0, -1, 0}, {VISOR_CLS_JMP, 0, 0, -2, 0}}, 2},
-	{"ja .L1_x$\n.L1_x$:\nexit", {{VISOR_CLS_JMP, 0, 0, 0, 0}, {VISOR_OPCODE_EXIT, 0, 0, 0, 0}}, 2},
-	{"Exit: ja exit\nexit", {{VISOR_CLS_JMP, 0, 0, 0, 0}, {VISOR_OPCODE_EXIT, 0, 0, 0, 0}}, 2},
-	{"exit:\nja exit\nexit", {{VISOR_CLS_JMP, 0, 0, -1, 0}, {VISOR_OPCODE_EXIT, 0, 0, 0, 0}}, 2},
+	{"ja .L1_x$\n.L1_x$:\nexit", {{VISOR_CLS_JMP, 0, 0, 0, 0}, EXIT_INSN}, 2},
+	{"Exit: ja exit\nexit", {{VISOR_CLS_JMP, 0, 0, 0, 0}, EXIT_INSN}, 2},
+	{"exit:\nja exit\nexit", {{VISOR_CLS_JMP, 0, 0, -1, 0}, EXIT_INSN}, 2},
 	{"\r\n# only comments\n;\n\n", {{0}}, 0},
 	{"", {{0}}, 0},
 };

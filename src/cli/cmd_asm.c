@@ -88,7 +88,8 @@ int cmd_asm(int argc, char **argv)
 	}
 	for (; i < argc; i++) { /* after "--" */
 		if (in_path) {
-			cli_error("asm: more than one input file ('%s' and '%s')", in_path, argv[i]);
+			cli_error("asm: more than one input file ('%s' and '%s')", in_path,
+				  argv[i]);
 			return 2;
 		}
 		in_path = argv[i];
@@ -137,7 +138,8 @@ int cmd_asm(int argc, char **argv)
 		ret = -1;
 	free(insns);
 	if (ret) {
-		cli_error("%s: write error: %s", to_stdout ? "<stdout>" : out_path, strerror(errno));
+		cli_error("%s: write error: %s", to_stdout ? "<stdout>" : out_path,
+			  strerror(errno));
 		return 1;
 	}
 	return 0;

@@ -95,7 +95,8 @@ int cmd_disasm(int argc, char **argv)
 		}
 	}
 	if (!path == !hex) {
-		cli_error("disasm: give one input, FILE or --hex \"HEX\" (try 'visor disasm --help')");
+		cli_error("disasm: give one input, FILE or --hex \"HEX\" "
+			  "(try 'visor disasm --help')");
 		return 2;
 	}
 

@@ -665,8 +665,8 @@ static int resolve_fixups(struct as *as)
 			as->line = f->line;
 			as->line_start = f->name - (f->col - 1);
 			return fail_at(as, f->name,
-				       "jump offset out of range (label '%.*s' is %lld slots away)", n,
-				       f->name, (long long)delta);
+				       "jump offset out of range (label '%.*s' is %lld slots away)",
+				       n, f->name, (long long)delta);
 		}
 		if (f->in_imm)
 			in->imm = (int32_t)delta;
@@ -985,8 +985,8 @@ static int parse_line(struct as *as)
 
 		struct mnemonic m;
 		if (!lookup_mnemonic(tok, len, &m))
-			return fail_at(as, tok, "unknown mnemonic '%.*s'", (int)(len > 40 ? 40 : len),
-				       tok);
+			return fail_at(as, tok, "unknown mnemonic '%.*s'",
+				       (int)(len > 40 ? 40 : len), tok);
 		return parse_insn(as, &m);
 	}
 }

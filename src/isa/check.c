@@ -126,10 +126,15 @@ static int check_ld(const struct visor_insn *insns, size_t count, size_t idx, ch
 		return 0;
 	}
 	case VISOR_MODE_ABS:
+		/* The kernel knows 1, 2 and 4-byte legacy packet loads only. */
+		if (VISOR_SIZE(in->code) == VISOR_SIZE_DW)
+			return bad(why, len, "ldabs cannot be 64-bit");
 		if (in->dst || in->src || in->off)
 			return bad(why, len, "ldabs uses reserved fields");
 		return 0;
 	case VISOR_MODE_IND:
+		if (VISOR_SIZE(in->code) == VISOR_SIZE_DW)
+			return bad(why, len, "ldind cannot be 64-bit");
 		if (in->dst || in->off)
 			return bad(why, len, "ldind uses reserved fields");
 		return 0;

@@ -341,7 +341,8 @@ static bool kernel_insn(struct out *o, const struct visor_insn *in)
 			if (cls == VISOR_CLS_ALU64)
 				put(o, "r%u = bswap%d r%u", in->dst, in->imm, in->dst);
 			else
-				put(o, "r%u = %s%d r%u", in->dst, x ? "be" : "le", in->imm, in->dst);
+				put(o, "r%u = %s%d r%u", in->dst, x ? "be" : "le", in->imm,
+				    in->dst);
 		} else if (op == VISOR_ALU_NEG) {
 			put(o, "%c%u = -%c%u", r, in->dst, r, in->dst);
 		} else if (op == VISOR_ALU_MOV && in->off) {

@@ -376,11 +376,9 @@ op_LDDW_HI:
 op_LDABS_B: PKT(1, (int32_t)IMM)
 op_LDABS_H: PKT(2, (int32_t)IMM)
 op_LDABS_W: PKT(4, (int32_t)IMM)
-op_LDABS_DW: PKT(8, (int32_t)IMM)
 op_LDIND_B: PKT(1, (int32_t)((uint32_t)SRC + (uint32_t)IMM))
 op_LDIND_H: PKT(2, (int32_t)((uint32_t)SRC + (uint32_t)IMM))
 op_LDIND_W: PKT(4, (int32_t)((uint32_t)SRC + (uint32_t)IMM))
-op_LDIND_DW: PKT(8, (int32_t)((uint32_t)SRC + (uint32_t)IMM))
 
 op_LDX_B: LOAD(uint8_t, uint64_t)
 op_LDX_H: LOAD(uint16_t, uint64_t)

@@ -256,10 +256,9 @@ static int decode_one(struct visor_vm *vm, size_t pc, struct visor_vm_slot *s)
 			return 0;
 		}
 		{
-			static const uint8_t abs_ops[4] = {VM_OP_LDABS_W, VM_OP_LDABS_H, VM_OP_LDABS_B,
-							   VM_OP_LDABS_DW};
-			static const uint8_t ind_ops[4] = {VM_OP_LDIND_W, VM_OP_LDIND_H, VM_OP_LDIND_B,
-							   VM_OP_LDIND_DW};
+			/* check() refused the 64-bit forms. */
+			static const uint8_t abs_ops[3] = {VM_OP_LDABS_W, VM_OP_LDABS_H, VM_OP_LDABS_B};
+			static const uint8_t ind_ops[3] = {VM_OP_LDIND_W, VM_OP_LDIND_H, VM_OP_LDIND_B};
 			unsigned sz = VISOR_SIZE(in->code) >> 3;
 			s->op = VISOR_MODE(in->code) == VISOR_MODE_ABS ? abs_ops[sz] : ind_ops[sz];
 		}

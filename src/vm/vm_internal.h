@@ -30,8 +30,8 @@
 	X(JSLE32_X)                                                                             \
 	X(CALL_HELPER) X(CALL_LOCAL) X(EXIT)                                                    \
 	X(LDDW)                                                                                 \
-	X(LDABS_B) X(LDABS_H) X(LDABS_W) X(LDABS_DW)                                            \
-	X(LDIND_B) X(LDIND_H) X(LDIND_W) X(LDIND_DW)                                            \
+	X(LDABS_B) X(LDABS_H) X(LDABS_W)                                            \
+	X(LDIND_B) X(LDIND_H) X(LDIND_W)                                            \
 	X(LDX_B) X(LDX_H) X(LDX_W) X(LDX_DW) X(LDXS_B) X(LDXS_H) X(LDXS_W)                      \
 	X(ST_B) X(ST_H) X(ST_W) X(ST_DW) X(STX_B) X(STX_H) X(STX_W) X(STX_DW)                   \
 	X(ATOMIC32) X(ATOMIC64)                                                                 \

@@ -61,7 +61,7 @@ prog="b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00"
 echo "$prog" | "$visor" conformance-plugin >"$tmp/out" 2>"$tmp/err"
 [ $? = 0 ] && [ "$(cat "$tmp/out")" = "2a" ] && ok || bad "plugin stdin: $(cat "$tmp/out" "$tmp/err")"
 # r1 = memory, r2 = its length: ldxb r0, [r1+1]; add r0, r2; exit
-expect 0 "13" "" -- "$visor" conformance-plugin "00 11 22" --program "71 10 01 00 00 00 00 00 0f 20 00 00 00 00 00 00 95 00 00 00 00 00 00 00"
+expect 0 "14" "" -- "$visor" conformance-plugin "00 11 22" --program "71 10 01 00 00 00 00 00 0f 20 00 00 00 00 00 00 95 00 00 00 00 00 00 00"
 expect 0 "0" "" -- "$visor" conformance-plugin --program "bf 20 00 00 00 00 00 00 95 00 00 00 00 00 00 00"
 # unwind(0) ends the program with r0 = 0 before "mov r0, 7".
 expect 0 "0" "" -- "$visor" conformance-plugin --program "b7 01 00 00 00 00 00 00 85 00 00 00 05 00 00 00 b7 00 00 00 07 00 00 00 95 00 00 00 00 00 00 00"
