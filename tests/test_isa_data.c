@@ -44,49 +44,66 @@ struct isa_case {
 /* ---- Backends ----------------------------------------------------------- */
 
 /* run loads insns into a fresh engine and runs it once on mem (r1 = mem,
- * r2 = mem_len). It returns 0 with *r0 set, or a negative errno with a
- * message naming the stage ("load: ...", "exec: "...). available (NULL:
- * always) tells whether the backend works on this host, and why not. */
+ * r2 = mem_len), with be's budget (0: none) and flags. It returns 0 with *r0
+ * set, or a negative errno with a message naming the stage ("load: ...",
+ * "exec: ..."). available (NULL: always) tells whether the backend works on
+ * this host, and why not. One run function may serve several entries that
+ * differ in budget or flags (a JIT with and without a budget, hardened...). */
 struct backend {
 	const char *name;
-	int (*run)(const struct visor_insn *insns, size_t count, void *mem, size_t mem_len,
-		   uint64_t *r0, char *msg, size_t msg_len);
+	int (*run)(const struct backend *be, const struct visor_insn *insns, size_t count,
+		   void *mem, size_t mem_len, uint64_t *r0, char *msg, size_t msg_len);
 	bool (*available)(char *why, size_t why_len);
+	uint64_t budget;
+	unsigned flags;
 };
 
-static int run_interp(const struct visor_insn *insns, size_t count, void *mem, size_t mem_len,
-		      uint64_t *r0, char *msg, size_t msg_len)
+/* A fresh VM with the bpf_conformance helpers and the program loaded. */
+static struct visor_vm *vm_with(const struct visor_insn *insns, size_t count, int *err,
+				char *msg, size_t msg_len)
 {
 	struct visor_vm *vm = visor_vm_create();
-	char errbuf[VISOR_ERRMSG_LEN] = "";
-	int err;
 
 	if (!vm) {
 		snprintf(msg, msg_len, "visor_vm_create failed");
-		return -ENOMEM;
+		*err = -ENOMEM;
+		return NULL;
 	}
-	err = visor_conformance_register_helpers(vm);
-	if (err) {
+	*err = visor_conformance_register_helpers(vm);
+	if (*err) {
 		snprintf(msg, msg_len, "registering helpers: %s", visor_vm_errmsg(vm));
-		goto out;
+		visor_vm_destroy(vm);
+		return NULL;
 	}
-	err = visor_vm_load(vm, insns, count);
-	if (err) {
+	*err = visor_vm_load(vm, insns, count);
+	if (*err) {
 		snprintf(msg, msg_len, "load: %s", visor_vm_errmsg(vm));
-		goto out;
+		visor_vm_destroy(vm);
+		return NULL;
 	}
-	VISOR_OPTS(visor_vm_exec_opts, opts, .mem = mem, .mem_len = mem_len, .budget = RUN_BUDGET,
+	return vm;
+}
+
+static int run_interp(const struct backend *be, const struct visor_insn *insns, size_t count,
+		      void *mem, size_t mem_len, uint64_t *r0, char *msg, size_t msg_len)
+{
+	char errbuf[VISOR_ERRMSG_LEN] = "";
+	int err;
+	struct visor_vm *vm = vm_with(insns, count, &err, msg, msg_len);
+
+	if (!vm)
+		return err;
+	VISOR_OPTS(visor_vm_exec_opts, opts, .mem = mem, .mem_len = mem_len, .budget = be->budget,
 		   .errbuf = errbuf, .errbuf_len = sizeof(errbuf));
 	err = visor_vm_exec(vm, &opts, r0);
 	if (err)
 		snprintf(msg, msg_len, "exec: %s", errbuf[0] ? errbuf : visor_vm_errmsg(vm));
-out:
 	visor_vm_destroy(vm);
 	return err;
 }
 
 static const struct backend backends[] = {
-	{"interp", run_interp, NULL},
+	{"interp", run_interp, NULL, RUN_BUDGET, 0},
 };
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -111,8 +128,29 @@ static char *trim(char *s)
 	return s;
 }
 
-/* Appends a line of hex byte pairs ("00 01 ff", "0001ff") to *buf. */
-static int parse_hex_line(const char *line, uint8_t **buf, size_t *len, char *why, size_t why_len)
+/* Returns p grown to hold need bytes (capacity *cap), or NULL with p
+ * untouched. Doubling keeps files of many lines linear: ASan's realloc
+ * always copies. */
+static void *grow(void *p, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return p;
+	size_t n = *cap ? *cap : 64;
+	while (n < need)
+		n *= 2;
+	void *np = realloc(p, n);
+	if (np)
+		*cap = n;
+	return np;
+}
+
+struct bytes {
+	uint8_t *data;
+	size_t len, cap;
+};
+
+/* Appends a line of hex byte pairs ("00 01 ff", "0001ff") to b. */
+static int parse_hex_line(const char *line, struct bytes *b, char *why, size_t why_len)
 {
 	for (const char *p = line; *p;) {
 		if (isspace((unsigned char)*p)) {
@@ -125,29 +163,29 @@ static int parse_hex_line(const char *line, uint8_t **buf, size_t *len, char *wh
 			snprintf(why, why_len, "bad hex byte at '%.8s'", p);
 			return -1;
 		}
-		uint8_t *nb = realloc(*buf, *len + 1);
+		uint8_t *nb = grow(b->data, &b->cap, b->len + 1);
 		if (!nb) {
 			snprintf(why, why_len, "out of memory");
 			return -1;
 		}
-		*buf = nb;
+		b->data = nb;
 		char pair[3] = {p[0], p[1], 0};
-		nb[(*len)++] = (uint8_t)strtoul(pair, NULL, 16);
+		b->data[b->len++] = (uint8_t)strtoul(pair, NULL, 16);
 		p += 2;
 	}
 	return 0;
 }
 
-static int append_text(char **text, size_t *len, const char *line)
+static int append_text(char **text, size_t *len, size_t *cap, const char *line)
 {
 	size_t n = strlen(line);
-	char *nt = realloc(*text, *len + n + 2);
+	char *nt = grow(*text, cap, *len + n + 2);
 	if (!nt)
 		return -1;
-	memcpy(nt + *len, line, n);
-	nt[*len + n] = '\n';
-	nt[*len + n + 1] = 0;
 	*text = nt;
+	memcpy(*text + *len, line, n);
+	(*text)[*len + n] = '\n';
+	(*text)[*len + n + 1] = 0;
 	*len += n + 1;
 	return 0;
 }
@@ -156,9 +194,10 @@ static int append_text(char **text, size_t *len, const char *line)
 static int parse_case(char *text, struct isa_case *c, char *why, size_t why_len)
 {
 	enum { S_NONE, S_ASM, S_MEM, S_RESULT, S_ERROR, S_MEM_AFTER } sect = S_NONE;
-	size_t asm_len = 0;
+	size_t asm_len = 0, asm_cap = 0;
+	struct bytes mem = {0}, after = {0};
 	bool has_asm = false;
-	int lineno = 0;
+	int lineno = 0, ret = -1;
 
 	/* Lines are walked by hand, not with strtok, so that empty asm lines
 	 * survive and the assembler's line numbers stay meaningful. */
@@ -184,91 +223,88 @@ static int parse_case(char *text, struct isa_case *c, char *why, size_t why_len)
 				c->has_mem_after = true;
 			} else {
 				snprintf(why, why_len, "line %d: unknown section '%s'", lineno, name);
-				return -1;
+				goto out;
 			}
-		} else {
-			char *t = trim(line);
-			switch (sect) {
-			case S_NONE:
-				if (*t && *t != '#') {
-					snprintf(why, why_len, "line %d: text before the first section",
-						 lineno);
-					return -1;
-				}
-				break;
-			case S_ASM:
-				/* Kept verbatim (even blank) so asm line numbers match the file's
-				 * lines after the header. */
-				if (append_text(&c->asm_text, &asm_len, line)) {
-					snprintf(why, why_len, "out of memory");
-					return -1;
-				}
-				break;
-			case S_MEM:
-				if (parse_hex_line(t, &c->mem, &c->mem_len, why, why_len))
-					return -1;
-				break;
-			case S_MEM_AFTER:
-				if (parse_hex_line(t, &c->mem_after, &c->mem_after_len, why, why_len))
-					return -1;
-				break;
-			case S_RESULT:
-				if (!*t || *t == '#')
-					break;
-				if (c->has_result) {
-					snprintf(why, why_len, "line %d: second result value", lineno);
-					return -1;
-				}
-				char *end;
-				errno = 0;
-				c->result = strtoull(t, &end, 16);
-				if (errno || end == t || *trim(end)) {
-					snprintf(why, why_len, "line %d: result '%s' is not a hex number",
-						 lineno, t);
-					return -1;
-				}
-				c->has_result = true;
-				break;
-			case S_ERROR:
-				if (!*t || *t == '#' || c->error)
-					break;
-				c->error = strdup(t);
-				if (!c->error) {
-					snprintf(why, why_len, "out of memory");
-					return -1;
-				}
-				break;
+			line = nl ? nl + 1 : NULL;
+			continue;
+		}
+		/* The asm text is kept verbatim (blank lines too) for visor_asm. */
+		if (sect == S_ASM) {
+			if (append_text(&c->asm_text, &asm_len, &asm_cap, line)) {
+				snprintf(why, why_len, "out of memory");
+				goto out;
 			}
+			line = nl ? nl + 1 : NULL;
+			continue;
+		}
+		char *t = trim(line), *end;
+		switch (sect) {
+		case S_MEM:
+		case S_MEM_AFTER:
+			if (parse_hex_line(t, sect == S_MEM ? &mem : &after, why, why_len))
+				goto out;
+			break;
+		case S_RESULT:
+			if (!*t || *t == '#')
+				break;
+			errno = 0;
+			c->result = strtoull(t, &end, 16);
+			if (c->has_result || errno || end == t || *trim(end)) {
+				snprintf(why, why_len, "line %d: the result must be one hex number", lineno);
+				goto out;
+			}
+			c->has_result = true;
+			break;
+		case S_ERROR:
+			if (!*t || *t == '#' || c->error)
+				break;
+			c->error = strdup(t);
+			if (!c->error) {
+				snprintf(why, why_len, "out of memory");
+				goto out;
+			}
+			break;
+		default: /* before the first section: comments only */
+			if (*t && *t != '#') {
+				snprintf(why, why_len, "line %d: text before the first section", lineno);
+				goto out;
+			}
+			break;
 		}
 		line = nl ? nl + 1 : NULL;
 	}
 	if (!has_asm || !c->asm_text) {
 		snprintf(why, why_len, "no -- asm section");
-		return -1;
+		goto out;
 	}
 	if (c->has_result == !!c->error) {
 		snprintf(why, why_len, "needs exactly one of -- result and -- error");
-		return -1;
+		goto out;
 	}
-	if (c->has_mem_after && c->mem_after_len != c->mem_len) {
-		snprintf(why, why_len, "mem-after has %zu bytes, mem has %zu", c->mem_after_len,
-			 c->mem_len);
-		return -1;
+	if (c->has_mem_after && after.len != mem.len) {
+		snprintf(why, why_len, "mem-after has %zu bytes, mem has %zu", after.len, mem.len);
+		goto out;
 	}
-	return 0;
+	ret = 0;
+out:
+	c->mem = mem.data;
+	c->mem_len = mem.len;
+	c->mem_after = after.data;
+	c->mem_after_len = after.len;
+	return ret;
 }
 
 /* ---- Running ------------------------------------------------------------ */
 
 static bool verbose;
 
+/* Prints one failure line; the caller counts the case as failed once. */
 static void fail(const char *backend, const char *file, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void fail(const char *backend, const char *file, const char *fmt, ...)
 {
 	va_list ap;
 
-	test_failures++;
 	fprintf(stderr, "FAIL [%s] %s: ", backend, file);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -281,52 +317,60 @@ static bool icontains(const char *hay, const char *needle)
 	return strcasestr(hay, needle) != NULL;
 }
 
-static void run_case(const struct backend *be, const char *file, const struct isa_case *c,
+/* Runs one case on one backend; returns true if it behaved as expected. */
+static bool run_case(const struct backend *be, const char *file, const struct isa_case *c,
 		     const struct visor_insn *insns, size_t count)
 {
 	char msg[MSG_LEN] = "";
 	uint64_t r0 = 0;
 	uint8_t *mem = NULL;
+	bool ok = true;
 
-	test_checks++;
 	/* A fresh buffer of exactly the right size: an overrun by the engine
 	 * shows up under ASan instead of landing in slack. */
 	if (c->mem_len) {
 		mem = malloc(c->mem_len);
 		if (!mem) {
 			fail(be->name, file, "out of memory");
-			return;
+			return false;
 		}
 		memcpy(mem, c->mem, c->mem_len);
 	}
-	int err = be->run(insns, count, mem, c->mem_len, &r0, msg, sizeof(msg));
-	if (c->error) {
-		if (!err)
-			fail(be->name, file, "expected an error containing \"%s\", got r0 = 0x%llx",
-			     c->error, (unsigned long long)r0);
-		else if (!icontains(msg, c->error))
-			fail(be->name, file, "error \"%s\" does not contain \"%s\"", msg, c->error);
-		else if (verbose)
-			printf("ok   [%s] %s: %s\n", be->name, file, msg);
-	} else {
-		if (err)
-			fail(be->name, file, "unexpected error %d: %s", err, msg);
-		else if (r0 != c->result)
-			fail(be->name, file, "r0 = 0x%llx, want 0x%llx", (unsigned long long)r0,
-			     (unsigned long long)c->result);
-		else if (verbose)
-			printf("ok   [%s] %s: r0 = 0x%llx\n", be->name, file, (unsigned long long)r0);
+	int err = be->run(be, insns, count, mem, c->mem_len, &r0, msg, sizeof(msg));
+	if (c->error && !err) {
+		fail(be->name, file, "expected an error containing \"%s\", got r0 = 0x%llx", c->error,
+		     (unsigned long long)r0);
+		ok = false;
+	} else if (c->error && !icontains(msg, c->error)) {
+		fail(be->name, file, "error \"%s\" does not contain \"%s\"", msg, c->error);
+		ok = false;
+	} else if (!c->error && err) {
+		fail(be->name, file, "unexpected error %d: %s", err, msg);
+		ok = false;
+	} else if (!c->error && r0 != c->result) {
+		fail(be->name, file, "r0 = 0x%llx, want 0x%llx", (unsigned long long)r0,
+		     (unsigned long long)c->result);
+		ok = false;
 	}
-	if (c->has_mem_after && (c->error ? err != 0 : err == 0)) {
+	/* The memory is compared whenever the run ended the expected way. */
+	if (c->has_mem_after && !err == !c->error) {
 		for (size_t i = 0; i < c->mem_len; i++) {
 			if (mem[i] != c->mem_after[i]) {
 				fail(be->name, file, "mem[%zu] = %02x after the run, want %02x", i,
 				     mem[i], c->mem_after[i]);
+				ok = false;
 				break;
 			}
 		}
 	}
+	if (ok && verbose) {
+		if (c->error)
+			printf("ok   [%s] %s: %s\n", be->name, file, msg);
+		else
+			printf("ok   [%s] %s: r0 = 0x%llx\n", be->name, file, (unsigned long long)r0);
+	}
 	free(mem);
+	return ok;
 }
 
 static void run_file(const char *dir, const char *file, const bool *use)
@@ -340,22 +384,30 @@ static void run_file(const char *dir, const char *file, const bool *use)
 	char *text = test_read_file(path, NULL);
 	if (!text) {
 		test_checks++;
+		test_failures++;
 		fail("-", file, "cannot read %s: %s", path, strerror(errno));
 		return;
 	}
 	if (parse_case(text, &c, why, sizeof(why))) {
 		test_checks++;
+		test_failures++;
 		fail("-", file, "bad test file: %s", why);
 		goto out;
 	}
 	if (visor_asm(c.asm_text, &insns, &count, why, sizeof(why))) {
 		test_checks++;
+		test_failures++;
 		fail("asm", file, "%s", why);
 		goto out;
 	}
-	for (size_t i = 0; i < NBACKENDS; i++)
-		if (use[i])
-			run_case(&backends[i], file, &c, insns, count);
+	/* One check per backend and file. */
+	for (size_t i = 0; i < NBACKENDS; i++) {
+		if (!use[i])
+			continue;
+		test_checks++;
+		if (!run_case(&backends[i], file, &c, insns, count))
+			test_failures++;
+	}
 out:
 	free(insns);
 	case_free(&c);
@@ -395,7 +447,10 @@ int main(int argc, char **argv)
 		} else if (a[0] == '-') {
 			fprintf(stderr, "usage: %s [-v] [--backend=NAME]... [FILTER]...\n", argv[0]);
 			return 2;
-		} else if (nfilters < (int)(sizeof(filters) / sizeof(filters[0]))) {
+		} else if (nfilters == (int)(sizeof(filters) / sizeof(filters[0]))) {
+			fprintf(stderr, "too many filters\n");
+			return 2;
+		} else {
 			filters[nfilters++] = a;
 		}
 	}
