@@ -1,4 +1,4 @@
-/* Differential test of visor's interpreter against the Linux kernel: the same
+/* Differential test of visor (interpreter and JIT) against the Linux kernel: the same
  * program runs as a BPF_PROG_TYPE_SYSCALL program under BPF_PROG_TEST_RUN and
  * in visor with r1 = a copy of the same context buffer; r0 and the buffer
  * afterwards must be identical. Hand-written cases pin the corner cases of
@@ -7,9 +7,10 @@
  *
  * Environment: VISOR_DIFF_SEED=S first random seed (default 1),
  * VISOR_DIFF_COUNT=N number of random programs (default 3000 x scale),
- * VISOR_DIFF_FLAGS=F RANDPROG_NO_* bits, VISOR_DIFF_VERBOSE=1 prints every
- * compared program. A failing seed replays with VISOR_DIFF_SEED=S
- * VISOR_DIFF_COUNT=1. */
+ * VISOR_DIFF_FLAGS=F RANDPROG_NO_* bits, VISOR_DIFF_ENGINES=interp,jit,...
+ * visor engines to compare (default: all that run here), VISOR_DIFF_VERBOSE=1
+ * prints every run, VISOR_DIFF_NO_MINIMIZE=1 skips shrinking failures. A
+ * failing seed replays with VISOR_DIFF_SEED=S VISOR_DIFF_COUNT=1. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -34,6 +35,25 @@
 static struct visor_vm *vm;
 static char klog[LOG_LEN];
 static int compared, rejected, mismatched, reports;
+
+/* The ways visor can run a program; each is compared with the kernel. The
+ * JIT variants cover both of its entry points (with and without a budget)
+ * and its flags. */
+struct engine {
+	const char *name;
+	int engine; /* enum visor_vm_engine */
+	unsigned jit_flags;
+	bool budget;
+	bool on;
+	int mismatched;
+};
+static struct engine engines[] = {
+	{"interp", VISOR_ENGINE_INTERP, 0, true, false, 0},
+	{"jit", VISOR_ENGINE_JIT, 0, false, false, 0},
+	{"jit-harden", VISOR_ENGINE_JIT, VISOR_JIT_HARDEN, true, false, 0},
+	{"jit-verified", VISOR_ENGINE_JIT, VISOR_JIT_VERIFIED, false, false, 0},
+};
+#define NENGINES (sizeof(engines) / sizeof(engines[0]))
 
 struct subject {
 	char label[64];            /* "case sdiv_min" or "seed 1234" */
@@ -66,14 +86,15 @@ static void describe_offset(const struct subject *s, size_t off, char *buf, size
 		snprintf(buf, len, "ctx[%zu]", off);
 }
 
-static void report_mismatch(const struct subject *s, uint64_t kr0, const uint8_t *kctx,
-			    int verr, uint64_t vr0, const uint8_t *vctx, const char *vmsg)
+static void report_mismatch(const struct subject *s, const struct engine *e, uint64_t kr0,
+			    const uint8_t *kctx, int verr, uint64_t vr0, const uint8_t *vctx,
+			    const char *vmsg)
 {
 	int shown = 0;
 
 	if (++reports > MAX_REPORTS)
 		return;
-	fprintf(stderr, "MISMATCH %s\n", s->label);
+	fprintf(stderr, "MISMATCH %s, visor engine %s\n", s->label, e->name);
 	print_program(s, 1);
 	if (verr)
 		fprintf(stderr, "visor failed: %s (%s); kernel r0 = 0x%08" PRIx64 "\n",
@@ -92,17 +113,17 @@ static void report_mismatch(const struct subject *s, uint64_t kr0, const uint8_t
 		shown++;
 	}
 	if (s->random)
-		fprintf(stderr, "replay: VISOR_DIFF_SEED=%s VISOR_DIFF_COUNT=1 %s\n",
-			s->label + 5, NAME);
+		fprintf(stderr, "replay: VISOR_DIFF_SEED=%s VISOR_DIFF_COUNT=1 "
+			"VISOR_DIFF_ENGINES=%s %s\n", s->label + 5, e->name, NAME);
 }
 
-/* Runs s in visor with r1 = ctx and ctx as its input memory. */
-static int run_visor(const struct subject *s, uint8_t *ctx, uint64_t *r0, char *msg,
-		     size_t msg_len)
+/* Runs s in visor with engine e, r1 = ctx and ctx as its input memory. */
+static int run_visor(const struct subject *s, const struct engine *e, uint8_t *ctx,
+		     uint64_t *r0, char *msg, size_t msg_len)
 {
 	VISOR_OPTS(visor_vm_exec_opts, opts, .mem = ctx, .mem_len = s->ctx_len,
-		   .budget = RUN_BUDGET, .set_args = true, .errbuf = msg,
-		   .errbuf_len = msg_len);
+		   .budget = e->budget ? RUN_BUDGET : 0, .set_args = true, .errbuf = msg,
+		   .errbuf_len = msg_len, .engine = e->engine);
 	int err;
 
 	msg[0] = 0;
@@ -112,12 +133,19 @@ static int run_visor(const struct subject *s, uint8_t *ctx, uint64_t *r0, char *
 		snprintf(msg, msg_len, "load: %s", visor_vm_errmsg(vm));
 		return err;
 	}
+	if (e->engine == VISOR_ENGINE_JIT) {
+		err = visor_vm_jit_compile(vm, e->jit_flags);
+		if (err) {
+			snprintf(msg, msg_len, "jit compile: %s", visor_vm_errmsg(vm));
+			return err;
+		}
+	}
 	opts.args[0] = (uint64_t)(uintptr_t)ctx;
 	return visor_vm_exec(vm, &opts, r0);
 }
 
-/* Does s still run differently (and still pass the kernel's verifier)? */
-static bool still_differs(const struct subject *s)
+/* Does s still run differently on e (and still pass the kernel's verifier)? */
+static bool still_differs(const struct subject *s, const struct engine *e)
 {
 	uint8_t kctx[RANDPROG_MAX_CTX > HAND_CTX_LEN ? RANDPROG_MAX_CTX : HAND_CTX_LEN];
 	uint8_t vctx[sizeof(kctx)];
@@ -128,7 +156,7 @@ static bool still_differs(const struct subject *s)
 	memcpy(vctx, s->ctx, s->ctx_len);
 	if (kernel_run_syscall(s->insns, s->count, kctx, s->ctx_len, &kr0, NULL, 0))
 		return false;
-	if (run_visor(s, vctx, &vr0, vmsg, sizeof(vmsg)))
+	if (run_visor(s, e, vctx, &vr0, vmsg, sizeof(vmsg)))
 		return true;
 	return (uint32_t)vr0 != kr0 || memcmp(kctx, vctx, s->ctx_len);
 }
@@ -184,27 +212,113 @@ static size_t compact(struct visor_insn *insns, size_t n)
 	return k;
 }
 
-/* What the minimizer must keep: 8-byte stack stores, since the verifier lets
- * root read uninitialised stack whose garbage differs between kernel and
- * visor, and constant loads into r1, which would otherwise keep the context
- * pointer (a different address on each side) instead of a number. */
-static bool must_keep(const struct visor_insn *in)
+/* Could any instruction read a byte of [r10+off, r10+off+8)? Conservative:
+ * all frames at once, and yes when some access goes through a register
+ * other than r9 (ctx) and r10. */
+static bool stack_slot_read(const struct visor_insn *insns, size_t n, int off)
 {
+	for (size_t i = 0; i < n; i += visor_insn_slots(&insns[i])) {
+		const struct visor_insn *in = &insns[i];
+		uint8_t cls = VISOR_CLASS(in->code), mode = VISOR_MODE(in->code);
+		int base, lo;
+
+		if (cls == VISOR_CLS_LDX)
+			base = in->src;
+		else if ((cls == VISOR_CLS_ST || cls == VISOR_CLS_STX) &&
+			 (mode == VISOR_MODE_ATOMIC || in->dst != 9))
+			base = in->dst;
+		else
+			continue;
+		if (base != 10 && base != 9)
+			return true;
+		if (base != 10 || (cls != VISOR_CLS_LDX && mode != VISOR_MODE_ATOMIC))
+			continue;
+		lo = in->off;
+		if (lo < off + 8 && off < lo + (int)visor_size_bytes(in->code))
+			return true;
+	}
+	return false;
+}
+
+/* A constant load (mov, mov32, lddw) into some register. */
+static bool is_const_load(const struct visor_insn *in)
+{
+	return in->code == VISOR_OPCODE_LDDW ||
+	       in->code == (VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K) ||
+	       in->code == (VISOR_CLS_ALU | VISOR_ALU_MOV | VISOR_SRC_K);
+}
+
+/* Is r written, before being read, by the straight-line code from i on?
+ * Then a constant load into r just before i is dead. */
+static bool overwritten(const struct visor_insn *insns, size_t n, size_t i, int r)
+{
+	for (; i < n; i += visor_insn_slots(&insns[i])) {
+		const struct visor_insn *in = &insns[i];
+		uint8_t cls = VISOR_CLASS(in->code);
+
+		if (is_nop(in))
+			continue;
+		if (cls != VISOR_CLS_ALU && cls != VISOR_CLS_ALU64 && cls != VISOR_CLS_LDX &&
+		    in->code != VISOR_OPCODE_LDDW)
+			return false; /* control flow, stores, atomics: give up */
+		if (in->src == r && (cls == VISOR_CLS_LDX || VISOR_SRC(in->code) == VISOR_SRC_X))
+			return false;
+		if (in->dst == r)
+			/* loads and moves overwrite; other ALU ops read it first */
+			return cls == VISOR_CLS_LDX || in->code == VISOR_OPCODE_LDDW ||
+			       VISOR_OP(in->code) == VISOR_ALU_MOV;
+	}
+	return false;
+}
+
+/* Might r hold a pointer before insns[i]? Looks back along straight-line
+ * code for a copy of r9 or r10; r1 holds ctx where a frame begins (after
+ * the previous exit, or at the start). */
+static bool may_hold_pointer(const struct visor_insn *insns, size_t i, int r)
+{
+	while (i-- > 0) {
+		const struct visor_insn *in = &insns[i];
+		uint8_t cls = VISOR_CLASS(in->code);
+
+		if (in->code == VISOR_OPCODE_EXIT)
+			break;
+		if (i && insns[i - 1].code == VISOR_OPCODE_LDDW)
+			continue; /* second slot of lddw */
+		if (in->dst != r || (cls != VISOR_CLS_ALU && cls != VISOR_CLS_ALU64 &&
+				     cls != VISOR_CLS_LDX && in->code != VISOR_OPCODE_LDDW))
+			continue;
+		if (in->code == (VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_X) && !in->off)
+			return in->src == 9 || in->src == 10 || (in->src == 1 && r != 1);
+		if (cls == VISOR_CLS_LDX || in->code == VISOR_OPCODE_LDDW ||
+		    VISOR_OP(in->code) == VISOR_ALU_MOV)
+			return false;
+		/* other ALU ops keep a pointer a pointer: look further back */
+	}
+	return r == 1;
+}
+
+/* What the minimizer must keep: 8-byte stores that initialise stack slots
+ * read later, since the verifier lets root read uninitialised stack whose
+ * garbage differs between kernel and visor, and constant loads that replace
+ * a pointer (ctx in r1 at entry, copies of r9 or r10), which would otherwise
+ * leak an address that differs between the two sides. */
+static bool must_keep(const struct visor_insn *insns, size_t n, size_t i)
+{
+	const struct visor_insn *in = &insns[i];
 	uint8_t cls = VISOR_CLASS(in->code);
 
 	if ((cls == VISOR_CLS_ST || cls == VISOR_CLS_STX) &&
 	    VISOR_MODE(in->code) == VISOR_MODE_MEM && VISOR_SIZE(in->code) == VISOR_SIZE_DW &&
 	    in->dst == 10)
-		return true;
-	return in->dst == 1 && (in->code == VISOR_OPCODE_LDDW ||
-				in->code == (VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K) ||
-				in->code == (VISOR_CLS_ALU | VISOR_ALU_MOV | VISOR_SRC_K));
+		return stack_slot_read(insns, n, in->off);
+	return is_const_load(in) && may_hold_pointer(insns, i, in->dst) &&
+	       !overwritten(insns, n, i + visor_insn_slots(in), in->dst);
 }
 
 /* Shrinks a failing program for the report: each instruction in turn
  * becomes a nop (ja +0, which keeps every jump offset valid) when the
  * difference survives without it; then the nops are dropped. */
-static void minimize(const struct subject *orig)
+static void minimize(const struct subject *orig, const struct engine *e)
 {
 	struct visor_insn *insns = malloc(orig->count * sizeof(*insns));
 	struct subject s = *orig;
@@ -222,19 +336,19 @@ static void minimize(const struct subject *orig)
 			size_t w = visor_insn_slots(&insns[i]);
 
 			if (insns[i].code == VISOR_OPCODE_EXIT || is_nop(&insns[i]) ||
-			    i + w > s.count || must_keep(&insns[i]))
+			    i + w > s.count || must_keep(insns, s.count, i))
 				continue;
 			memcpy(save, &insns[i], w * sizeof(*insns));
 			for (size_t j = 0; j < w; j++)
 				insns[i + j] = nop;
-			if (still_differs(&s))
+			if (still_differs(&s, e))
 				changed = true;
 			else
 				memcpy(&insns[i], save, w * sizeof(*insns));
 		}
 	}
 	s.count = compact(insns, s.count);
-	if (still_differs(&s)) {
+	if (still_differs(&s, e)) {
 		fprintf(stderr, "minimized reproducer (%zu of %zu slots, re-assemblable):\n",
 			s.count, orig->count);
 		print_program(&s, 0);
@@ -244,17 +358,17 @@ static void minimize(const struct subject *orig)
 	free(insns);
 }
 
-/* Runs s on both sides and compares. Returns false on any difference. */
+/* Runs s in the kernel and on every visor engine and compares. Returns
+ * false on any difference. */
 static bool compare(const struct subject *s)
 {
 	uint8_t kctx[RANDPROG_MAX_CTX > HAND_CTX_LEN ? RANDPROG_MAX_CTX : HAND_CTX_LEN];
 	uint8_t vctx[sizeof(kctx)];
-	uint64_t kr0 = 0, vr0 = 0;
-	char vmsg[VISOR_ERRMSG_LEN];
-	int kerr, verr;
+	uint64_t kr0 = 0;
+	bool same = true;
+	int kerr;
 
 	memcpy(kctx, s->ctx, s->ctx_len);
-	memcpy(vctx, s->ctx, s->ctx_len);
 	kerr = kernel_run_syscall(s->insns, s->count, kctx, s->ctx_len, &kr0, klog, sizeof(klog));
 	test_checks++;
 	if (kerr) {
@@ -278,20 +392,33 @@ static bool compare(const struct subject *s)
 		return false;
 	}
 	compared++;
-	verr = run_visor(s, vctx, &vr0, vmsg, sizeof(vmsg));
-	if (getenv("VISOR_DIFF_VERBOSE"))
-		printf("%s: %zu slots, kernel r0 0x%" PRIx64 ", visor r0 0x%" PRIx64 " (%d)\n",
-		       s->label, s->count, kr0, vr0, verr);
-	/* The kernel reports only r0's low half; programs store r0 in full. */
-	if (verr || (uint32_t)vr0 != kr0 || memcmp(kctx, vctx, s->ctx_len)) {
+	for (size_t i = 0; i < NENGINES; i++) {
+		struct engine *e = &engines[i];
+		char vmsg[VISOR_ERRMSG_LEN];
+		uint64_t vr0 = 0;
+		int verr;
+
+		if (!e->on)
+			continue;
+		memcpy(vctx, s->ctx, s->ctx_len);
+		verr = run_visor(s, e, vctx, &vr0, vmsg, sizeof(vmsg));
+		if (getenv("VISOR_DIFF_VERBOSE"))
+			printf("%s: %zu slots, kernel r0 0x%" PRIx64 ", %s r0 0x%" PRIx64 " (%d)\n",
+			       s->label, s->count, kr0, e->name, vr0, verr);
+		/* The kernel reports only r0's low half; programs store r0 in full. */
+		if (!verr && (uint32_t)vr0 == kr0 && !memcmp(kctx, vctx, s->ctx_len))
+			continue;
+		same = false;
+		e->mismatched++;
+		report_mismatch(s, e, kr0, kctx, verr, vr0, vctx, vmsg);
+		if (reports <= MAX_REPORTS && !getenv("VISOR_DIFF_NO_MINIMIZE"))
+			minimize(s, e);
+	}
+	if (!same) {
 		mismatched++;
 		test_failures++;
-		report_mismatch(s, kr0, kctx, verr, vr0, vctx, vmsg);
-		if (reports <= MAX_REPORTS && !getenv("VISOR_DIFF_NO_MINIMIZE"))
-			minimize(s);
-		return false;
 	}
-	return true;
+	return same;
 }
 
 /* ---- Hand-written cases ------------------------------------------------- */
@@ -648,6 +775,35 @@ static int run_random(uint64_t first, uint64_t count, unsigned flags)
 	return n;
 }
 
+/* VISOR_DIFF_ENGINES=name,name... picks engines; by default all of them, the
+ * JIT ones where the JIT runs (x86-64). */
+static bool pick_engines(void)
+{
+	const char *list = getenv("VISOR_DIFF_ENGINES");
+	bool any = false;
+
+	for (size_t i = 0; i < NENGINES; i++) {
+		struct engine *e = &engines[i];
+
+		if (list && *list) {
+			const char *p = strstr(list, e->name);
+			size_t n = strlen(e->name);
+
+			/* whole names only: "jit" must not pick "jit-harden" */
+			while (p && ((p != list && p[-1] != ',') || (p[n] && p[n] != ',')))
+				p = strstr(p + 1, e->name);
+			e->on = p != NULL;
+		} else {
+			e->on = e->engine != VISOR_ENGINE_JIT || visor_vm_jit_supported();
+		}
+		any |= e->on;
+	}
+	if (!any)
+		fprintf(stderr, "%s: VISOR_DIFF_ENGINES=%s names no engine (interp, jit, "
+			"jit-harden, jit-verified)\n", NAME, list);
+	return any;
+}
+
 int main(void)
 {
 	char why[512];
@@ -659,6 +815,8 @@ int main(void)
 
 	if (!kernel_available(why, sizeof(why)))
 		return test_skip(NAME, why);
+	if (!pick_engines())
+		return 1;
 	vm = visor_vm_create();
 	if (!vm) {
 		fprintf(stderr, "%s: out of memory\n", NAME);
@@ -674,7 +832,12 @@ int main(void)
 		fprintf(stderr, "(%d more failures not shown)\n", reports - MAX_REPORTS);
 	printf("%s: compared %d programs (%d hand-written, %d random), %d rejected by the "
 	       "kernel verifier\n", NAME, hand + random, hand, random, rejected);
-	printf("%s: %d ran on both sides, %d mismatched, %.1f s\n", NAME, compared, mismatched,
+	printf("%s: %d ran in the kernel and visor, %d mismatched, %.1f s; engines:", NAME,
+	       compared, mismatched,
 	       (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	for (size_t i = 0; i < NENGINES; i++)
+		if (engines[i].on)
+			printf(" %s (%d mismatched)", engines[i].name, engines[i].mismatched);
+	printf("\n");
 	return test_summary(NAME);
 }

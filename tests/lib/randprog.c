@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,9 +124,20 @@ static uint64_t imm64(struct gen *g)
 		return edge[below(g, sizeof(edge) / sizeof(edge[0]))];
 	case 1:
 		return (uint64_t)(int64_t)imm32(g);
-	case 2:
-		/* Random with one end forced, to hit sign bits of each width. */
-		return rnd(g) | (1ull << (below(g, 64)));
+	case 2: {
+		/* Sign-extended from 8, 16 or 32 random bits: small negatives and
+		 * values whose narrow views are negative. */
+		uint64_t v = rnd(g);
+
+		switch (below(g, 3)) {
+		case 0:
+			return (uint64_t)(int64_t)(int8_t)v;
+		case 1:
+			return (uint64_t)(int64_t)(int16_t)v;
+		default:
+			return (uint64_t)(int64_t)(int32_t)v;
+		}
+	}
 	default:
 		return rnd(g);
 	}
@@ -276,6 +288,18 @@ static int16_t ctx_off(struct gen *g, unsigned bytes)
 	return (int16_t)(below(g, slots) * bytes);
 }
 
+/* Destination of a load through pointer register tmp (-1: none): loading
+ * over tmp itself is fine and ends its life as a pointer; otherwise tmp is
+ * reset after the access (see gen_mem). */
+static int load_dst(struct gen *g, int tmp)
+{
+	int r = dst_reg(g);
+
+	if (tmp >= 0 && r != tmp && chance(g, 30))
+		r = tmp;
+	return r;
+}
+
 /* Loads and stores of every size on the stack and on the context. */
 static void gen_mem(struct gen *g)
 {
@@ -284,25 +308,54 @@ static void gen_mem(struct gen *g)
 	bool on_stack = chance(g, 55);
 	int base = on_stack ? R_FP : R_CTX;
 	int16_t off = on_stack ? stack_off(g, bytes) : ctx_off(g, bytes);
+	int tmp = -1;
+
+	if (on_stack && chance(g, 20)) {
+		/* Through a copy of the frame pointer moved down by a multiple of
+		 * 8, with the offset adjusted. The kernel allows this for the
+		 * stack only (a moved ctx pointer cannot be dereferenced). The
+		 * copy is a pointer: it is neither stored nor kept afterwards. */
+		int delta = -8 * (int)below(g, (unsigned)g->stack_len / 8 + 1);
+
+		tmp = dst_reg(g);
+		emit(g, VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_X, tmp, R_FP, 0, 0);
+		/* add only: the kernel refuses "sub" on the stack pointer */
+		emit(g, VISOR_CLS_ALU64 | VISOR_ALU_ADD | VISOR_SRC_K, tmp, 0, 0, delta);
+		base = tmp;
+		off = (int16_t)(off - delta);
+	}
 
 	switch (below(g, 4)) {
 	case 0:
 		/* Sign-extending load: B/H/W only; the kernel takes it on ctx too. */
 		if (size != VISOR_SIZE_DW && !(g->flags & RANDPROG_NO_SX)) {
-			emit(g, VISOR_CLS_LDX | VISOR_MODE_MEMSX | size, dst_reg(g), base, off, 0);
+			emit(g, VISOR_CLS_LDX | VISOR_MODE_MEMSX | size, load_dst(g, tmp), base,
+			     off, 0);
 			break;
 		}
 		/* fall through */
 	case 1:
-		emit(g, VISOR_CLS_LDX | VISOR_MODE_MEM | size, dst_reg(g), base, off, 0);
+		emit(g, VISOR_CLS_LDX | VISOR_MODE_MEM | size, load_dst(g, tmp), base, off, 0);
 		break;
-	case 2:
-		emit(g, VISOR_CLS_STX | VISOR_MODE_MEM | size, base, any_reg(g), off, 0);
+	case 2: {
+		int src;
+
+		do
+			src = any_reg(g);
+		while (src == tmp);
+		emit(g, VISOR_CLS_STX | VISOR_MODE_MEM | size, base, src, off, 0);
 		break;
+	}
 	default:
 		/* ST stores a sign-extended imm32 (the kernel accepts it on ctx). */
 		emit(g, VISOR_CLS_ST | VISOR_MODE_MEM | size, base, 0, off, imm32(g));
 		break;
+	}
+	if (tmp >= 0 && !g->oom) {
+		const struct visor_insn *last = &g->u->insns[g->u->n - 1];
+
+		if (VISOR_CLASS(last->code) != VISOR_CLS_LDX || last->dst != tmp)
+			init_reg(g, tmp);
 	}
 }
 
@@ -374,10 +427,14 @@ static size_t emit_cond(struct gen *g)
 			return at;
 		}
 	}
-	if (chance(g, 50))
+	if (chance(g, 50)) {
 		emit(g, cls | op | VISOR_SRC_K, any_reg(g), 0, 0, imm32(g));
-	else
-		emit(g, cls | op | VISOR_SRC_X, any_reg(g), any_reg(g), 0, 0);
+	} else {
+		int a = any_reg(g);
+
+		/* Now and then against itself: equal on both widths. */
+		emit(g, cls | op | VISOR_SRC_X, a, chance(g, 15) ? a : any_reg(g), 0, 0);
+	}
 	return at;
 }
 
@@ -441,7 +498,29 @@ static void gen_loop(struct gen *g, size_t budget)
 	g->loop_mult *= trips;
 	g->loop_depth++;
 	g->nloops++;
-	if (chance(g, 50)) {
+	if (chance(g, 25)) {
+		/* Test at the top, jump back unconditionally (ja or gotol). */
+		size_t exit_jump;
+
+		emit(g, VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K, c, 0, 0, (int32_t)trips);
+		head = g->u->n;
+		exit_jump = g->u->n;
+		if (chance(g, 50))
+			emit(g, VISOR_CLS_JMP | VISOR_JMP_JEQ | VISOR_SRC_K, c, 0, 0, 0);
+		else
+			emit(g, VISOR_CLS_JMP32 | VISOR_JMP_JSLE | VISOR_SRC_K, c, 0, 0, 0);
+		gen_block(g, budget);
+		emit(g, VISOR_CLS_ALU64 | VISOR_ALU_SUB | VISOR_SRC_K, c, 0, 0, 1);
+		back = g->u->n;
+		if (!(g->flags & RANDPROG_NO_JMP32_JA) && chance(g, 40)) {
+			emit(g, VISOR_CLS_JMP32 | VISOR_JMP_JA, 0, 0, 0,
+			     (int32_t)((long)head - (long)back - 1));
+			back = SIZE_MAX; /* offset already in imm */
+		} else {
+			emit(g, VISOR_CLS_JMP | VISOR_JMP_JA, 0, 0, 0, 0);
+		}
+		land(g, exit_jump);
+	} else if (chance(g, 50)) {
 		/* Down to zero. */
 		emit(g, VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K, c, 0, 0, (int32_t)trips);
 		head = g->u->n;
@@ -475,7 +554,7 @@ static void gen_loop(struct gen *g, size_t budget)
 			emit(g, VISOR_CLS_JMP32 | VISOR_JMP_JNE | VISOR_SRC_K, c, 0, 0,
 			     (int32_t)trips);
 	}
-	if (!g->oom)
+	if (!g->oom && back != SIZE_MAX)
 		g->u->insns[back].off = (int16_t)((long)head - (long)back - 1);
 	g->loop_depth--;
 	g->reserved = saved;
