@@ -427,6 +427,80 @@ static void interp_release(void *state)
 	visor_vm_destroy(state);
 }
 
+/* jit, jit-v: visor's JIT, the same visor_vm_exec call with the engine
+ * set. jit checks every memory access, as unverified programs need;
+ * jit-v is compiled with VISOR_JIT_VERIFIED (no bounds checks), which is
+ * what programs the verifier has passed will get. */
+
+static int jit_usable(char *why, size_t len)
+{
+	if (visor_vm_jit_supported())
+		return 1;
+	snprintf(why, len, "the JIT supports x86-64 only");
+	return 0;
+}
+
+static int jit_prepare_flags(const struct bench_prog *p, void **state, char *why, size_t len,
+			     unsigned flags)
+{
+	int err = interp_prepare(p, state, why, len);
+
+	if (err)
+		return err;
+	err = visor_vm_jit_compile(*state, flags);
+	if (err) {
+		snprintf(why, len, "visor_vm_jit_compile: %s", visor_vm_errmsg(*state));
+		visor_vm_destroy(*state);
+	}
+	return err;
+}
+
+static int jit_prepare(const struct bench_prog *p, void **state, char *why, size_t len)
+{
+	return jit_prepare_flags(p, state, why, len, 0);
+}
+
+static int jitv_prepare(const struct bench_prog *p, void **state, char *why, size_t len)
+{
+	return jit_prepare_flags(p, state, why, len, VISOR_JIT_VERIFIED);
+}
+
+static int jit_run_once(void *state, uint8_t *pkt, size_t len, uint64_t *executed, char *why,
+			size_t wlen)
+{
+	struct visor_vm_exec_opts o;
+	uint64_t r0 = 0;
+	int err;
+
+	interp_opts(&o, pkt, len, why, wlen);
+	o.engine = VISOR_ENGINE_JIT;
+	err = visor_vm_exec(state, &o, &r0);
+	if (!err && r0 != XDP_PASS) {
+		snprintf(why, wlen, "returned %" PRIu64 ", expected XDP_PASS", r0);
+		err = -EINVAL;
+	}
+	*executed = 0; /* counted only under a budget */
+	return err;
+}
+
+static int jit_run_batch(void *state, uint8_t *pkt, size_t len, uint64_t n, double *ns,
+			 char *why, size_t wlen)
+{
+	struct visor_vm_exec_opts o;
+	uint64_t r0, t0;
+
+	interp_opts(&o, pkt, len, why, wlen);
+	o.engine = VISOR_ENGINE_JIT;
+	t0 = now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		int err = visor_vm_exec(state, &o, &r0);
+		if (err)
+			return err;
+	}
+	*ns = (double)(now_ns() - t0) / (double)n;
+	return 0;
+}
+
 /* kernel: BPF_PROG_TEST_RUN on an XDP program; the kernel times the runs. */
 
 struct kernel_state {
@@ -584,6 +658,24 @@ static struct engine engines[] = {
 		.release = kernel_release,
 	},
 	{
+		.name = "jit",
+		.runs_ebpf = true,
+		.available = jit_usable,
+		.prepare = jit_prepare,
+		.run_once = jit_run_once,
+		.run_batch = jit_run_batch,
+		.release = interp_release,
+	},
+	{
+		.name = "jit-v",
+		.runs_ebpf = true,
+		.available = jit_usable,
+		.prepare = jitv_prepare,
+		.run_once = jit_run_once,
+		.run_batch = jit_run_batch,
+		.release = interp_release,
+	},
+	{
 		.name = "native",
 		.available = always,
 		.prepare = native_prepare,
@@ -594,6 +686,23 @@ static struct engine engines[] = {
 };
 #define NENGINES (sizeof(engines) / sizeof(engines[0]))
 _Static_assert(NENGINES <= MAX_ENGINES, "MAX_ENGINES");
+
+/* Ratios besides engine/interp: how the JIT compares with the kernel's JIT
+ * and with native code (the targets: <= 1 and <= 2). */
+static const struct {
+	const char *num, *den;
+} extra_ratios[] = {
+	{"jit", "kernel"}, {"jit-v", "kernel"}, {"jit", "native"}, {"jit-v", "native"},
+};
+#define NEXTRA (sizeof(extra_ratios) / sizeof(extra_ratios[0]))
+
+static int engine_index(const char *name)
+{
+	for (size_t i = 0; i < NENGINES; i++)
+		if (!strcmp(engines[i].name, name))
+			return engines[i].usable ? (int)i : -1;
+	return -1;
+}
 
 /* ---- measuring ---------------------------------------------------------- */
 
@@ -709,7 +818,7 @@ static void bench_program(struct bench_prog *p, const uint8_t *input, const stru
 
 /* ---- output ------------------------------------------------------------- */
 
-#define MAX_COLS (2 + 3 * MAX_ENGINES + 1)
+#define MAX_COLS (2 + 3 * MAX_ENGINES + 4 + 1)
 
 struct table {
 	size_t ncols, nrows;
@@ -774,6 +883,9 @@ static void print_table(const struct row *rows, size_t nrows)
 	for (size_t i = 1; i < NENGINES; i++)
 		if (engines[i].usable)
 			set_head(&t, &col, "%s/%s", engines[i].name, engines[0].name);
+	for (size_t k = 0; k < NEXTRA; k++)
+		if (engine_index(extra_ratios[k].num) >= 0 && engine_index(extra_ratios[k].den) >= 0)
+			set_head(&t, &col, "%s/%s", extra_ratios[k].num, extra_ratios[k].den);
 	set_head(&t, &col, "check");
 	t.ncols = col;
 
@@ -811,6 +923,15 @@ static void print_table(const struct row *rows, size_t nrows)
 				continue;
 			if (row->cells[i].ok && ref->ok && ref->ns > 0)
 				snprintf(c[col++], CELL_LEN, "%.3f", row->cells[i].ns / ref->ns);
+			else
+				snprintf(c[col++], CELL_LEN, "-");
+		}
+		for (size_t k = 0; k < NEXTRA; k++) {
+			int a = engine_index(extra_ratios[k].num), b = engine_index(extra_ratios[k].den);
+			if (a < 0 || b < 0)
+				continue;
+			if (row->cells[a].ok && row->cells[b].ok && row->cells[b].ns > 0)
+				snprintf(c[col++], CELL_LEN, "%.2f", row->cells[a].ns / row->cells[b].ns);
 			else
 				snprintf(c[col++], CELL_LEN, "-");
 		}

@@ -2,9 +2,10 @@
 # Installs the Debian packages visor needs (when root), or prints the exact
 # apt-get line and fails (when not). Usage: scripts/deps.sh [build|fuzz|all]
 set -euo pipefail
-need=(cmake make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev)
+# clang-19 builds the eBPF test programs (tests/progs) in every build.
+need=(cmake make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev clang-19)
 case "${1:-build}" in
-  fuzz|all) need+=(clang-19 llvm-19 libclang-rt-19-dev) ;;
+  fuzz|all) need+=(llvm-19 libclang-rt-19-dev) ;;
 esac
 missing=()
 for p in "${need[@]}"; do

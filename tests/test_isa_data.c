@@ -102,8 +102,45 @@ static int run_interp(const struct backend *be, const struct visor_insn *insns, 
 	return err;
 }
 
+/* The JIT: compiled with be->flags; the plain variant runs without a
+ * budget, the counting one with it. */
+static int run_jit(const struct backend *be, const struct visor_insn *insns, size_t count,
+		   void *mem, size_t mem_len, uint64_t *r0, char *msg, size_t msg_len)
+{
+	char errbuf[VISOR_ERRMSG_LEN] = "";
+	int err;
+	struct visor_vm *vm = vm_with(insns, count, &err, msg, msg_len);
+
+	if (!vm)
+		return err;
+	err = visor_vm_jit_compile(vm, be->flags);
+	if (err) {
+		snprintf(msg, msg_len, "jit: %s", visor_vm_errmsg(vm));
+		visor_vm_destroy(vm);
+		return err;
+	}
+	VISOR_OPTS(visor_vm_exec_opts, opts, .mem = mem, .mem_len = mem_len, .budget = be->budget,
+		   .errbuf = errbuf, .errbuf_len = sizeof(errbuf), .engine = VISOR_ENGINE_JIT);
+	err = visor_vm_exec(vm, &opts, r0);
+	if (err)
+		snprintf(msg, msg_len, "exec: %s", errbuf[0] ? errbuf : visor_vm_errmsg(vm));
+	visor_vm_destroy(vm);
+	return err;
+}
+
+static bool jit_available(char *why, size_t why_len)
+{
+	if (visor_vm_jit_supported())
+		return true;
+	snprintf(why, why_len, "the JIT supports x86-64 only");
+	return false;
+}
+
 static const struct backend backends[] = {
 	{"interp", run_interp, NULL, RUN_BUDGET, 0},
+	{"jit", run_jit, jit_available, RUN_BUDGET, 0},
+	{"jit-nobudget", run_jit, jit_available, 0, 0},
+	{"jit-harden", run_jit, jit_available, RUN_BUDGET, VISOR_JIT_HARDEN},
 };
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
 

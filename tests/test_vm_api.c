@@ -67,11 +67,11 @@ static void test_load_errors(void)
 
 static void test_runtime_errors(void)
 {
-	char mem[8] = {0};
+	char mem[16] = {0};
 	uint64_t r0 = 0;
 
 	struct visor_vm *vm = load("mov %r0, 1\nldxdw %r0, [%r1+4]\nexit\n");
-	CHECK(visor_vm_exec_mem(vm, mem, sizeof(mem), &r0) == -EFAULT, "oob load");
+	CHECK(visor_vm_exec_mem(vm, mem, 8, &r0) == -EFAULT, "oob load");
 	CHECK(strstr(visor_vm_errmsg(vm), "insn 1: load of 8 bytes"), "%s", visor_vm_errmsg(vm));
 	CHECK(visor_vm_exec_mem(vm, mem, 12, &r0) == 0, "in-bounds load with a larger region");
 	visor_vm_destroy(vm);

@@ -64,6 +64,8 @@ struct visor_vm_exec_opts {
 	uint64_t insns_executed;
 	char *errbuf;         /* optional per-run message buffer */
 	size_t errbuf_len;
+	/* in: which engine runs the program (enum visor_vm_engine) */
+	int engine;
 };
 #define VISOR_OPTS(type, name, ...) \
 	struct type name = {.sz = sizeof(struct type), __VA_ARGS__}
@@ -75,6 +77,40 @@ struct visor_vm_exec_opts {
  * instruction index and the reason. Safe to call from several threads on
  * the same VM when each passes its own errbuf. */
 int visor_vm_exec(struct visor_vm *vm, struct visor_vm_exec_opts *opts, uint64_t *r0);
+
+/* Engines for visor_vm_exec_opts.engine. */
+enum visor_vm_engine {
+	VISOR_ENGINE_INTERP = 0, /* the interpreter (default) */
+	VISOR_ENGINE_JIT = 1,    /* the JIT: visor_vm_jit_compile first, else -EINVAL */
+	VISOR_ENGINE_AUTO = 2,   /* the JIT if the program is compiled, else the interpreter */
+};
+
+/* ---- JIT (x86-64) ----
+ * Compiles the loaded program to machine code, kept (read+execute, never
+ * writable at the same time) until the program is unloaded or the VM
+ * destroyed. Runs give the interpreter's results exactly, errors included;
+ * without a budget, insns_executed is not counted (reads 0). Not to be
+ * called while another thread runs the VM. Returns 0, or -EINVAL (no
+ * program, unknown flag), -EOPNOTSUPP (not x86-64), -ENOMEM, with the
+ * reason in errmsg. */
+#define VISOR_JIT_HARDEN (1u << 0)   /* blind constants (the kernel's bpf_jit_harden) */
+#define VISOR_JIT_VERIFIED (1u << 1) /* the program was verified: no bounds checks */
+int visor_vm_jit_compile(struct visor_vm *vm, unsigned flags);
+bool visor_vm_jit_supported(void);
+
+/* The compiled code, e.g. to dump it. Zero-initialise with .sz set. */
+struct visor_vm_jit_info {
+	size_t sz;
+	const void *code;    /* the whole image, both entry points */
+	size_t code_len;
+	size_t entry;        /* offset of the entry used without a budget */
+	size_t entry_budget; /* ... and with one (counts instructions) */
+	unsigned flags;      /* VISOR_JIT_* given to the compile */
+	uint64_t compile_ns; /* the whole compile, mapping the code included */
+	uint64_t codegen_ns; /* of which generating the machine code */
+};
+/* Returns 0, -ENOENT (not compiled) or -EINVAL. */
+int visor_vm_jit_info(const struct visor_vm *vm, struct visor_vm_jit_info *info);
 
 /* Shortcut: r1 = mem, r2 = len, no budget. */
 int visor_vm_exec_mem(struct visor_vm *vm, void *mem, size_t len, uint64_t *r0);

@@ -12,6 +12,7 @@ int cmd_asm(int argc, char **argv);
 int cmd_disasm(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_conformance_plugin(int argc, char **argv);
+int cmd_jit(int argc, char **argv);
 
 /* Prints "visor: <message>" on stderr (one line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -13,14 +13,16 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: visor conformance-plugin [MEMORY_HEX] [--interpret|--jit] [--program HEX]\n"
+		"usage: visor conformance-plugin [MEMORY_HEX] [--interpret|--jit [--harden]]\n"
+		"                                [--program HEX]\n"
 		"Reads a program as space-separated hex bytes on one line of stdin (or\n"
 		"--program), runs it with r1 = MEMORY (r2 = its length; both 0 without it),\n"
 		"prints r0 in hex on stdout and exits 0. On failure prints one line on\n"
 		"stderr and exits 1. Helpers 0-5 are the suite's (gather_bytes, memfrob,\n"
 		"no_op, sqrti, strcmp_ext, unwind).\n\n"
 		"  --interpret         use the interpreter (default)\n"
-		"  --jit               use the JIT (not available yet)\n"
+		"  --jit               use the JIT (x86-64)\n"
+		"  --harden            with --jit: blind constants (as bpf_jit_harden)\n"
 		"  --program HEX       the program, instead of stdin\n"
 		"  --budget N          instruction budget (default 100000000, 0 = unlimited)\n"
 		"  -h, --help          this text\n");
@@ -30,18 +32,20 @@ int cmd_conformance_plugin(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"interpret", no_argument, 0, 'i'}, {"jit", no_argument, 0, 'j'},
+		{"harden", no_argument, 0, 'H'},
 		{"program", required_argument, 0, 'p'}, {"budget", required_argument, 0, 'b'},
 		{"help", no_argument, 0, 'h'},      {0, 0, 0, 0},
 	};
 	const char *program_hex = NULL, *mem_hex = NULL;
 	uint64_t budget = 100000000;
-	int jit = 0, c;
+	int jit = 0, harden = 0, c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': jit = 0; break;
 		case 'j': jit = 1; break;
+		case 'H': harden = 1; break;
 		case 'p': program_hex = optarg; break;
 		case 'b': budget = strtoull(optarg, NULL, 0); break;
 		case 'h': usage(stdout); return 0;
@@ -54,9 +58,9 @@ int cmd_conformance_plugin(int argc, char **argv)
 		cli_error("conformance-plugin: unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	if (jit) {
-		cli_error("conformance-plugin: the JIT is not built yet; use --interpret");
-		return 1;
+	if (harden && !jit) {
+		cli_error("conformance-plugin: --harden applies to the JIT; add --jit");
+		return 2;
 	}
 
 	char *line = NULL, err[256];
@@ -97,9 +101,13 @@ int cmd_conformance_plugin(int argc, char **argv)
 		cli_error("conformance-plugin: %s", visor_vm_errmsg(vm));
 		goto out;
 	}
+	if (jit && visor_vm_jit_compile(vm, harden ? VISOR_JIT_HARDEN : 0)) {
+		cli_error("conformance-plugin: %s", visor_vm_errmsg(vm));
+		goto out;
+	}
 	uint64_t r0;
 	VISOR_OPTS(visor_vm_exec_opts, o, .mem = mem_len ? mem : NULL, .mem_len = mem_len,
-		   .budget = budget);
+		   .budget = budget, .engine = jit ? VISOR_ENGINE_JIT : VISOR_ENGINE_INTERP);
 	if (visor_vm_exec(vm, &o, &r0)) {
 		cli_error("conformance-plugin: %s", visor_vm_errmsg(vm));
 		goto out;

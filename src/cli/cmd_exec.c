@@ -14,7 +14,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: visor exec [options] FILE\n"
-		"Runs FILE (assembly text, or raw bytecode) in the visor interpreter with\n"
+		"Runs FILE (assembly text, or raw bytecode) in the visor interpreter (or JIT) with\n"
 		"r1 = input memory and r2 = its length, and prints r0.\n\n"
 		"  --mem HEX           input memory as hex bytes (\"00 01 ff\")\n"
 		"  --mem-file PATH     input memory from a file\n"
@@ -23,7 +23,8 @@ static void usage(FILE *out)
 		"                      0 = unlimited)\n"
 		"  --repeat N          run N times; also print the mean time per run\n"
 		"  --conformance-helpers  provide the bpf_conformance helpers (ids 0-5)\n"
-		"  --jit               run in the JIT (not available yet)\n"
+		"  --jit               compile to x86-64 machine code and run that\n"
+		"  --harden            with --jit: blind constants (as bpf_jit_harden)\n"
 		"  -h, --help          this text\n");
 }
 
@@ -51,12 +52,13 @@ int cmd_exec(int argc, char **argv)
 		{"mem", required_argument, 0, 'm'},  {"mem-file", required_argument, 0, 'f'},
 		{"print-mem", no_argument, 0, 'p'},  {"budget", required_argument, 0, 'b'},
 		{"repeat", required_argument, 0, 'r'}, {"conformance-helpers", no_argument, 0, 'c'},
-		{"jit", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
+		{"jit", no_argument, 0, 'j'},        {"harden", no_argument, 0, 'H'},
+		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	const char *mem_hex = NULL, *mem_file = NULL;
 	uint64_t budget = 100000000, repeat = 0;
-	int print_mem = 0, conf_helpers = 0, c;
+	int print_mem = 0, conf_helpers = 0, jit = 0, harden = 0, c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -77,9 +79,8 @@ int cmd_exec(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'j':
-			cli_error("exec: the JIT is not built yet; run without --jit to use the interpreter");
-			return 1;
+		case 'j': jit = 1; break;
+		case 'H': harden = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -90,6 +91,10 @@ int cmd_exec(int argc, char **argv)
 	}
 	if (mem_hex && mem_file) {
 		cli_error("exec: give --mem or --mem-file, not both");
+		return 2;
+	}
+	if (harden && !jit) {
+		cli_error("exec: --harden applies to the JIT; add --jit");
 		return 2;
 	}
 
@@ -119,6 +124,10 @@ int cmd_exec(int argc, char **argv)
 		cli_error("%s: %s", argv[optind], visor_vm_errmsg(vm));
 		goto out;
 	}
+	if (jit && visor_vm_jit_compile(vm, harden ? VISOR_JIT_HARDEN : 0)) {
+		cli_error("%s: %s", argv[optind], visor_vm_errmsg(vm));
+		goto out;
+	}
 
 	/* Each repetition starts from the same input memory. */
 	uint8_t *work = mem_len ? malloc(mem_len) : NULL;
@@ -134,7 +143,8 @@ int cmd_exec(int argc, char **argv)
 	for (uint64_t i = 0; i < runs; i++) {
 		if (mem_len)
 			memcpy(work, mem, mem_len);
-		VISOR_OPTS(visor_vm_exec_opts, o, .mem = work, .mem_len = mem_len, .budget = budget);
+		VISOR_OPTS(visor_vm_exec_opts, o, .mem = work, .mem_len = mem_len, .budget = budget,
+			   .engine = jit ? VISOR_ENGINE_JIT : VISOR_ENGINE_INTERP);
 		int rc = visor_vm_exec(vm, &o, &r0);
 		executed = o.insns_executed;
 		if (rc) {

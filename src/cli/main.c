@@ -15,6 +15,7 @@ static const struct command {
 	{"disasm", cmd_disasm, "disassemble bytecode (uBPF or kernel syntax)"},
 	{"exec", cmd_exec, "run a program in the visor engine and print r0"},
 	{"conformance-plugin", cmd_conformance_plugin, "run one program for the bpf_conformance suite"},
+	{"jit", cmd_jit, "compile a program to x86-64 and dump the machine code"},
 };
 
 static void usage(FILE *out)

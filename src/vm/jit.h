@@ -15,8 +15,7 @@ enum visor_jit_status {
 	JIT_ST_NO_HELPER,   /* call to an unregistered helper (pc) */
 	JIT_ST_HELPER_STOP, /* a helper stopped the run (pc) */
 	JIT_ST_DEPTH,       /* local call beyond VISOR_MAX_CALL_DEPTH (pc) */
-	JIT_ST_BUDGET,      /* budget exhausted after the instruction at pc */
-	JIT_ST_BUDGET_AT,   /* budget exhausted `left` instructions into the
+	JIT_ST_BUDGET,      /* budget exhausted `left` instructions into the
 			     * counting segment that starts at pc */
 	JIT_ST_FALL_OFF,    /* ran past the last instruction (pc = count) */
 };
@@ -30,15 +29,16 @@ enum visor_jit_status {
  * a callee-saved register; the hot fields come first so that they are in
  * reach of an 8-bit displacement. */
 struct visor_jit_ctx {
-	/* An access of size 1 << k at address a is in the input memory iff
-	 * a - mem_base[k] <= mem_lim[k] (unsigned). Sizes larger than the
-	 * input memory get the stack's pair instead, which can only accept
-	 * what the stack check accepts anyway. */
-	uint64_t mem_base[4];
-	uint64_t mem_lim[4];
-	uint64_t stack_base;
+	/* An access of 1 << k bytes at a is in the input memory iff
+	 * mem_lo <= a <= mem_hi[k], and in the stack iff
+	 * stack_base <= a <= stack_end[k]. A size that does not fit has
+	 * mem_hi[k] < mem_lo. */
+	uint64_t mem_lo;
+	uint64_t mem_hi[4];
+	uint64_t stack_base; /* the current frame's bottom: r10 - 512 */
+	uint64_t stack_end[4];
 	uint64_t stack_limit; /* a local call from r10 <= this overflows */
-	uint64_t left;        /* budget: instruction transitions still allowed */
+	uint64_t left;        /* budget: dispatches still allowed */
 	const struct visor_vm_helper *helpers;
 	struct visor_vm_run *run;
 	const uint8_t *packet;
@@ -54,8 +54,6 @@ struct visor_jit_ctx {
 	uint32_t status, pc;
 	uint64_t addr;
 	uint32_t info;
-	uint32_t trap_pc; /* budget: the instruction after which the run ends */
-	uint8_t trap;     /* budget: exhausted, stop at the next segment */
 };
 
 /* What a backend produces: machine code in a malloc'd buffer and the
@@ -75,12 +73,13 @@ struct visor_jit_image {
 	size_t map_len;
 	struct visor_jit_code layout; /* .code points into mem */
 	unsigned flags;
-	uint64_t compile_ns;
+	uint64_t compile_ns; /* all of visor_vm_jit_compile */
+	uint64_t codegen_ns; /* of which generating the code */
 };
 
 /* Internal flags, beyond the public VISOR_JIT_* ones. */
 #define VISOR_JIT_NO_BMI2 (1u << 30) /* tests: use the portable shift sequence */
-#define VISOR_JIT_ONE_PASS (1u << 29) /* tests: only long forward jumps */
+#define VISOR_JIT_TINY_BUF (1u << 29) /* tests: start with a tiny buffer (growth path) */
 
 /* Backend: compiles vm's loaded program. Returns 0, or a negative errno with
  * the reason in err. seed drives constant blinding (VISOR_JIT_HARDEN). */

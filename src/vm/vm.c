@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jit.h"
 #include "vm_internal.h"
 
 static int vm_fail(struct visor_vm *vm, int err, const char *fmt, ...)
@@ -89,6 +90,7 @@ void visor_vm_set_user(struct visor_vm *vm, void *user)
 
 void visor_vm_unload(struct visor_vm *vm)
 {
+	visor_vm_jit_free(vm);
 	free(vm->insns);
 	free(vm->slots);
 	vm->insns = NULL;
@@ -348,8 +350,20 @@ int visor_vm_exec(struct visor_vm *vm, struct visor_vm_exec_opts *opts, uint64_t
 	if (!vm || !opts || opts->sz < sizeof(size_t))
 		return -EINVAL;
 	/* Fields beyond what the caller's struct holds read as zero. */
-	struct visor_vm_exec_opts o = {0};
-	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	struct visor_vm_exec_opts o;
+	if (opts->sz >= sizeof(o)) {
+		/* The common case, without a zero fill first (a rep stos), and
+		 * around insns_executed: a wide load over the count the last
+		 * run stored would stall store forwarding. */
+		const size_t out = offsetof(struct visor_vm_exec_opts, insns_executed);
+		const size_t rest = out + sizeof(o.insns_executed);
+		memcpy(&o, opts, out);
+		o.insns_executed = 0;
+		memcpy((char *)&o + rest, (const char *)opts + rest, sizeof(o) - rest);
+	} else {
+		memset(&o, 0, sizeof(o));
+		memcpy(&o, opts, opts->sz);
+	}
 	if (!vm->slots) {
 		snprintf(o.errbuf && o.errbuf_len ? o.errbuf : vm->errmsg,
 			 o.errbuf && o.errbuf_len ? o.errbuf_len : sizeof(vm->errmsg),
@@ -373,8 +387,16 @@ int visor_vm_exec(struct visor_vm *vm, struct visor_vm_exec_opts *opts, uint64_t
 	if (o.set_args)
 		memcpy(args, o.args, sizeof(args));
 
+	bool jit = o.engine == VISOR_ENGINE_JIT || (o.engine == VISOR_ENGINE_AUTO && vm->jit);
+	if (jit && !vm->jit) {
+		snprintf(o.errbuf && o.errbuf_len ? o.errbuf : vm->errmsg,
+			 o.errbuf && o.errbuf_len ? o.errbuf_len : sizeof(vm->errmsg),
+			 "the program is not JIT-compiled (visor_vm_jit_compile)");
+		return -EINVAL;
+	}
 	uint64_t executed = 0, ret = 0;
-	int err = visor_vm_interpret(&run, args, o.budget, &ret, &executed);
+	int err = jit ? visor_vm_jit_run(&run, args, o.budget, &ret, &executed)
+		      : visor_vm_interpret(&run, args, o.budget, &ret, &executed);
 	if (opts->sz >= offsetof(struct visor_vm_exec_opts, insns_executed) + sizeof(uint64_t))
 		opts->insns_executed = executed;
 	if (!err && r0)

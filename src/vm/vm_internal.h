@@ -76,6 +76,7 @@ struct visor_vm {
 	size_t nregions, cap_regions;
 	void *user;
 	char errmsg[VISOR_ERRMSG_LEN];
+	struct visor_jit_image *jit; /* machine code, see jit.h; NULL if none */
 };
 
 #define VISOR_STACK_SIZE (VISOR_STACK_FRAME * VISOR_MAX_CALL_DEPTH)

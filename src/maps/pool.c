@@ -1,0 +1,169 @@
+/* Element pool of the hash maps and the LPM trie.
+ *
+ * Elements are carved from chunks that are only freed with the pool: a value
+ * pointer handed to a program is valid memory for the map's lifetime, like
+ * the kernel's preallocated maps. A removed element is "retired": it waits
+ * until no read-side section that could have seen it is still running
+ * before it is reused (epochs, ebr.c). "Preallocation" reserves the first
+ * chunk up front; its pages are only touched when elements are carved. */
+#include <stdlib.h>
+
+#include "map_internal.h"
+
+static struct visor_pool_chunk *chunk_new(struct visor_pool *p, size_t n)
+{
+	struct visor_pool_chunk *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->elems = calloc(n, p->elem_size);
+	if (p->pcpu_size)
+		c->pcpu = calloc((size_t)p->nr_cpus * n, p->pcpu_size);
+	if (!c->elems || (p->pcpu_size && !c->pcpu)) {
+		free(c->elems);
+		free(c->pcpu);
+		free(c);
+		return NULL;
+	}
+	c->n = n;
+	c->next = atomic_load(&p->chunks);
+	atomic_store_explicit(&p->chunks, c, memory_order_release);
+	return c;
+}
+
+int visor_pool_init(struct visor_pool *p, size_t elem_size, size_t prealloc, size_t max_chunk,
+		    size_t pcpu_size, uint32_t nr_cpus,
+		    void (*init)(void *elem, uint8_t *pcpu, size_t stride))
+{
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	p->elem_size = ROUND8(elem_size);
+	p->pcpu_size = pcpu_size;
+	p->nr_cpus = nr_cpus ? nr_cpus : 1;
+	p->init = init;
+	p->pending_tail = &p->pending;
+	p->max_chunk = max_chunk < 16 ? 16 : max_chunk;
+	p->grow = 16;
+	p->reclaim_at = 64;
+	atomic_init(&p->chunks, NULL);
+	if (prealloc) {
+		if (!chunk_new(p, prealloc))
+			return -ENOMEM;
+		p->grow = prealloc / 4 < 16 ? 16 : prealloc / 4;
+	}
+	return 0;
+}
+
+void visor_pool_destroy(struct visor_pool *p)
+{
+	struct visor_pool_chunk *c = atomic_load(&p->chunks);
+	while (c) {
+		struct visor_pool_chunk *next = c->next;
+		free(c->elems);
+		free(c->pcpu);
+		free(c);
+		c = next;
+	}
+	atomic_store(&p->chunks, NULL);
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* Moves retired elements no reader can still hold to the free list. */
+static void reclaim(struct visor_pool *p)
+{
+	if (!p->pending)
+		return;
+	uint64_t safe = visor_ebr_safe_before();
+	struct visor_pool_node **pp = &p->pending;
+	while (*pp) {
+		struct visor_pool_node *n = *pp;
+		if (n->epoch < safe) {
+			*pp = n->next;
+			n->next = p->free;
+			p->free = n;
+			p->npending--;
+		} else {
+			pp = &n->next;
+		}
+	}
+	p->pending_tail = pp;
+	p->reclaim_at = p->npending * 2 < 64 ? 64 : p->npending * 2;
+}
+
+static void *carve(struct visor_pool *p, struct visor_pool_chunk *c)
+{
+	size_t i = c->used++;
+	void *e = c->elems + i * p->elem_size;
+	if (p->init)
+		p->init(e, c->pcpu ? c->pcpu + i * p->pcpu_size : NULL, c->n * p->pcpu_size);
+	return e;
+}
+
+void *visor_pool_alloc(struct visor_pool *p)
+{
+	void *e = NULL;
+	pthread_mutex_lock(&p->lock);
+	if (!p->free) {
+		struct visor_pool_chunk *c = atomic_load_explicit(&p->chunks, memory_order_relaxed);
+		if (c && c->used < c->n) {
+			e = carve(p, c);
+			goto out;
+		}
+		reclaim(p);
+	}
+	if (p->free) {
+		e = p->free;
+		p->free = p->free->next;
+		goto out;
+	}
+	struct visor_pool_chunk *c = chunk_new(p, p->grow);
+	if (c) {
+		e = carve(p, c);
+		p->grow = p->grow * 2 > p->max_chunk ? p->max_chunk : p->grow * 2;
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+	return e;
+}
+
+void visor_pool_free_now(struct visor_pool *p, void *elem)
+{
+	struct visor_pool_node *n = elem;
+	pthread_mutex_lock(&p->lock);
+	n->next = p->free;
+	p->free = n;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void visor_pool_retire(struct visor_pool *p, void *elem)
+{
+	struct visor_pool_node *n = elem;
+	n->epoch = visor_ebr_stamp();
+	n->next = NULL;
+	pthread_mutex_lock(&p->lock);
+	*p->pending_tail = n;
+	p->pending_tail = &n->next;
+	/* Scan in batches; back off while a long reader keeps elements busy. */
+	if (++p->npending >= p->reclaim_at)
+		reclaim(p);
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool visor_pool_contains(const struct visor_pool *p, const void *ptr, size_t len)
+{
+	uintptr_t a = (uintptr_t)ptr;
+	for (struct visor_pool_chunk *c = atomic_load_explicit(
+		     &((struct visor_pool *)p)->chunks, memory_order_acquire);
+	     c; c = c->next) {
+		uintptr_t base = (uintptr_t)c->elems;
+		if (p->value_len && a >= base && a < base + c->n * p->elem_size) {
+			size_t off = (a - base) % p->elem_size;
+			return off >= p->value_off && off - p->value_off + len <= p->value_len;
+		}
+		base = (uintptr_t)c->pcpu;
+		if (c->pcpu && a >= base && a < base + (size_t)p->nr_cpus * c->n * p->pcpu_size) {
+			size_t off = (a - base) % p->pcpu_size;
+			return off + len <= p->pcpu_value_len;
+		}
+	}
+	return false;
+}
