@@ -7,6 +7,7 @@ set -uo pipefail
 build=${1:?build dir}; secs=${2:-20}
 root=$(cd "$(dirname "$0")/.." && pwd)
 status=0
+build=$(cd "$build" && pwd)
 for bin in "$build"/fuzz_*; do
   [ -x "$bin" ] || continue
   name=$(basename "$bin")

@@ -34,7 +34,8 @@ _Static_assert((int)VISOR_PROG_TYPE_CGROUP_SOCKOPT == (int)BPF_PROG_TYPE_CGROUP_
 _Static_assert((int)VISOR_ATTACH_XDP == (int)BPF_XDP, "attach type");
 _Static_assert((int)VISOR_ATTACH_LSM_CGROUP == (int)BPF_LSM_CGROUP, "attach type");
 _Static_assert((int)VISOR_ATTACH_TRACE_KPROBE_MULTI == (int)BPF_TRACE_KPROBE_MULTI, "attach type");
-_Static_assert((int)VISOR_ATTACH_SK_REUSEPORT_SELECT_OR_MIGRATE == (int)BPF_SK_REUSEPORT_SELECT_OR_MIGRATE, "attach type");
+_Static_assert((int)VISOR_ATTACH_SK_REUSEPORT_SELECT_OR_MIGRATE ==
+	       (int)BPF_SK_REUSEPORT_SELECT_OR_MIGRATE, "attach type");
 _Static_assert((int)VISOR_ATTACH_CGROUP_GETSOCKOPT == (int)BPF_CGROUP_GETSOCKOPT, "attach type");
 _Static_assert((int)VISOR_PROG_F_SLEEPABLE == (int)BPF_F_SLEEPABLE, "flag");
 _Static_assert((int)VISOR_PSEUDO_MAP_VALUE == (int)BPF_PSEUDO_MAP_VALUE, "pseudo");
@@ -622,6 +623,29 @@ static void test_sections(void)
 	visor_obj_close(o);
 }
 
+/* Our type names and numbers against libbpf's tables, for every number
+ * libbpf 1.1 knows (it knows fewer than we do). */
+static void test_type_names(void)
+{
+	uint32_t checked = 0;
+	for (uint32_t t = 0; t < 64; t++) {
+		const char *lb = libbpf_bpf_prog_type_str((enum bpf_prog_type)t);
+		if (lb && ++checked)
+			CHECK(visor_obj_prog_type_name(t) && !strcmp(lb, visor_obj_prog_type_name(t)),
+			      "prog type %u: %s vs libbpf %s", t, visor_obj_prog_type_name(t), lb);
+		lb = libbpf_bpf_attach_type_str((enum bpf_attach_type)t);
+		if (lb && ++checked)
+			CHECK(visor_obj_attach_type_name(t) &&
+				      !strcmp(lb, visor_obj_attach_type_name(t)),
+			      "attach type %u: %s vs libbpf %s", t, visor_obj_attach_type_name(t), lb);
+		lb = libbpf_bpf_map_type_str((enum bpf_map_type)t);
+		if (lb && ++checked)
+			CHECK(visor_obj_map_type_name(t) && !strcmp(lb, visor_obj_map_type_name(t)),
+			      "map type %u: %s vs libbpf %s", t, visor_obj_map_type_name(t), lb);
+	}
+	CHECK(checked > 90, "libbpf knows %u type names", checked);
+}
+
 static void test_core(void)
 {
 	struct visor_obj *o = open_obj("core");
@@ -1049,6 +1073,7 @@ int main(void)
 	test_multi();
 	test_maps_misc();
 	test_sections();
+	test_type_names();
 	test_core();
 	test_open_errors();
 	for (size_t i = 0; i < NOBJS; i++)

@@ -169,7 +169,8 @@ static void test_flips(void)
 				size_t at = next_rand() % len;
 				uint64_t v = next_rand();
 				/* mostly small changes, sometimes extreme values */
-				c[at] = (v & 3) == 0 ? (char)0xff : (v & 3) == 1 ? 0 : (char)(c[at] ^ (v >> 8));
+				c[at] = (v & 3) == 0 ? (char)0xff :
+					(v & 3) == 1 ? 0 : (char)(c[at] ^ (v >> 8));
 			}
 			attempt(c, len, objs[i]);
 		}
@@ -352,6 +353,41 @@ static void test_crafted(void)
 		s->sh_size = 1ull << 50;
 		expect(&im, EINVAL, NULL, "huge relocation count");
 	}
+	if (fresh(&im, "xdp_parser") && (s = find(&im, ".relxdp", NULL))) {
+		Elf64_Rel *r = (Elf64_Rel *)(im.b + s->sh_offset);
+		r[0].r_info = ELF64_R_INFO(ELF64_R_SYM(r[0].r_info), 10);
+		expect(&im, EINVAL, "lddw with relocation type 10", "call relocation on an lddw");
+	}
+	if (fresh(&im, "subprogs") && (s = find(&im, ".relxdp", NULL))) {
+		Elf64_Rel *r = (Elf64_Rel *)(im.b + s->sh_offset);
+		for (size_t i = 0; i < s->sh_size / sizeof(*r); i++)
+			if (ELF64_R_TYPE(r[i].r_info) == 10)
+				r[i].r_info = ELF64_R_INFO(ELF64_R_SYM(r[i].r_info), 1);
+		expect(&im, EINVAL, "call with relocation type 1", "lddw relocation on a call");
+	}
+	if (fresh(&im, "xdp_parser") && (s = find(&im, ".relxdp", NULL))) {
+		/* drop a relocation, leaving its lddw with a pseudo source */
+		Elf64_Rel *r = (Elf64_Rel *)(im.b + s->sh_offset);
+		uint8_t *code = (uint8_t *)im.b + find(&im, "xdp", NULL)->sh_offset;
+		code[r[0].r_offset + 1] |= 0x10;
+		r[0].r_info = ELF64_R_INFO(ELF64_R_SYM(r[0].r_info), 0);
+		expect(&im, EINVAL, "no relocation", "lddw with a pseudo source of its own");
+	}
+	if (fresh(&im, "xdp_parser") && (s = find(&im, ".relxdp", NULL))) {
+		s->sh_type = SHT_RELA;
+		expect(&im, ENOTSUP, "RELA", "RELA relocations");
+	}
+	if (fresh(&im, "xdp_parser") && (s = find(&im, "xdp", NULL)) &&
+	    (sym = symbol(&im, "xdp_count_protocols"))) {
+		/* the function now ends after the first slot of an lddw */
+		uint8_t *code = (uint8_t *)im.b + s->sh_offset;
+		for (size_t i = 0; i < s->sh_size; i += 8)
+			if (code[i] == 0x18) {
+				sym->st_size = i + 8;
+				break;
+			}
+		expect(&im, EINVAL, "cut off", "lddw cut in half by the end of its function");
+	}
 	/* a relocation naming a symbol that is no map */
 	if (fresh(&im, "xdp_parser") && (sym = symbol(&im, "proto_counts"))) {
 		sym->st_value = 8;
@@ -377,6 +413,19 @@ static void test_crafted(void)
 	if (fresh(&im, "xdp_parser") && (s = find(&im, ".BTF", NULL))) {
 		memset(im.b + s->sh_offset, 0x41, 4);
 		expect(&im, EINVAL, "BTF", "bad BTF magic");
+	}
+	if (fresh(&im, "loop") && (s = find(&im, ".BTF", NULL))) {
+		/* without BTF-defined maps, BTF is optional (as in libbpf) */
+		memset(im.b + s->sh_offset, 0x41, 4);
+		char err[256];
+		struct visor_obj *o = visor_obj_open_mem(im.b, im.len, NULL, err, sizeof(err));
+		CHECK(o && !visor_obj_btf(o), "bad BTF without .maps is dropped: %s", err);
+		if (o) {
+			const struct visor_obj_prog *p = visor_obj_prog_at(o, 0);
+			CHECK(visor_obj_prog_line(p, 0, NULL, NULL, NULL) == -ENOENT, "no lines");
+			walk(o);
+			visor_obj_close(o);
+		}
 	}
 	if (fresh(&im, "xdp_parser") && (s = find(&im, ".BTF.ext", NULL))) {
 		uint32_t *h = (uint32_t *)(im.b + s->sh_offset);

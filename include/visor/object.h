@@ -136,7 +136,7 @@ enum visor_attach_type { /* enum bpf_attach_type */
 /* Zero-initialise and set .sz = sizeof (VISOR_OPTS) so the struct can grow. */
 struct visor_obj_open_opts {
 	size_t sz;
-	const char *name;  /* object name; default: file name without ".o", or "mem" */
+	const char *name;  /* object name; default: the file name up to its first '.', or "mem" */
 	size_t max_size;   /* refuse larger inputs (-EFBIG); 0 = 64 MiB */
 };
 

@@ -26,31 +26,53 @@ int obj_load_btf(struct visor_obj *obj, struct obj_elf *e)
 	const struct obj_sec *s = &e->secs[e->btf_sec];
 	if (s->size > UINT32_MAX)
 		return obj_err(obj, E2BIG, ".BTF is too large");
+	errno = 0;
 	obj->btf = btf__new(s->data, (uint32_t)s->size);
 	if (!obj->btf) {
-		int err = errno ? errno : EINVAL;
-		return obj_err(obj, err == ENOMEM ? ENOMEM : EINVAL, "bad .BTF section (%zu bytes)",
-			       s->size);
+		int err = errno == ENOMEM ? ENOMEM : EINVAL;
+		/* as libbpf: BTF is optional unless maps are defined with it;
+		 * without it there is just no line info */
+		if (e->maps_sec < 0 && err != ENOMEM)
+			return 0;
+		return obj_err(obj, err, "bad .BTF section (%zu bytes)", s->size);
 	}
 	return 0;
 }
 
-/* The executable section a .BTF.ext record group names, or -1. */
-static int exec_sec_by_name(const struct obj_elf *e, const char *name)
+struct sec_name {
+	const char *name;
+	int idx;
+};
+
+static int cmp_sec_name(const void *a, const void *b)
 {
-	for (size_t i = 1; i < e->nsecs; i++)
-		if ((e->secs[i].kind == SEC_PROG || e->secs[i].kind == SEC_TEXT) &&
-		    strcmp(e->secs[i].name, name) == 0)
-			return (int)i;
-	return -1;
+	const struct sec_name *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* The executable section a .BTF.ext record group names (the first of that
+ * name), or -1; the index keeps a file of many groups and many sections
+ * from costing their product. */
+static int exec_sec_by_name(const struct sec_name *idx, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(idx[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strcmp(idx[lo].name, name) == 0 ? idx[lo].idx : -1;
 }
 
 enum ext_kind { EXT_FUNC, EXT_LINE, EXT_CORE };
 
 /* One of the three info blocks: rec_size, then groups of
  * {sec_name_off, num_info, records[num_info]}. */
-static int parse_block(struct visor_obj *obj, struct obj_elf *e, const uint8_t *p, size_t len,
-		       enum ext_kind kind)
+static int parse_block(struct visor_obj *obj, struct obj_elf *e, const struct sec_name *secs,
+		       size_t nsecs, const uint8_t *p, size_t len, enum ext_kind kind)
 {
 	static const uint32_t min_rec[] = {8, 16, 16};
 	static const char *const what[] = {"func info", "line info", "CO-RE relocation"};
@@ -85,7 +107,7 @@ static int parse_block(struct visor_obj *obj, struct obj_elf *e, const uint8_t *
 				       num);
 		}
 		const char *name = btf__name_by_offset(obj->btf, name_off);
-		int sec = name ? exec_sec_by_name(e, name) : -1;
+		int sec = name ? exec_sec_by_name(secs, nsecs, name) : -1;
 		if (!name) {
 			free(arr);
 			return obj_err(obj, EINVAL, ".BTF.ext %s names a bad section", what[kind]);
@@ -198,13 +220,25 @@ int obj_parse_btf_ext(struct visor_obj *obj, struct obj_elf *e)
 	} blk[3] = {{rd32(p + 8), rd32(p + 12)}, {rd32(p + 16), rd32(p + 20)}, {0, 0}};
 	if (hdr_len >= 32)
 		blk[2].off = rd32(p + 24), blk[2].len = rd32(p + 28);
-	for (int k = 0; k < 3; k++) {
+	struct sec_name *secs = calloc(e->nsecs, sizeof(*secs));
+	size_t nsecs = 0;
+	if (!secs)
+		return obj_err(obj, ENOMEM, "out of memory");
+	for (size_t i = 1; i < e->nsecs; i++)
+		if (e->secs[i].kind == SEC_PROG || e->secs[i].kind == SEC_TEXT)
+			secs[nsecs++] = (struct sec_name){e->secs[i].name, (int)i};
+	obj_sort(secs, nsecs, sizeof(*secs), cmp_sec_name);
+	int err = 0;
+	for (int k = 0; k < 3 && !err; k++) {
 		if (blk[k].off > body || blk[k].len > body - blk[k].off)
-			return obj_err(obj, EINVAL, ".BTF.ext block %d lies outside the section", k);
-		int err = parse_block(obj, e, b + blk[k].off, blk[k].len, (enum ext_kind)k);
-		if (err)
-			return err;
+			err = obj_err(obj, EINVAL, ".BTF.ext block %d lies outside the section", k);
+		else
+			err = parse_block(obj, e, secs, nsecs, b + blk[k].off, blk[k].len,
+					  (enum ext_kind)k);
 	}
+	free(secs);
+	if (err)
+		return err;
 	obj_sort(e->finfo, e->nfinfo, sizeof(*e->finfo), cmp_func);
 	obj_sort(e->lines, e->nlines, sizeof(*e->lines), cmp_line);
 	obj_sort(e->cores, e->ncores, sizeof(*e->cores), cmp_core);

@@ -29,7 +29,7 @@ static struct visor_obj_map_def *new_map(struct visor_obj *obj, size_t *cap)
 }
 
 /* Skips typedef, const, volatile, restrict and type tags (bounded). */
-static const struct btf_type *skip_mods(const struct btf *btf, uint32_t id, uint32_t *res)
+static const struct btf_type *skip_mods(const struct btf *btf, uint32_t id)
 {
 	const struct btf_type *t = btf__type_by_id(btf, id);
 	for (int i = 0; t && i < MAX_MODS; i++) {
@@ -43,31 +43,47 @@ static const struct btf_type *skip_mods(const struct btf *btf, uint32_t id, uint
 			t = btf__type_by_id(btf, id);
 			continue;
 		default:
-			if (res)
-				*res = id;
 			return t;
 		}
 	}
 	return NULL;
 }
 
-/* __uint(name, val) is `int (*name)[val]`: the value is the array length. */
-static int int_field(struct visor_obj *obj, const char *map, const char *field, uint32_t type_id,
-		     uint32_t *out)
+/* __uint(name, val) is `int (*name)[val]`: the value is the array length.
+ * Newer bpf_helpers.h spell 64-bit ones __ulong(name, val), an enum with
+ * one enumerator of that value. */
+static int int_field64(struct visor_obj *obj, const char *map, const char *field,
+		       uint32_t type_id, uint64_t *out)
 {
-	const struct btf_type *t = skip_mods(obj->btf, type_id, NULL);
-	const struct btf_type *a = t && btf_is_ptr(t) ? skip_mods(obj->btf, t->type, NULL) : NULL;
+	const struct btf_type *t = skip_mods(obj->btf, type_id);
+	if (t && btf_is_any_enum(t) && btf_vlen(t) == 1) {
+		*out = btf_is_enum(t) ? (uint32_t)btf_enum(t)->val : btf_enum64_value(btf_enum64(t));
+		return 0;
+	}
+	const struct btf_type *a = t && btf_is_ptr(t) ? skip_mods(obj->btf, t->type) : NULL;
 	if (!a || !btf_is_array(a))
 		return obj_err(obj, EINVAL, "map '%s': field '%s' is not an __uint()", map, field);
 	*out = btf_array(a)->nelems;
 	return 0;
 }
 
+static int int_field(struct visor_obj *obj, const char *map, const char *field, uint32_t type_id,
+		     uint32_t *out)
+{
+	uint64_t v;
+	int err = int_field64(obj, map, field, type_id, &v);
+	if (!err && v > UINT32_MAX)
+		return obj_err(obj, EINVAL, "map '%s': %s %llu does not fit 32 bits", map, field,
+			       (unsigned long long)v);
+	*out = (uint32_t)v;
+	return err;
+}
+
 /* __type(key, T) is `T *key`: the size is T's. */
 static int type_field(struct visor_obj *obj, const char *map, const char *field, uint32_t type_id,
 		      uint32_t *size, uint32_t *tid)
 {
-	const struct btf_type *t = skip_mods(obj->btf, type_id, NULL);
+	const struct btf_type *t = skip_mods(obj->btf, type_id);
 	if (!t || !btf_is_ptr(t))
 		return obj_err(obj, EINVAL, "map '%s': field '%s' is not a __type()", map, field);
 	long long sz = btf__resolve_size(obj->btf, t->type);
@@ -97,11 +113,11 @@ static int values_field(struct visor_obj *obj, struct visor_obj_map_def *d, cons
 {
 	if (inner)
 		return obj_err(obj, ENOTSUP, "map '%s': nested map-in-map definitions", name);
-	const struct btf_type *a = skip_mods(obj->btf, m->type, NULL);
+	const struct btf_type *a = skip_mods(obj->btf, m->type);
 	if (!a || !btf_is_array(a) || btf_array(a)->nelems != 0 || bit_off % 8)
 		return obj_err(obj, EINVAL, "map '%s': 'values' is not an __array()", name);
-	const struct btf_type *p = skip_mods(obj->btf, btf_array(a)->type, NULL);
-	const struct btf_type *v = p && btf_is_ptr(p) ? skip_mods(obj->btf, p->type, NULL) : NULL;
+	const struct btf_type *p = skip_mods(obj->btf, btf_array(a)->type);
+	const struct btf_type *v = p && btf_is_ptr(p) ? skip_mods(obj->btf, p->type) : NULL;
 	if (!v || (!btf_is_struct(v) && !btf_is_func_proto(v)))
 		return obj_err(obj, EINVAL,
 			       "map '%s': 'values' must point to a map definition or a function",
@@ -144,8 +160,7 @@ static int parse_def(struct visor_obj *obj, const char *name, const struct btf_t
 		} else if (strcmp(f, "numa_node") == 0) {
 			err = int_field(obj, name, f, m->type, &d->numa_node);
 		} else if (strcmp(f, "map_extra") == 0) {
-			err = int_field(obj, name, f, m->type, &v);
-			d->map_extra = v;
+			err = int_field64(obj, name, f, m->type, &d->map_extra);
 		} else if (strcmp(f, "pinning") == 0) {
 			err = int_field(obj, name, f, m->type, &d->pinning);
 			if (!err && d->pinning > 1)
@@ -244,7 +259,7 @@ static int btf_maps(struct visor_obj *obj, struct obj_elf *e, size_t *cap, size_
 			err = obj_err(obj, EINVAL, ".maps entry %u is not a named variable", i);
 			break;
 		}
-		const struct btf_type *st = skip_mods(obj->btf, var->type, NULL);
+		const struct btf_type *st = skip_mods(obj->btf, var->type);
 		if (!st || !btf_is_struct(st)) {
 			err = obj_err(obj, EINVAL, "map '%s' is not a struct", name);
 			break;
@@ -347,15 +362,62 @@ static int legacy_maps(struct visor_obj *obj, struct obj_elf *e, size_t *cap, si
 	return 0;
 }
 
+struct named_id {
+	const char *name;
+	uint32_t id;
+};
+
+static int cmp_named_id(const void *a, const void *b)
+{
+	return strcmp(((const struct named_id *)a)->name, ((const struct named_id *)b)->name);
+}
+
+static uint32_t datasec_id(const struct named_id *ds, size_t n, const char *name)
+{
+	struct named_id key = {.name = name};
+	const struct named_id *f = n ? bsearch(&key, ds, n, sizeof(*ds), cmp_named_id) : NULL;
+	return f ? f->id : 0;
+}
+
+/* Every DATASEC of the BTF by name (one pass, whatever the section count). */
+static int datasecs(const struct btf *btf, struct named_id **out, size_t *count)
+{
+	size_t n = 0, cap = 0;
+	uint32_t nt = btf ? btf__type_cnt(btf) : 0;
+	*out = NULL;
+	for (uint32_t id = 1; id < nt; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const char *nm = t && btf_is_datasec(t) ? btf__name_by_offset(btf, t->name_off) : NULL;
+		if (!nm)
+			continue;
+		struct named_id *x = obj_grow((void **)out, &cap, n, sizeof(*x));
+		if (!x)
+			return -ENOMEM;
+		*x = (struct named_id){nm, id};
+		n++;
+	}
+	obj_sort(*out, n, sizeof(**out), cmp_named_id);
+	*count = n;
+	return 0;
+}
+
 static int data_maps(struct visor_obj *obj, struct obj_elf *e, size_t *cap)
 {
+	struct named_id *ds;
+	size_t nds = 0;
+	if (datasecs(obj->btf, &ds, &nds)) {
+		free(ds);
+		return obj_err(obj, ENOMEM, "out of memory");
+	}
 	for (size_t i = 1; i < e->nsecs; i++) {
 		struct obj_sec *s = &e->secs[i];
 		if (s->kind != SEC_DATA)
 			continue;
 		struct visor_obj_map_def *d = new_map(obj, cap);
-		if (!d || !(d->name = obj_strdup(obj, s->name)))
+		if (!d || !(d->name = obj_strdup(obj, s->name))) {
+			free(ds);
 			return obj_err(obj, ENOMEM, "out of memory");
+		}
 		d->origin = VISOR_OBJ_MAP_DATA;
 		d->type = MAP_TYPE_ARRAY;
 		d->key_size = 4;
@@ -367,19 +429,17 @@ static int data_maps(struct visor_obj *obj, struct obj_elf *e, size_t *cap)
 		}
 		if (s->data) {
 			void *init = malloc(s->size);
-			if (!init)
+			if (!init) {
+				free(ds);
 				return obj_err(obj, ENOMEM, "out of memory");
+			}
 			memcpy(init, s->data, s->size);
 			d->init_data = init;
 		}
-		/* the BTF DATASEC of the section describes the value, if any */
-		if (obj->btf) {
-			int id = btf__find_by_name_kind(obj->btf, s->name, BTF_KIND_DATASEC);
-			if (id > 0)
-				d->btf_value_type_id = (uint32_t)id;
-		}
+		d->btf_value_type_id = datasec_id(ds, nds, s->name);
 		s->map_idx = (int)obj->nmaps - 1;
 	}
+	free(ds);
 	return 0;
 }
 

@@ -426,12 +426,15 @@ const struct visor_obj_extern *visor_obj_externs(const struct visor_obj *obj, si
 
 static const struct visor_obj_subprog *subprog_of(const struct visor_obj_prog *prog, size_t idx)
 {
-	for (size_t i = 0; i < prog->nsubprogs; i++) {
-		const struct visor_obj_subprog *s = &prog->subprogs[i];
-		if (idx >= s->start && idx - s->start < s->insn_count)
-			return s;
+	size_t lo = 0, hi = prog->nsubprogs;
+	while (lo < hi) { /* first subprogram starting after idx */
+		size_t mid = lo + (hi - lo) / 2;
+		if (prog->subprogs[mid].start <= idx)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return NULL;
+	return lo ? &prog->subprogs[lo - 1] : NULL;
 }
 
 int visor_obj_prog_line(const struct visor_obj_prog *prog, size_t insn_idx, const char **file,

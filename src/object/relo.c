@@ -170,7 +170,8 @@ static int64_t code_target(struct link *l, const char *fname, uint32_t insn, uin
 	if (ts && toff >= 0 && toff % BPF_INSN_SZ == 0)
 		g = obj_elf_func_at(l->e, tsec, (uint64_t)toff);
 	if (!g)
-		return obj_err(l->obj, EINVAL, "'%s' insn %u: call or address target %s+%lld is not a function",
+		return obj_err(l->obj, EINVAL,
+			       "'%s' insn %u: call or address target %s+%lld is not a function",
 			       fname, insn, ts ? ts->name : "?", (long long)toff);
 	int64_t base = place(l, (size_t)(g - l->e->funcs));
 	if (base < 0)
@@ -187,15 +188,20 @@ static const char *sym_name(const struct obj_elf *e, const struct obj_sym *sym)
 	return sym->name;
 }
 
-/* The function holding instruction t of the stream (for CALL/FUNC records). */
+/* The function holding instruction t of the stream (for CALL/FUNC
+ * records); subprograms are in stream order. */
 static const char *callee_name(const struct link *l, int64_t t)
 {
-	for (size_t i = 0; i < l->prog->nsubprogs; i++) {
-		const struct visor_obj_subprog *sp = &l->prog->subprogs[i];
-		if (t >= sp->start && t < (int64_t)sp->start + sp->insn_count)
-			return sp->name;
+	const struct visor_obj_subprog *sp = l->prog->subprogs;
+	size_t lo = 0, hi = l->prog->nsubprogs;
+	while (lo < hi) { /* first subprogram starting after t */
+		size_t mid = lo + (hi - lo) / 2;
+		if (sp[mid].start <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return NULL;
+	return lo ? sp[lo - 1].name : NULL;
 }
 
 static int link_lddw(struct link *l, const struct obj_func *f, uint32_t idx,

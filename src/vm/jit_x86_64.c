@@ -47,8 +47,9 @@
  * caller. A local call pushes the caller's r6-r9 and r10 (5 pushes + the
  * return address: 48 bytes, so rsp stays 16-byte aligned for helper calls)
  * and pops them after the ret, which is the interpreter's frame handling.
- * The call depth is read off rbp: a call from a frame at or below
- * stack_base + 512 would be the ninth. Any error unwinds at once: rsp is
+ * The call depth is read off rbp: a call from a frame whose r10 is at
+ * or below the stack array's start + 512 (ctx->stack_limit) would be the
+ * ninth. Any error unwinds at once: rsp is
  * reloaded from ctx->saved_rsp and the epilogue returns, with the reason in
  * ctx->status and ctx->pc.
  *
@@ -127,6 +128,7 @@ enum cold_kind { COLD_ACCESS, COLD_STATUS, COLD_MISALIGNED, COLD_BUDGET };
 
 struct cold {
 	uint8_t kind, status;
+	uint8_t reg; /* access: the register holding the address, if not r11 */
 	uint32_t pc;
 	uint32_t arg;  /* access info; budget: segment length */
 	int label, resume;
@@ -146,6 +148,9 @@ struct jit {
 
 	uint8_t *buf;
 	size_t len, cap;
+	/* Where code goes once memory ran out: emitting goes on (so emitters
+	 * need no checks) and the result is thrown away. */
+	uint8_t sink[1024];
 
 	int64_t *lab; /* label addresses in this pass, -1 = not bound yet */
 	size_t nlab, cap_lab;
@@ -171,6 +176,10 @@ struct jit {
  * only grows when the tests ask for a tiny one. */
 static void need(struct jit *j, size_t n)
 {
+	if (j->buf == j->sink) {
+		j->len = 0;
+		return;
+	}
 	if (j->len + n <= j->cap)
 		return;
 	size_t cap = j->cap ? j->cap : 4096;
@@ -179,7 +188,9 @@ static void need(struct jit *j, size_t n)
 	uint8_t *b = realloc(j->buf, cap);
 	if (!b) {
 		j->err = -ENOMEM;
-		/* Keep emitting into what is there so callers need no checks. */
+		free(j->buf);
+		j->buf = j->sink;
+		j->cap = sizeof(j->sink);
 		j->len = 0;
 		return;
 	}
@@ -192,7 +203,7 @@ static inline void e2(struct jit *j, unsigned v) { uint16_t x = (uint16_t)v; mem
 static inline void e4(struct jit *j, uint32_t v) { memcpy(j->buf + j->len, &v, 4); j->len += 4; }
 static inline void e8(struct jit *j, uint64_t v) { memcpy(j->buf + j->len, &v, 8); j->len += 8; }
 
-static int new_label(struct jit *j)
+static inline __attribute__((always_inline)) int new_label(struct jit *j)
 {
 	if (j->nlab == j->cap_lab) {
 		size_t cap = j->cap_lab ? j->cap_lab * 2 : 256;
@@ -210,7 +221,7 @@ static int new_label(struct jit *j)
 
 static inline void bind(struct jit *j, int label) { j->lab[label] = (int64_t)j->len; }
 
-static int add_cold(struct jit *j, enum cold_kind kind, uint32_t pc, uint32_t arg, int resume)
+static inline __attribute__((always_inline)) int add_cold(struct jit *j, enum cold_kind kind, uint32_t pc, uint32_t arg, int resume)
 {
 	if (j->ncold == j->cap_cold) {
 		size_t cap = j->cap_cold ? j->cap_cold * 2 : 64;
@@ -224,11 +235,11 @@ static int add_cold(struct jit *j, enum cold_kind kind, uint32_t pc, uint32_t ar
 	}
 	int label = new_label(j);
 	j->cold[j->ncold++] = (struct cold){.kind = (uint8_t)kind, .pc = pc, .arg = arg,
-					    .label = label, .resume = resume};
+					    .reg = ADR, .label = label, .resume = resume};
 	return label;
 }
 
-static void add_fixup(struct jit *j, int label)
+static inline __attribute__((always_inline)) void add_fixup(struct jit *j, int label)
 {
 	if (j->nfix == j->cap_fix) {
 		size_t cap = j->cap_fix ? j->cap_fix * 2 : 256;
@@ -248,7 +259,7 @@ static void add_fixup(struct jit *j, int label)
  * A second pass could shorten forward jumps too; measured, it bought no
  * speed and doubled the compile time. Jumps inside one instruction's
  * sequence are short: see jmp8. */
-static void jmp_to(struct jit *j, int cc, int label)
+static inline __attribute__((always_inline)) void jmp_to(struct jit *j, int cc, int label)
 {
 	int64_t target = j->lab[label];
 
@@ -276,14 +287,14 @@ static void jmp_to(struct jit *j, int cc, int label)
 
 /* A short forward jump within one instruction's sequence: emitted with a
  * zero displacement and set by land8 where it lands. */
-static size_t jmp8(struct jit *j, int cc)
+static inline __attribute__((always_inline)) size_t jmp8(struct jit *j, int cc)
 {
 	e1(j, cc == CC_JMP ? 0xeb : 0x70 | cc);
 	e1(j, 0);
 	return j->len;
 }
 
-static void land8(struct jit *j, size_t after)
+static inline __attribute__((always_inline)) void land8(struct jit *j, size_t after)
 {
 	size_t d = j->len - after;
 	if (d > 127) {
@@ -293,7 +304,7 @@ static void land8(struct jit *j, size_t after)
 	j->buf[after - 1] = (uint8_t)d;
 }
 
-static void call_to(struct jit *j, int label)
+static inline __attribute__((always_inline)) void call_to(struct jit *j, int label)
 {
 	e1(j, 0xe8);
 	if (j->lab[label] >= 0) {
@@ -321,7 +332,7 @@ static void resolve_fixups(struct jit *j)
 
 /* REX for operand width w, ModRM.reg r and ModRM.rm / base b. force: a
  * byte operand in spl/bpl/sil/dil, which exist only with a REX prefix. */
-static inline void rexf(struct jit *j, bool w, int r, int b, bool force)
+static inline __attribute__((always_inline)) void rexf(struct jit *j, bool w, int r, int b, bool force)
 {
 	unsigned v = 0x40 | (unsigned)w << 3 | (unsigned)(r >> 3) << 2 | (unsigned)(b >> 3);
 	if (v != 0x40 || force)
@@ -329,9 +340,9 @@ static inline void rexf(struct jit *j, bool w, int r, int b, bool force)
 }
 static inline void rex(struct jit *j, bool w, int r, int b) { rexf(j, w, r, b, false); }
 
-static inline void modrm_rr(struct jit *j, int r, int rm) { e1(j, 0xc0 | (r & 7) << 3 | (rm & 7)); }
+static inline __attribute__((always_inline)) void modrm_rr(struct jit *j, int r, int rm) { e1(j, 0xc0 | (r & 7) << 3 | (rm & 7)); }
 
-static void modrm_mem(struct jit *j, int r, int base, int32_t disp)
+static inline __attribute__((always_inline)) void modrm_mem(struct jit *j, int r, int base, int32_t disp)
 {
 	int mod = disp == 0 && (base & 7) != RBP ? 0 : (disp >= -128 && disp <= 127) ? 1 : 2;
 	e1(j, (unsigned)(mod << 6 | (r & 7) << 3 | (base & 7)));
@@ -345,7 +356,7 @@ static void modrm_mem(struct jit *j, int r, int base, int32_t disp)
 
 /* opc r/m, reg with a register r/m (add 01, or 09, and 21, sub 29, xor 31,
  * cmp 39, test 85, mov 89). */
-static void op_rr(struct jit *j, bool w, unsigned opc, int rm, int reg)
+static inline __attribute__((always_inline)) void op_rr(struct jit *j, bool w, unsigned opc, int rm, int reg)
 {
 	rex(j, w, reg, rm);
 	e1(j, opc);
@@ -353,7 +364,7 @@ static void op_rr(struct jit *j, bool w, unsigned opc, int rm, int reg)
 }
 
 /* opc reg, [base + disp] or opc [base + disp], reg */
-static void op_rm(struct jit *j, bool w, unsigned opc, int reg, int base, int32_t disp)
+static inline __attribute__((always_inline)) void op_rm(struct jit *j, bool w, unsigned opc, int reg, int base, int32_t disp)
 {
 	rex(j, w, reg, base);
 	e1(j, opc);
@@ -362,7 +373,7 @@ static void op_rm(struct jit *j, bool w, unsigned opc, int reg, int base, int32_
 
 static inline bool fits8(int64_t v) { return v >= -128 && v <= 127; }
 
-static void alu_ri(struct jit *j, bool w, int ext, int rm, int32_t imm)
+static inline __attribute__((always_inline)) void alu_ri(struct jit *j, bool w, int ext, int rm, int32_t imm)
 {
 	rex(j, w, 0, rm);
 	if (fits8(imm)) {
@@ -376,7 +387,7 @@ static void alu_ri(struct jit *j, bool w, int ext, int rm, int32_t imm)
 	}
 }
 
-static void alu_mi(struct jit *j, bool w, int ext, int base, int32_t disp, int32_t imm)
+static inline __attribute__((always_inline)) void alu_mi(struct jit *j, bool w, int ext, int base, int32_t disp, int32_t imm)
 {
 	rex(j, w, 0, base);
 	e1(j, fits8(imm) ? 0x83 : 0x81);
@@ -392,7 +403,7 @@ static inline void mov_rr(struct jit *j, bool w, int dst, int src) { op_rr(j, w,
 static inline void zero(struct jit *j, int r) { op_rr(j, false, 0x31, r, r); }
 
 /* r = imm (64-bit value). */
-static void mov_ri(struct jit *j, int r, uint64_t imm)
+static inline __attribute__((always_inline)) void mov_ri(struct jit *j, int r, uint64_t imm)
 {
 	if (imm == 0) {
 		zero(j, r);
@@ -432,7 +443,7 @@ static uint32_t rnd_key32(struct jit *j)
 
 /* r = imm (sign-extended when w) in two fixed-size instructions that never
  * show imm: mov r, imm ^ key; xor r, key. */
-static void blind_mov(struct jit *j, bool w, int r, int32_t imm)
+static inline __attribute__((always_inline)) void blind_mov(struct jit *j, bool w, int r, int32_t imm)
 {
 	uint32_t key = rnd_key32(j);
 	if (w) {
@@ -450,7 +461,7 @@ static void blind_mov(struct jit *j, bool w, int r, int32_t imm)
 	e4(j, key);
 }
 
-static void shift_ri(struct jit *j, bool w, int ext, int rm, unsigned n)
+static inline __attribute__((always_inline)) void shift_ri(struct jit *j, bool w, int ext, int rm, unsigned n)
 {
 	rex(j, w, 0, rm);
 	if (n == 1) {
@@ -463,21 +474,21 @@ static void shift_ri(struct jit *j, bool w, int ext, int rm, unsigned n)
 	}
 }
 
-static void shift_cl(struct jit *j, bool w, int ext, int rm)
+static inline __attribute__((always_inline)) void shift_cl(struct jit *j, bool w, int ext, int rm)
 {
 	rex(j, w, 0, rm);
 	e1(j, 0xd3);
 	modrm_rr(j, ext, rm);
 }
 
-static inline void push(struct jit *j, int r)
+static inline __attribute__((always_inline)) void push(struct jit *j, int r)
 {
 	if (r >= 8)
 		e1(j, 0x41);
 	e1(j, 0x50 | (r & 7));
 }
 
-static inline void pop(struct jit *j, int r)
+static inline __attribute__((always_inline)) void pop(struct jit *j, int r)
 {
 	if (r >= 8)
 		e1(j, 0x41);
@@ -485,7 +496,7 @@ static inline void pop(struct jit *j, int r)
 }
 
 /* dst = *(size *)(base + disp), zero- or sign-extended. */
-static void emit_load(struct jit *j, int lg, bool sx, int dst, int base, int32_t disp)
+static inline __attribute__((always_inline)) void emit_load(struct jit *j, int lg, bool sx, int dst, int base, int32_t disp)
 {
 	switch (lg) {
 	case 0:
@@ -506,12 +517,12 @@ static void emit_load(struct jit *j, int lg, bool sx, int dst, int base, int32_t
 	modrm_mem(j, dst, base, disp);
 }
 
-static inline void load64(struct jit *j, int dst, int base, int32_t disp)
+static inline __attribute__((always_inline)) void load64(struct jit *j, int dst, int base, int32_t disp)
 {
 	emit_load(j, 3, false, dst, base, disp);
 }
 
-static void emit_store_r(struct jit *j, int lg, int base, int32_t disp, int src)
+static inline __attribute__((always_inline)) void emit_store_r(struct jit *j, int lg, int base, int32_t disp, int src)
 {
 	if (lg == 1)
 		e1(j, 0x66);
@@ -520,7 +531,7 @@ static void emit_store_r(struct jit *j, int lg, int base, int32_t disp, int src)
 	modrm_mem(j, src, base, disp);
 }
 
-static void emit_store_i(struct jit *j, int lg, int base, int32_t disp, int32_t imm)
+static inline __attribute__((always_inline)) void emit_store_i(struct jit *j, int lg, int base, int32_t disp, int32_t imm)
 {
 	if (lg == 1)
 		e1(j, 0x66);
@@ -755,10 +766,10 @@ static void emit_alu(struct jit *j, int kind, bool w, bool is_k, int dst, int sr
 
 /* ---- memory -------------------------------------------------------------- */
 
-/* cmp r11, [r12 + field] */
-static void cmp_adr(struct jit *j, int32_t field)
+/* cmp reg, [r12 + field] */
+static inline __attribute__((always_inline)) void cmp_ctx(struct jit *j, int reg, int32_t field)
 {
-	op_rm(j, true, 0x3b, ADR, CTX, field);
+	op_rm(j, true, 0x3b, reg, CTX, field);
 }
 
 /* Checks the access [base + off] of 1 << lg bytes (unless it needs no
@@ -781,30 +792,33 @@ static void emit_check(struct jit *j, uint32_t pc, int bpf_base, int16_t off, in
 		}
 		return;
 	}
+	/* [reg + 0] is checked on reg itself; the slow path copies it to r11. */
+	int a = off || force_adr ? ADR : base;
 	if (off)
 		op_rm(j, true, 0x8d, ADR, base, off); /* lea r11, [base + off] */
-	else
+	else if (a == ADR)
 		mov_rr(j, true, ADR, base);
 	int ok = new_label(j); /* where the slow path resumes */
 	int cold = add_cold(j, COLD_ACCESS, pc, JIT_ACCESS_INFO(pc, lg, write), ok);
+	j->cold[j->ncold - 1].reg = (uint8_t)a;
 	int32_t lo1 = CTX_OFF(stack_base), hi1 = CTX_OFF(stack_end) + 8 * lg;
 	int32_t lo2 = CTX_OFF(mem_lo), hi2 = CTX_OFF(mem_hi) + 8 * lg;
 	if (bpf_base != 10) {
 		lo1 = CTX_OFF(mem_lo), hi1 = CTX_OFF(mem_hi) + 8 * lg;
 		lo2 = CTX_OFF(stack_base), hi2 = CTX_OFF(stack_end) + 8 * lg;
 	}
-	cmp_adr(j, lo1);
+	cmp_ctx(j, a, lo1);
 	size_t to_second = jmp8(j, CC_B);
-	cmp_adr(j, hi1);
+	cmp_ctx(j, a, hi1);
 	size_t to_ok = jmp8(j, CC_BE);
 	land8(j, to_second);
-	cmp_adr(j, lo2);
+	cmp_ctx(j, a, lo2);
 	jmp_to(j, CC_B, cold);
-	cmp_adr(j, hi2);
+	cmp_ctx(j, a, hi2);
 	jmp_to(j, CC_A, cold);
 	land8(j, to_ok);
 	bind(j, ok);
-	*mb = ADR;
+	*mb = a;
 	*md = 0;
 }
 
@@ -1251,6 +1265,8 @@ static void emit_cold(struct jit *j, const struct cold *c)
 	bind(j, c->label);
 	switch (c->kind) {
 	case COLD_ACCESS:
+		if (c->reg != ADR)
+			mov_rr(j, true, ADR, c->reg);
 		mov_ri(j, AUX, c->arg);
 		call_to(j, j->l_access_slow);
 		jmp_to(j, CC_JMP, c->resume);
@@ -1328,6 +1344,7 @@ static void emit_variant(struct jit *j, size_t *tail)
 	pop(j, RBP);
 	e1(j, 0xc3);
 
+	need(j, 512);
 	/* Unwinding from any depth: status and pc are already in ctx. */
 	bind(j, j->l_error_exit);
 	op_rm(j, true, 0x8b, RSP, CTX, CTX_OFF(saved_rsp));
@@ -1496,16 +1513,17 @@ int visor_jit_arch_compile(const struct visor_vm *vm, unsigned flags, uint64_t s
 	};
 
 	memset(out, 0, sizeof(*out));
-	j.cap = (flags & VISOR_JIT_TINY_BUF) ? 64 : code_bound(vm);
-	j.buf = malloc(j.cap);
-	if (!j.buf)
-		return -ENOMEM;
-
-	if (vm->count > INT32_MAX / 2) {
+	if (vm->count > INT32_MAX / 64) {
 		snprintf(err, err_len, "program too large for the JIT");
 		return -E2BIG;
 	}
-	if (compute_segments(&j)) {
+	j.cap = (flags & VISOR_JIT_TINY_BUF) ? 64 : code_bound(vm);
+	j.buf = malloc(j.cap);
+	/* Labels: one per instruction and a few per memory access. Allocated
+	 * here so that later growth failures leave a valid array. */
+	j.cap_lab = 2 * vm->count + 256;
+	j.lab = malloc(j.cap_lab * sizeof(*j.lab));
+	if (!j.buf || !j.lab || compute_segments(&j)) {
 		j.err = -ENOMEM;
 		goto out;
 	}
@@ -1519,7 +1537,8 @@ out:
 	free(j.cold);
 	free(j.seg_n);
 	if (j.err) {
-		free(j.buf);
+		if (j.buf != j.sink)
+			free(j.buf);
 		snprintf(err, err_len, j.err == -ENOMEM ? "out of memory compiling %zu instructions" :
 			 "internal JIT error compiling %zu instructions", vm->count);
 		return j.err;

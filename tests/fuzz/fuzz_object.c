@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/libbpf.h>
 #include <visor/object.h>
 
 static volatile uint64_t sink;
@@ -62,9 +63,16 @@ static void walk(const struct visor_obj *o)
 	sink = sum;
 }
 
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256];
+
+	libbpf_set_print(quiet); /* libbpf's BTF parser would log every bad input */
 	struct visor_obj *o = visor_obj_open_mem(data, size, NULL, err, sizeof(err));
 	if (!o) {
 		if (!err[0] || strchr(err, '\n')) {

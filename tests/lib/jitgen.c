@@ -14,7 +14,11 @@
 #define MAX_STMTS 24
 #define MAX_CALLS 256
 
-enum { H_MIX = 1, H_MEMW = 2, H_FROB = 3, H_STOP = 4, H_FAIL = 5, H_UNKNOWN = 6 };
+enum { H_MIX = 1, H_MEMW = 2, H_FROB = 3, H_STOP = 4, H_FAIL = 5, H_UNKNOWN = 6, H_REGION = 9 };
+
+/* Registered regions (visor_vm_add_region): one writable, one read-only. */
+#define RW_LEN 64
+#define RO_LEN 32
 
 /* ---- randomness ---------------------------------------------------------- */
 
@@ -375,6 +379,31 @@ static void gen_fault(struct gen *g)
 	}
 }
 
+/* An access through a registered region, whose address a helper returns
+ * in r0 and which only r8 keeps: r1 = 0 asks for the writable region, 1
+ * for the read-only one. */
+static void gen_region(struct gen *g)
+{
+	struct rng *r = &g->r;
+	int lg = (int)below(r, 4), size = 1 << lg;
+	bool ro = chance(r, 40);
+	int len = ro ? RO_LEN : RW_LEN;
+	int off = (int)below(r, (uint32_t)(len - size + 1));
+
+	if (g->reserved & 3)
+		return;
+	if (g->unsafe && chance(r, 15))
+		off = len - size + 1 + (int)below(r, 8); /* past the end */
+	emit(g, VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K, 1, 0, 0, ro);
+	emit(g, VISOR_OPCODE_CALL, 0, VISOR_CALL_HELPER, 0, H_REGION);
+	emit(g, VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_X, 8, 0, 0, 0);
+	emit(g, VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K, 0, 0, 0, rimm(r));
+	if (ro && !g->unsafe) /* loads only: a store faults */
+		emit(g, VISOR_CLS_LDX | VISOR_MODE_MEM | size_code[lg], wreg(g), 8, off, 0);
+	else
+		gen_access(g, 8, off, lg);
+}
+
 static void gen_block(struct gen *g, int nstmts);
 
 /* mov c, n; body; c -= 1; if c != 0 goto body */
@@ -475,8 +504,10 @@ static void gen_block(struct gen *g, int nstmts)
 			gen_helper(g);
 		} else if (k < 88) {
 			gen_local_call(g);
-		} else if (k < 93) {
+		} else if (k < 91) {
 			gen_ldpkt(g);
+		} else if (k < 93) {
+			gen_region(g);
 		} else if (k < 94) {
 			emit(g, VISOR_OPCODE_EXIT, 0, 0, 0, 0);
 		} else if (k < 96 && g->unsafe) {
@@ -555,6 +586,11 @@ int jitgen_generate(uint64_t seed, const uint8_t *data, size_t len, struct jitge
 	gen_func(&g, 0, 3 + (int)below(r, 20));
 	for (int f = 1; f < g.nfuncs && !g.oom; f++)
 		gen_func(&g, f, 1 + (int)below(r, 8));
+	/* Now and then the last function runs off the end of the program:
+	 * its exit becomes a move (jumps to it still land). */
+	if (g.unsafe && g.n && chance(r, 10))
+		g.code[g.n - 1] = (struct visor_insn){.code = VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K,
+						      .dst = 0, .imm = 1};
 	if (g.oom) {
 		free(g.code);
 		return -ENOMEM;
@@ -593,6 +629,7 @@ void jitgen_free(struct jitgen_prog *p)
 struct env {
 	uint8_t *mem;
 	size_t len;
+	uint8_t rw[RW_LEN], ro[RO_LEN];
 };
 
 static uint64_t h_mix(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,
@@ -627,6 +664,13 @@ static uint64_t h_frob(uint64_t ptr, uint64_t len, uint64_t c, uint64_t d, uint6
 	return sum;
 }
 
+static uint64_t h_region(uint64_t ro, uint64_t b, uint64_t c, uint64_t d, uint64_t e,
+			 struct visor_vm_run *run)
+{
+	struct env *env = visor_vm_user(visor_vm_run_vm(run));
+	return (uintptr_t)(ro ? env->ro : env->rw);
+}
+
 static uint64_t h_stop(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,
 		       struct visor_vm_run *run)
 {
@@ -646,6 +690,7 @@ struct outcome {
 	uint64_t r0, executed;
 	char msg[VISOR_ERRMSG_LEN];
 	uint8_t mem[JITGEN_MAX_MEM];
+	uint8_t rw[RW_LEN];
 };
 
 static void run_one(struct visor_vm *vm, const struct jitgen_prog *p, struct env *env, int engine,
@@ -653,6 +698,10 @@ static void run_one(struct visor_vm *vm, const struct jitgen_prog *p, struct env
 {
 	memset(o, 0, sizeof(*o));
 	memcpy(env->mem, p->mem, p->mem_len);
+	for (int i = 0; i < RW_LEN; i++)
+		env->rw[i] = (uint8_t)(i * 13 + 1);
+	for (int i = 0; i < RO_LEN; i++)
+		env->ro[i] = (uint8_t)(i * 29 + 7);
 	VISOR_OPTS(visor_vm_exec_opts, opts, .mem = env->mem, .mem_len = p->mem_len,
 		   .packet = p->pkt_len ? p->pkt : NULL, .packet_len = p->pkt_len,
 		   .budget = p->budget, .errbuf = o->msg, .errbuf_len = sizeof(o->msg),
@@ -662,6 +711,7 @@ static void run_one(struct visor_vm *vm, const struct jitgen_prog *p, struct env
 	if (o->rc)
 		o->r0 = 0;
 	memcpy(o->mem, env->mem, p->mem_len);
+	memcpy(o->rw, env->rw, RW_LEN);
 }
 
 /* Addresses differ between the engines' stacks: compare messages with
@@ -718,6 +768,10 @@ static int differ(const struct jitgen_prog *p, const struct outcome *a, const st
 				break;
 			}
 		}
+		if (!what && memcmp(a->rw, b->rw, RW_LEN)) {
+			what = "registered region";
+			snprintf(detail, sizeof(detail), "the writable region differs");
+		}
 	}
 	if (!what)
 		return 0;
@@ -730,15 +784,20 @@ int jitgen_compare(const struct jitgen_prog *p, int *outcome, uint64_t *executed
 		   size_t why_len)
 {
 	struct visor_vm *vm = visor_vm_create();
-	struct env env = {.mem = malloc(JITGEN_MAX_MEM), .len = p->mem_len};
+	struct env *envp = calloc(1, sizeof(*envp));
 	struct outcome *o = malloc(2 * sizeof(*o));
 	int ret = -ENOMEM;
 
-	if (!vm || !env.mem || !o) {
+	if (!vm || !envp || !o || !(envp->mem = malloc(JITGEN_MAX_MEM))) {
 		snprintf(why, why_len, "out of memory");
 		goto out;
 	}
-	visor_vm_set_user(vm, &env);
+	struct env *env = envp;
+	env->len = p->mem_len;
+	visor_vm_set_user(vm, env);
+	visor_vm_add_region(vm, env->rw, RW_LEN, true);
+	visor_vm_add_region(vm, env->ro, RO_LEN, false);
+	visor_vm_register_helper(vm, H_REGION, "region", h_region);
 	visor_vm_register_helper(vm, H_MIX, "mix", h_mix);
 	visor_vm_register_helper(vm, H_MEMW, "memw", h_memw);
 	visor_vm_register_helper(vm, H_FROB, "frob", h_frob);
@@ -749,7 +808,7 @@ int jitgen_compare(const struct jitgen_prog *p, int *outcome, uint64_t *executed
 		snprintf(why, why_len, "load: %s", visor_vm_errmsg(vm));
 		goto out;
 	}
-	run_one(vm, p, &env, VISOR_ENGINE_INTERP, &o[0]);
+	run_one(vm, p, env, VISOR_ENGINE_INTERP, &o[0]);
 	if (outcome)
 		*outcome = o[0].rc;
 	if (executed)
@@ -764,14 +823,16 @@ int jitgen_compare(const struct jitgen_prog *p, int *outcome, uint64_t *executed
 				 visor_vm_errmsg(vm));
 			goto out;
 		}
-		run_one(vm, p, &env, VISOR_ENGINE_JIT, &o[1]);
+		run_one(vm, p, env, VISOR_ENGINE_JIT, &o[1]);
 		ret = differ(p, &o[0], &o[1], flags, why, why_len);
 		if (ret)
 			goto out;
 	}
 out:
 	free(o);
-	free(env.mem);
+	if (envp)
+		free(envp->mem);
+	free(envp);
 	visor_vm_destroy(vm);
 	return ret;
 }

@@ -1,0 +1,62 @@
+#!/bin/bash
+# The JIT from the command line: exec --jit (and --harden), the
+# conformance plugin with --jit, and visor jit --dump read back by objdump.
+# Usage: test_jit.sh VISOR SOURCE_DIR
+visor=${1:?visor binary}; src=${2:?source dir}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect STATUS OUT_SUBSTRING ERR_SUBSTRING -- command...
+expect() {
+	local want_status=$1 want_out=$2 want_err=$3; shift 4
+	"$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	local st=$?
+	if [ "$st" != "$want_status" ]; then bad "$* -> status $st, want $want_status ($(head -c 300 "$tmp/err"))"; return; fi
+	if [ -n "$want_out" ] && ! grep -qF -- "$want_out" "$tmp/out"; then bad "$* -> stdout lacks '$want_out': $(head -c 300 "$tmp/out")"; return; fi
+	if [ -n "$want_err" ] && ! grep -qF -- "$want_err" "$tmp/err"; then bad "$* -> stderr lacks '$want_err': $(head -c 300 "$tmp/err")"; return; fi
+	ok
+}
+
+if [ "$(uname -m)" != x86_64 ]; then
+	echo "SKIP test_jit: the JIT supports x86-64 only"; exit 77
+fi
+
+expect 0 "usage: visor jit" "" -- "$visor" jit --help
+expect 0 "--harden" "" -- "$visor" exec --help
+
+hdr="45 00 00 1c 00 01 00 00 40 11 8e 99 c0 00 02 01 c6 33 64 02"
+expect 0 "r0 = 0x0 (0)" "" -- "$visor" exec --jit --mem "$hdr" "$src/examples/ipv4_checksum.s"
+expect 0 "r0 = 0x8e99" "" -- "$visor" exec --jit --harden --mem "${hdr/8e 99/00 00}" "$src/examples/ipv4_checksum.s"
+expect 0 "ns per run" "" -- "$visor" exec --jit --repeat 100 --mem "$hdr" "$src/examples/ipv4_checksum.s"
+expect 2 "" "--harden applies to the JIT" -- "$visor" exec --harden "$src/examples/ipv4_checksum.s"
+
+# Same errors as the interpreter, same instruction.
+printf 'mov %%r0, 1\nja -1\n' >"$tmp/loop.s"
+expect 1 "" "insn 1: instruction budget of 1000 exhausted" -- "$visor" exec --jit --budget 1000 "$tmp/loop.s"
+printf 'mov %%r1, 16\nldxdw %%r0, [%%r1+0]\nexit\n' >"$tmp/fault.s"
+expect 1 "" "insn 1: load of 8 bytes at 0x10 is outside the stack" -- "$visor" exec --jit "$tmp/fault.s"
+
+# The conformance plugin protocol with --jit: r0 in hex on stdout.
+prog="b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00"
+expect 0 "2a" "" -- "$visor" conformance-plugin --jit --program "$prog"
+expect 0 "2a" "" -- "$visor" conformance-plugin --jit --harden --program "$prog"
+expect 0 "2a" "" -- "$visor" conformance-plugin --program "$prog"
+
+# The dump is raw x86-64 that objdump reads: the prologue pushes, a ret.
+expect 0 "entry without a budget" "" -- "$visor" jit --dump "$tmp/code.bin" "$src/examples/ipv4_checksum.s"
+if command -v objdump >/dev/null; then
+	objdump -D -b binary -mi386:x86-64 "$tmp/code.bin" >"$tmp/dis" 2>&1 &&
+		grep -q "push   %r12" "$tmp/dis" && grep -q "ret" "$tmp/dis" && ok ||
+		bad "objdump does not show the prologue in the dump"
+fi
+expect 0 "wrote" "" -- "$visor" jit --part plain --harden --dump "$tmp/p.bin" "$src/examples/ipv4_checksum.s"
+[ -s "$tmp/p.bin" ] && [ "$(stat -c %s "$tmp/p.bin")" -lt "$(stat -c %s "$tmp/code.bin")" ] && ok ||
+	bad "--part plain should write less than the whole image"
+expect 2 "" "--part is all, plain or budget" -- "$visor" jit --part both "$src/examples/ipv4_checksum.s"
+expect 1 "" "cannot write" -- "$visor" jit --dump "$tmp/no/such/dir/x.bin" "$src/examples/ipv4_checksum.s"
+
+echo "test_jit: $pass passed, $fail failed"
+[ "$fail" = 0 ]
