@@ -30,6 +30,15 @@ step "run on the same header with the checksum field zeroed: r0 is the checksum 
 step "time it: 1,000,000 runs in the interpreter"
 "$visor" exec --repeat 1000000 --mem "$hdr" "$tmp/csum.bin"
 
+step "the same in the x86-64 JIT (no budget, so no instruction counting)"
+"$visor" exec --jit --budget 0 --repeat 1000000 --mem "$hdr" "$tmp/csum.bin"
+
+step "the machine code the JIT wrote (first instructions, via objdump)"
+"$visor" jit --dump "$tmp/csum.x86" --part plain "$tmp/csum.bin"
+if command -v objdump >/dev/null; then
+	objdump -D -b binary -mi386:x86-64 "$tmp/csum.x86" | sed -n '8,22p'
+fi
+
 step "local calls: 7! through 7 nested bpf-to-bpf calls"
 printf 'mov %%r1, 7\n' | cat - "$here/factorial.s" > "$tmp/fact7.s"
 "$visor" exec "$tmp/fact7.s"

@@ -154,6 +154,17 @@ int cmd_exec(int argc, char **argv)
 		}
 	}
 	total = now_ns() - t0;
+	if (repeat && !executed && mem_len <= 65536) {
+		/* The JIT counts only under a budget: ask the interpreter, which
+		 * runs the same instructions, how many one run executes. */
+		if (mem_len)
+			memcpy(work, mem, mem_len);
+		VISOR_OPTS(visor_vm_exec_opts, o, .mem = work, .mem_len = mem_len, .budget = budget,
+			   .engine = VISOR_ENGINE_INTERP);
+		uint64_t ignored;
+		if (visor_vm_exec(vm, &o, &ignored) == 0)
+			executed = o.insns_executed;
+	}
 	printf("r0 = 0x%llx (%lld)\n", (unsigned long long)r0, (long long)r0);
 	if (repeat)
 		printf("%llu runs, mean %.1f ns per run, %llu instructions per run, %.2f ns per instruction\n",

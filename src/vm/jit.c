@@ -76,6 +76,10 @@ int visor_vm_jit_compile(struct visor_vm *vm, unsigned flags)
 	int err = visor_jit_arch_compile(vm, flags, seed, &code, why, sizeof(why));
 	if (err)
 		return jit_fail(vm, err, why);
+	if (code.entry < JIT_ENTRY_PREFIX || code.entry_budget < JIT_ENTRY_PREFIX) {
+		free(code.code);
+		return jit_fail(vm, -EINVAL, "internal error: no padding before an entry point");
+	}
 	uint64_t t1 = now_ns();
 
 	/* Written while read+write, then read+execute: never both. The

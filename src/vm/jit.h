@@ -58,7 +58,12 @@ struct visor_jit_ctx {
 
 /* What a backend produces: machine code in a malloc'd buffer and the
  * offsets of its entry points. Each entry is a function
- * uint64_t entry(struct visor_jit_ctx *ctx) returning r0. */
+ * uint64_t entry(struct visor_jit_ctx *ctx) returning r0, called through
+ * a C function pointer, so it must look like one to instrumentation that
+ * inspects the callee: at least JIT_ENTRY_PREFIX bytes of padding (not
+ * code, not data) in front of it, inside the image (clang's
+ * -fsanitize=function reads entry - 8). */
+#define JIT_ENTRY_PREFIX 8
 struct visor_jit_code {
 	uint8_t *code;
 	size_t len;

@@ -53,6 +53,18 @@
  * reloaded from ctx->saved_rsp and the epilogue returns, with the reason in
  * ctx->status and ctx->pc.
  *
+ * Entry points. Each entry is preceded by 16 bytes of int3 (and is
+ * 16-byte aligned), never by the start of the mapping or by code: the C
+ * caller calls it through a function pointer, and instrumentation of
+ * indirect calls reads the bytes just before the callee. clang's
+ * -fsanitize=function (part of -fsanitize=undefined since clang 17) loads
+ * the 4 bytes at entry - 8 looking for its 0xc105cafe signature prefix
+ * (and then entry - 4, the type hash, if found). Entered at offset 0 of
+ * its mapping, the code made that load fault whenever the page below was
+ * unmapped, which is the usual case with ASLR; behind cold stubs, a
+ * program's immediate could have posed as the prefix. The int3 bytes are
+ * mapped, are not the prefix, and trap if ever executed.
+ *
  * Tail calls (once prog arrays exist) reset rsp from ctx->saved_rsp and rbp
  * from ctx->stack_top, count in ctx->tail_calls, and jump to the target's
  * tail_entry: every program has the same prologue, so its epilogue pops
@@ -1458,8 +1470,15 @@ static void emit_variant(struct jit *j, size_t *tail)
 	}
 }
 
+/* Bytes of int3 before each entry point; see "Entry points" at the top. */
+#define ENTRY_GUARD 16
+_Static_assert(ENTRY_GUARD >= JIT_ENTRY_PREFIX, "padding before the entries");
+
 static void emit_one(struct jit *j, bool budget, size_t *entry, size_t *tail)
 {
+	need(j, ENTRY_GUARD);
+	for (int i = 0; i < ENTRY_GUARD; i++)
+		e1(j, 0xcc);
 	*entry = j->len;
 	j->budget = budget;
 	emit_variant(j, tail);
@@ -1476,7 +1495,7 @@ static void emit_one(struct jit *j, bool budget, size_t *entry, size_t *tail)
  * does not use are never touched. */
 static size_t code_bound(const struct visor_vm *vm)
 {
-	size_t n = 2 * 640 + 64;
+	size_t n = 2 * (640 + ENTRY_GUARD) + 64;
 
 	for (size_t pc = 0; pc <= vm->count; pc++) {
 		uint8_t op = vm->slots[pc].op;
