@@ -3,4 +3,5 @@
 #define VISOR_VISOR_H
 #include <visor/isa.h>
 #include <visor/vm.h>
+#include <visor/runtime.h>
 #endif

@@ -19,13 +19,16 @@ static inline bool region_has(const struct visor_vm_region *r, uint64_t addr, ui
 	return r->len >= size && addr - r->base <= r->len - size;
 }
 
-/* Slow path: the registered regions; writes need a writable one. */
-static bool other_regions_ok(const struct visor_vm *vm, uint64_t addr, uint64_t size, bool write)
+/* Slow path: the registered regions, then what helpers handed out during
+ * the run (map values); writes need a writable one. */
+static bool other_regions_ok(const struct visor_vm_run *run, uint64_t addr, uint64_t size,
+			     bool write)
 {
+	const struct visor_vm *vm = run->vm;
 	for (size_t i = 0; i < vm->nregions; i++)
 		if (region_has(&vm->regions[i], addr, size) && (vm->regions[i].writable || !write))
 			return true;
-	return false;
+	return run->nhanded && visor_vm_run_handed_ok(run, addr, size, write);
 }
 
 static inline bool access_ok(const struct visor_vm_run *run, uint64_t addr, uint64_t size,
@@ -33,7 +36,7 @@ static inline bool access_ok(const struct visor_vm_run *run, uint64_t addr, uint
 {
 	if (region_has(&run->stack, addr, size) || region_has(&run->mem, addr, size))
 		return true;
-	return run->vm->nregions && other_regions_ok(run->vm, addr, size, write);
+	return (run->vm->nregions || run->nhanded) && other_regions_ok(run, addr, size, write);
 }
 
 static inline uint64_t bswap16(uint64_t v) { return __builtin_bswap16((uint16_t)v); }

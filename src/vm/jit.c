@@ -154,6 +154,8 @@ static int slow_access(struct visor_jit_ctx *ctx, uint64_t addr, uint32_t info)
 	for (size_t i = 0; i < vm->nregions; i++)
 		if (region_has(&vm->regions[i], addr, size) && (vm->regions[i].writable || !write))
 			return 1;
+	if (ctx->run->nhanded && visor_vm_run_handed_ok(ctx->run, addr, size, write))
+		return 1; /* map values helpers handed out */
 	ctx->status = JIT_ST_FAULT;
 	ctx->pc = info >> 3;
 	ctx->addr = addr;

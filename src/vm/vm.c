@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <visor/maps.h>
+
 #include "jit.h"
 #include "vm_internal.h"
 
@@ -31,6 +33,7 @@ void visor_vm_destroy(struct visor_vm *vm)
 	if (!vm)
 		return;
 	visor_vm_unload(vm);
+	visor_vm_rt_free(vm);
 	free(vm->regions);
 	free(vm);
 }
@@ -248,6 +251,12 @@ static int decode_one(struct visor_vm *vm, size_t pc, struct visor_vm_slot *s)
 	}
 	case VISOR_CLS_LD:
 		if (in->code == VISOR_OPCODE_LDDW) {
+			s->op = VM_OP_LDDW;
+			/* Map sources resolve through the table bound by visor_vm_set_maps. */
+			if (in->src != VISOR_LDDW_IMM && vm->rt &&
+			    (in->src == VISOR_LDDW_MAP_FD || in->src == VISOR_LDDW_MAP_VALUE ||
+			     in->src == VISOR_LDDW_MAP_IDX || in->src == VISOR_LDDW_MAP_IDX_VALUE))
+				return visor_vm_rt_lddw(vm, pc, &s->imm);
 			if (in->src != VISOR_LDDW_IMM)
 				return vm_fail(vm, -EOPNOTSUPP,
 					       "insn %zu: lddw %s needs maps or kernel symbols, which the "
@@ -310,7 +319,8 @@ int visor_vm_load(struct visor_vm *vm, const struct visor_insn *insns, size_t co
 	memcpy(vm->insns, insns, count * sizeof(*insns));
 	vm->count = count;
 
-	int err = 0;
+	/* Context rewrites (XDP) patch the copy before it is decoded. */
+	int err = vm->rt ? visor_vm_rt_prepare(vm) : 0;
 	for (size_t pc = 0; pc < count && !err; pc++) {
 		err = decode_one(vm, pc, &vm->slots[pc]);
 		if (!err && vm->slots[pc].op == VM_OP_LDDW)
@@ -395,8 +405,13 @@ int visor_vm_exec(struct visor_vm *vm, struct visor_vm_exec_opts *opts, uint64_t
 		return -EINVAL;
 	}
 	uint64_t executed = 0, ret = 0;
+	/* Map values handed to the program stay valid until the run ends. */
+	if (vm->rt)
+		visor_map_read_lock();
 	int err = jit ? visor_vm_jit_run(&run, args, o.budget, &ret, &executed)
 		      : visor_vm_interpret(&run, args, o.budget, &ret, &executed);
+	if (vm->rt)
+		visor_map_read_unlock();
 	if (opts->sz >= offsetof(struct visor_vm_exec_opts, insns_executed) + sizeof(uint64_t))
 		opts->insns_executed = executed;
 	if (!err && r0)
@@ -426,7 +441,7 @@ bool visor_vm_run_mem_ok(const struct visor_vm_run *run, uint64_t addr, uint64_t
 		if (r->len >= len && addr - r->base <= r->len - len && (r->writable || !writable))
 			return true;
 	}
-	return false;
+	return run->nhanded && visor_vm_run_handed_ok(run, addr, len, writable);
 }
 
 void visor_vm_run_stop(struct visor_vm_run *run, uint64_t ret)

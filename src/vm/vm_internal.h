@@ -77,9 +77,12 @@ struct visor_vm {
 	void *user;
 	char errmsg[VISOR_ERRMSG_LEN];
 	struct visor_jit_image *jit; /* machine code, see jit.h; NULL if none */
+	struct visor_vm_rt *rt; /* maps, program type, helper state (runtime.c); NULL if unused */
 };
 
 #define VISOR_STACK_SIZE (VISOR_STACK_FRAME * VISOR_MAX_CALL_DEPTH)
+
+#define VISOR_RUN_HANDED 8
 
 /* State of one execution; lives on the caller's stack. */
 struct visor_vm_run {
@@ -92,7 +95,20 @@ struct visor_vm_run {
 	uint64_t stop_ret;
 	char *errbuf;
 	size_t errbuf_len;
+	/* Memory helpers handed out during this run (map values, ring buffer
+	 * samples, the context): scattered heap chunks no fixed region covers.
+	 * Checked after the registered regions; nhanded > VISOR_RUN_HANDED means
+	 * the record overflowed and the bound maps are asked instead. */
+	uint32_t nhanded;
+	struct visor_vm_region handed[VISOR_RUN_HANDED];
 };
+
+/* runtime.c: the handed-out record, lddw of maps, load-time context rewrite. */
+bool visor_vm_run_handed_ok(const struct visor_vm_run *run, uint64_t addr, uint64_t size,
+			    bool write);
+int visor_vm_rt_lddw(struct visor_vm *vm, size_t pc, uint64_t *imm);
+int visor_vm_rt_prepare(struct visor_vm *vm);
+void visor_vm_rt_free(struct visor_vm *vm);
 
 int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_t budget,
 		       uint64_t *r0, uint64_t *executed);

@@ -1,0 +1,101 @@
+/* visor — the VM runtime: maps bound to a program, the Linux helpers, program
+ * contexts (XDP) and a BPF_PROG_TEST_RUN-like entry point, so that objects
+ * compiled for the kernel run on visor's engine. See docs/RUNTIME.md. */
+#ifndef VISOR_RUNTIME_H
+#define VISOR_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <visor/maps.h>
+#include <visor/vm.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VISOR_VM_MAX_MAPS 64 /* the kernel's per-program limit is 64 too */
+
+/* Binds the program's map table: a lddw with src MAP_FD (1) or MAP_IDX (5)
+ * and imm i loads maps[i] (an opaque handle for the map helpers); src
+ * MAP_VALUE (2) / MAP_IDX_VALUE (6) loads the address of the value of key 0
+ * of maps[i] (an array) plus the next slot's imm, which becomes a region the
+ * program may access (read-only with VISOR_F_RDONLY_PROG). Takes a reference
+ * on each map, dropping those of a previous table. Call before
+ * visor_vm_load; n == 0 unbinds. Returns 0, -EINVAL (n too large, NULL
+ * map), -EBUSY (a program is loaded) or -ENOMEM. */
+int visor_vm_set_maps(struct visor_vm *vm, struct visor_map *const *maps, size_t n);
+
+/* The program type (enum visor_prog_type of <visor/object.h>; Linux
+ * numbers). 0 (the default) is a plain program: r1 = input memory. XDP (6)
+ * makes visor_vm_load rewrite context accesses the way the kernel does (see
+ * struct visor_xdp_md). Call before visor_vm_load. Returns 0 or -EINVAL
+ * (a type without a context visor implements), -EBUSY (program loaded). */
+#define VISOR_VM_PROG_XDP 6
+int visor_vm_set_prog_type(struct visor_vm *vm, uint32_t type);
+
+/* Registers the helpers visor implements under their Linux ids
+ * (bpf_map_lookup_elem = 1 ...; the list is in docs/RUNTIME.md). Returns 0
+ * or -ENOMEM. */
+int visor_vm_register_linux_helpers(struct visor_vm *vm);
+
+/* Where bpf_trace_printk output goes: fn(ctx, line, len), line formatted
+ * and NUL-terminated (without the kernel's task/CPU prefix). Default
+ * (fn NULL): the line on stdout. */
+typedef void (*visor_printk_fn)(void *ctx, const char *line, size_t len);
+int visor_vm_set_printk(struct visor_vm *vm, visor_printk_fn fn, void *ctx);
+
+/* struct xdp_md as programs see it (the Linux UAPI layout). The 32-bit
+ * data, data_end and data_meta become real pointers: loads of them are
+ * rewritten at load time into 64-bit loads from visor's own context. */
+struct visor_xdp_md {
+	uint32_t data;
+	uint32_t data_end;
+	uint32_t data_meta;
+	uint32_t ingress_ifindex;
+	uint32_t rx_queue_index;
+	uint32_t egress_ifindex;
+};
+
+/* XDP return codes. */
+enum visor_xdp_action {
+	VISOR_XDP_ABORTED = 0,
+	VISOR_XDP_DROP = 1,
+	VISOR_XDP_PASS = 2,
+	VISOR_XDP_TX = 3,
+	VISOR_XDP_REDIRECT = 4,
+};
+
+/* BPF_PROG_TEST_RUN for the loaded program. Zero-initialise with .sz
+ * (VISOR_OPTS). XDP: data_in is the packet (>= 14 bytes, as the kernel),
+ * copied into a buffer with the kernel's 256 bytes of headroom; data_out
+ * receives the packet after the last run (data_size_out: room in, length
+ * out; -ENOSPC and the length if it does not fit, as the kernel). ctx_in,
+ * if given, is a struct visor_xdp_md whose data/data_end/data_meta must be
+ * 0 and whose ingress_ifindex / rx_queue_index are passed through.
+ * Returns 0 with retval and duration set, or the first failing run's
+ * negative errno with its message in errbuf (or the VM's errmsg). */
+struct visor_prog_test_run_opts {
+	size_t sz;
+	const void *data_in;
+	uint32_t data_size_in;
+	void *data_out;
+	uint32_t data_size_out; /* in: room; out: bytes */
+	const void *ctx_in;
+	uint32_t ctx_size_in;
+	uint32_t repeat;        /* 0 means 1 */
+	int engine;             /* enum visor_vm_engine */
+	uint32_t cpu;           /* CPU slot the runs use (visor_map_set_cpu) */
+	uint64_t budget;        /* per run; 0 = unlimited */
+	/* out */
+	uint32_t retval;
+	uint32_t duration;      /* mean ns per run, as the kernel */
+	char *errbuf;
+	size_t errbuf_len;
+};
+int visor_prog_test_run(struct visor_vm *vm, struct visor_prog_test_run_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

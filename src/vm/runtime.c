@@ -1,0 +1,340 @@
+/* The VM runtime: the map table a program's lddw instructions index, the
+ * record of memory helpers hand out during a run, the program type (context
+ * rewrite at load) and BPF_PROG_TEST_RUN for XDP. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <visor/maps.h>
+
+#include "jit.h"
+#include "runtime_internal.h"
+
+static int rt_fail(struct visor_vm *vm, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int rt_fail(struct visor_vm *vm, int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(vm->errmsg, sizeof(vm->errmsg), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+struct visor_vm_rt *visor_vm_rt_get(struct visor_vm *vm)
+{
+	if (!vm->rt)
+		vm->rt = calloc(1, sizeof(*vm->rt));
+	return vm->rt;
+}
+
+static void drop_maps(struct visor_vm_rt *rt)
+{
+	for (size_t i = 0; i < rt->nmaps; i++)
+		visor_map_put(rt->maps[i]);
+	free(rt->maps);
+	free(rt->value_region);
+	rt->maps = NULL;
+	rt->value_region = NULL;
+	rt->nmaps = 0;
+}
+
+void visor_vm_rt_free(struct visor_vm *vm)
+{
+	if (!vm->rt)
+		return;
+	drop_maps(vm->rt);
+	free(vm->rt);
+	vm->rt = NULL;
+}
+
+int visor_vm_set_maps(struct visor_vm *vm, struct visor_map *const *maps, size_t n)
+{
+	if (!vm)
+		return -EINVAL;
+	if (vm->slots)
+		return rt_fail(vm, -EBUSY, "set_maps: a program is loaded (unload it first)");
+	if (n > VISOR_VM_MAX_MAPS)
+		return rt_fail(vm, -EINVAL, "set_maps: %zu maps; at most %d per program", n,
+			       VISOR_VM_MAX_MAPS);
+	for (size_t i = 0; i < n; i++)
+		if (!maps || !maps[i])
+			return rt_fail(vm, -EINVAL, "set_maps: map %zu is NULL", i);
+	struct visor_vm_rt *rt = visor_vm_rt_get(vm);
+	struct visor_map **copy = n ? calloc(n, sizeof(*copy)) : NULL;
+	bool *vr = n ? calloc(n, sizeof(*vr)) : NULL;
+	if (!rt || (n && (!copy || !vr))) {
+		free(copy);
+		free(vr);
+		return rt_fail(vm, -ENOMEM, "set_maps: out of memory");
+	}
+	drop_maps(rt);
+	for (size_t i = 0; i < n; i++)
+		copy[i] = visor_map_get(maps[i]);
+	rt->maps = copy;
+	rt->value_region = vr;
+	rt->nmaps = n;
+	return 0;
+}
+
+int visor_vm_set_prog_type(struct visor_vm *vm, uint32_t type)
+{
+	if (!vm)
+		return -EINVAL;
+	if (vm->slots)
+		return rt_fail(vm, -EBUSY, "set_prog_type: a program is loaded (unload it first)");
+	if (type != 0 && type != VISOR_VM_PROG_XDP)
+		return rt_fail(vm, -EINVAL, "set_prog_type: program type %u has no context in the visor VM yet",
+			       type);
+	struct visor_vm_rt *rt = visor_vm_rt_get(vm);
+	if (!rt)
+		return rt_fail(vm, -ENOMEM, "set_prog_type: out of memory");
+	rt->prog_type = type;
+	return 0;
+}
+
+int visor_vm_set_printk(struct visor_vm *vm, visor_printk_fn fn, void *ctx)
+{
+	struct visor_vm_rt *rt = vm ? visor_vm_rt_get(vm) : NULL;
+	if (!rt)
+		return -ENOMEM;
+	rt->printk = fn;
+	rt->printk_ctx = ctx;
+	return 0;
+}
+
+int visor_vm_rt_prepare(struct visor_vm *vm)
+{
+	if (vm->rt->prog_type == VISOR_VM_PROG_XDP)
+		return visor_vm_rewrite_xdp_ctx(vm);
+	return 0;
+}
+
+/* lddw with a map source: the handle, or the address inside the value of an
+ * array's key 0 (global data), which becomes an accessible region. */
+int visor_vm_rt_lddw(struct visor_vm *vm, size_t pc, uint64_t *imm)
+{
+	static const char *names[] = {"imm", "map_fd", "map_value", "btf_id",
+				      "func", "map_idx", "map_idx_value"};
+	const struct visor_insn *in = &vm->insns[pc];
+	struct visor_vm_rt *rt = vm->rt;
+	uint32_t idx = (uint32_t)in->imm;
+
+	if (!rt->nmaps)
+		return rt_fail(vm, -EOPNOTSUPP,
+			       "insn %zu: lddw %s needs maps or kernel symbols, which the "
+			       "visor engine does not resolve yet",
+			       pc, names[in->src]);
+	if (idx >= rt->nmaps)
+		return rt_fail(vm, -EINVAL, "insn %zu: lddw %s: map %u, but %zu maps are bound", pc,
+			       names[in->src], idx, rt->nmaps);
+	struct visor_map *map = rt->maps[idx];
+	if (in->src == VISOR_LDDW_MAP_FD || in->src == VISOR_LDDW_MAP_IDX) {
+		*imm = (uint64_t)(uintptr_t)map;
+		return 0;
+	}
+	uint32_t off = (uint32_t)vm->insns[pc + 1].imm;
+	if (visor_map_type(map) != VISOR_MAP_TYPE_ARRAY)
+		return rt_fail(vm, -EINVAL, "insn %zu: lddw %s: map %u ('%s') is a %s map; direct value access needs an array",
+			       pc, names[in->src], idx, visor_map_name(map),
+			       visor_map_type_name(visor_map_type(map)));
+	if (off >= visor_map_value_size(map))
+		return rt_fail(vm, -EINVAL, "insn %zu: lddw %s: offset %u is past the value of map %u ('%s', %u bytes)",
+			       pc, names[in->src], off, idx, visor_map_name(map),
+			       visor_map_value_size(map));
+	uint32_t key = 0;
+	uint8_t *value = visor_map_lookup_ptr(map, &key);
+	if (!value)
+		return rt_fail(vm, -EINVAL, "insn %zu: lddw %s: map %u has no key 0", pc,
+			       names[in->src], idx);
+	if (!rt->value_region[idx]) {
+		bool writable = !(visor_map_flags(map) & VISOR_F_RDONLY_PROG);
+		if (visor_vm_add_region(vm, value, visor_map_value_size(map), writable))
+			return rt_fail(vm, -ENOMEM, "insn %zu: out of memory", pc);
+		rt->value_region[idx] = true;
+	}
+	*imm = (uint64_t)(uintptr_t)(value + off);
+	return 0;
+}
+
+/* ---- memory handed out during a run --------------------------------------- */
+
+struct visor_map *visor_vm_rt_map(const struct visor_vm_run *run, uint64_t p)
+{
+	const struct visor_vm_rt *rt = run->vm->rt;
+	for (size_t i = 0; rt && i < rt->nmaps; i++)
+		if ((uint64_t)(uintptr_t)rt->maps[i] == p)
+			return rt->maps[i];
+	return NULL;
+}
+
+void visor_vm_run_hand_out(struct visor_vm_run *run, const void *p, uint64_t len, bool writable)
+{
+	uintptr_t base = (uintptr_t)p;
+	uint32_t n = run->nhanded;
+	if (n > VISOR_RUN_HANDED)
+		return; /* overflowed: the bound maps answer */
+	for (uint32_t i = 0; i < n; i++)
+		if (run->handed[i].base == base && run->handed[i].len == len &&
+		    run->handed[i].writable == writable)
+			return; /* the same value looked up again */
+	if (n == VISOR_RUN_HANDED) {
+		run->nhanded = VISOR_RUN_HANDED + 1;
+		return;
+	}
+	run->handed[n] = (struct visor_vm_region){.base = base, .len = len, .writable = writable};
+	run->nhanded = n + 1;
+}
+
+void visor_vm_run_take_back(struct visor_vm_run *run, const void *p)
+{
+	uint32_t n = run->nhanded < VISOR_RUN_HANDED ? run->nhanded : VISOR_RUN_HANDED;
+	for (uint32_t i = 0; i < n; i++)
+		if (run->handed[i].base == (uintptr_t)p)
+			run->handed[i].len = 0;
+}
+
+bool visor_vm_run_handed_ok(const struct visor_vm_run *run, uint64_t addr, uint64_t size,
+			    bool write)
+{
+	uint32_t n = run->nhanded < VISOR_RUN_HANDED ? run->nhanded : VISOR_RUN_HANDED;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct visor_vm_region *r = &run->handed[i];
+		if (r->len >= size && addr - r->base <= r->len - size && (r->writable || !write))
+			return true;
+	}
+	if (run->nhanded <= VISOR_RUN_HANDED || !run->vm->rt)
+		return false;
+	/* More pointers than the record holds: any value of a bound map is
+	 * memory that lives as long as the map (docs/MAPS.md). */
+	const struct visor_vm_rt *rt = run->vm->rt;
+	for (size_t i = 0; i < rt->nmaps; i++) {
+		struct visor_map *m = rt->maps[i];
+		if (write && (visor_map_flags(m) & VISOR_F_RDONLY_PROG))
+			continue;
+		if (visor_map_value_ok(m, (const void *)(uintptr_t)addr, size))
+			return true;
+	}
+	return false;
+}
+
+/* ---- BPF_PROG_TEST_RUN ------------------------------------------------------ */
+
+#define XDP_HEADROOM 256 /* XDP_PACKET_HEADROOM */
+#define XDP_TAILROOM 320 /* room bpf_xdp_adjust_tail may grow into */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int tr_fail(struct visor_vm *vm, struct visor_prog_test_run_opts *o, int err,
+		   const char *msg)
+{
+	if (o->errbuf && o->errbuf_len)
+		snprintf(o->errbuf, o->errbuf_len, "test_run: %s", msg);
+	else
+		snprintf(vm->errmsg, sizeof(vm->errmsg), "test_run: %s", msg);
+	return err;
+}
+
+/* One run with r1 = the context, the packet as the input memory (the fast
+ * path of the access checks) and the context handed out read-only. */
+static int run_once(struct visor_vm *vm, const struct visor_prog_test_run_opts *o,
+		    struct visor_xdp_buff *x, uint64_t *r0)
+{
+	struct visor_vm_run run = {
+		.vm = vm,
+		.mem = {.base = x->data_meta, .len = x->data_end - x->data_meta, .writable = true},
+		.errbuf = o->errbuf,
+		.errbuf_len = o->errbuf_len,
+	};
+	uint64_t args[5] = {(uintptr_t)x, 0, 0, 0, 0};
+	uint64_t executed;
+	visor_vm_run_hand_out(&run, x, VISOR_XDP_CTX_VISIBLE, false);
+	bool jit = o->engine == VISOR_ENGINE_JIT || (o->engine == VISOR_ENGINE_AUTO && vm->jit);
+	visor_map_read_lock();
+	int err = jit ? visor_vm_jit_run(&run, args, o->budget, r0, &executed)
+		      : visor_vm_interpret(&run, args, o->budget, r0, &executed);
+	visor_map_read_unlock();
+	return err;
+}
+
+int visor_prog_test_run(struct visor_vm *vm, struct visor_prog_test_run_opts *opts)
+{
+	/* Every field up to the outputs must be there; errbuf may be missing. */
+	if (!vm || !opts || opts->sz < offsetof(struct visor_prog_test_run_opts, errbuf))
+		return -EINVAL;
+	struct visor_prog_test_run_opts o = {0};
+	memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	if (o.errbuf && o.errbuf_len)
+		o.errbuf[0] = 0;
+	vm->errmsg[0] = 0;
+	if (!vm->slots)
+		return tr_fail(vm, &o, -EINVAL, "no program loaded");
+	if (!vm->rt || vm->rt->prog_type != VISOR_VM_PROG_XDP)
+		return tr_fail(vm, &o, -ENOTSUP, "only XDP programs can be test-run (visor_vm_set_prog_type)");
+	bool jit = o.engine == VISOR_ENGINE_JIT || (o.engine == VISOR_ENGINE_AUTO && vm->jit);
+	if (jit && !vm->jit)
+		return tr_fail(vm, &o, -EINVAL, "the program is not JIT-compiled (visor_vm_jit_compile)");
+	if (!o.data_in || o.data_size_in < 14)
+		return tr_fail(vm, &o, -EINVAL, "XDP needs data_in of at least 14 bytes (an Ethernet header)");
+	if (o.data_size_in > 65536 - XDP_HEADROOM - XDP_TAILROOM)
+		return tr_fail(vm, &o, -E2BIG, "data_in larger than a page-sized XDP frame allows");
+	struct visor_xdp_md md = {0};
+	if (o.ctx_in) {
+		if (o.ctx_size_in != sizeof(md))
+			return tr_fail(vm, &o, -EINVAL, "ctx_in must be a struct xdp_md (24 bytes)");
+		memcpy(&md, o.ctx_in, sizeof(md));
+		if (md.data || md.data_end || md.data_meta || md.egress_ifindex)
+			return tr_fail(vm, &o, -EINVAL, "ctx_in: data, data_end, data_meta and egress_ifindex must be 0");
+	}
+	if (visor_map_set_cpu(o.cpu))
+		return tr_fail(vm, &o, -EINVAL, "cpu slot out of range (visor_map_possible_cpus)");
+
+	size_t buf_len = XDP_HEADROOM + o.data_size_in + XDP_TAILROOM;
+	uint8_t *buf = malloc(buf_len);
+	if (!buf)
+		return tr_fail(vm, &o, -ENOMEM, "out of memory");
+	uint32_t repeat = o.repeat ? o.repeat : 1;
+	uint64_t r0 = 0, t0 = now_ns();
+	int err = 0;
+	struct visor_xdp_buff x;
+	for (uint32_t i = 0; i < repeat && !err; i++) {
+		/* Every run sees the packet as given, as the kernel's. */
+		memset(buf, 0, buf_len);
+		memcpy(buf + XDP_HEADROOM, o.data_in, o.data_size_in);
+		x = (struct visor_xdp_buff){
+			.data = (uintptr_t)buf + XDP_HEADROOM,
+			.data_end = (uintptr_t)buf + XDP_HEADROOM + o.data_size_in,
+			.data_meta = (uintptr_t)buf + XDP_HEADROOM,
+			.ingress_ifindex = md.ingress_ifindex,
+			.rx_queue_index = md.rx_queue_index,
+			.buf = buf,
+			.buf_len = buf_len,
+		};
+		err = run_once(vm, &o, &x, &r0);
+	}
+	uint64_t dt = now_ns() - t0;
+	if (!err) {
+		opts->retval = (uint32_t)r0;
+		opts->duration = (uint32_t)(dt / repeat);
+		size_t len = x.data_end - x.data;
+		if (o.data_out) {
+			memcpy(o.data_out, (void *)(uintptr_t)x.data,
+			       len < o.data_size_out ? len : o.data_size_out);
+			if (len > o.data_size_out)
+				err = -ENOSPC;
+		}
+		opts->data_size_out = (uint32_t)len;
+	}
+	free(buf);
+	return err;
+}

@@ -1,0 +1,354 @@
+/* The runtime end to end: the compiled XDP protocol counter
+ * (tests/progs/xdp_parser.bpf.c) with its hash map created from the object's
+ * definitions, run on hand-made packets in the interpreter and the JIT;
+ * return codes and map contents checked, and compared with the kernel
+ * (libbpf load + BPF_PROG_TEST_RUN) when it is available. Plus the runtime
+ * API's refusals: lddw without maps, bad map indexes, context writes. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <visor/maps.h>
+#include <visor/object.h>
+#include <visor/visor.h>
+
+#include "kernel_run.h"
+#include "testutil.h"
+
+#define OBJ_PATH VISOR_BINARY_DIR "/tests/progs/xdp_parser.bpf.o"
+#define MAX_PKT 128
+
+struct counter {
+	uint64_t packets, bytes;
+};
+
+struct pkt {
+	const char *name;
+	uint8_t data[MAX_PKT];
+	size_t len;
+	uint32_t want; /* XDP action */
+	uint32_t key;  /* protocol counted */
+};
+
+static size_t eth(uint8_t *p, uint16_t proto)
+{
+	static const uint8_t macs[12] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2};
+	memcpy(p, macs, 12);
+	p[12] = proto >> 8;
+	p[13] = proto & 0xff;
+	return 14;
+}
+
+/* IPv4 from 192.0.2.1 to 198.51.100.7, then l4 bytes. */
+static size_t ipv4(uint8_t *p, uint8_t proto, const uint8_t *l4, size_t l4len)
+{
+	uint8_t h[20] = {0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0, 192, 0, 2, 1, 198, 51, 100, 7};
+	uint16_t tot = htons((uint16_t)(20 + l4len));
+	memcpy(&h[2], &tot, 2);
+	memcpy(p, h, 20);
+	memcpy(p + 20, l4, l4len);
+	return 20 + l4len;
+}
+
+/* IPv6 from 2001:db8::1 to 2001:db8::2. */
+static size_t ipv6(uint8_t *p, uint8_t next, const uint8_t *l4, size_t l4len)
+{
+	memset(p, 0, 40);
+	p[0] = 0x60;
+	p[4] = 0;
+	p[5] = (uint8_t)l4len;
+	p[6] = next;
+	p[7] = 64;
+	p[8] = 0x20, p[9] = 0x01, p[10] = 0x0d, p[11] = 0xb8, p[23] = 1;
+	p[24] = 0x20, p[25] = 0x01, p[26] = 0x0d, p[27] = 0xb8, p[39] = 2;
+	memcpy(p + 40, l4, l4len);
+	return 40 + l4len;
+}
+
+static size_t make_packets(struct pkt *v)
+{
+	static const uint8_t udp53[8] = {0x30, 0x39, 0, 53, 0, 8, 0, 0};
+	static const uint8_t udp9[8] = {0x30, 0x39, 0, 9, 0, 8, 0, 0};
+	static const uint8_t tcp[20] = {0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff};
+	static const uint8_t icmp[8] = {8, 0, 0xf7, 0xff, 0, 1, 0, 1};
+	static const uint8_t icmp6[8] = {128, 0, 0, 0, 0, 1, 0, 1};
+	static const uint8_t arp[28] = {0, 1, 8, 0, 6, 4, 0, 1, 0x02, 0, 0, 0, 0, 1, 192, 0, 2, 1,
+					0, 0, 0, 0, 0, 0, 198, 51, 100, 7};
+	size_t n = 0, l;
+
+	v[n] = (struct pkt){.name = "ipv4 udp/53", .want = 2, .key = 17};
+	l = eth(v[n].data, 0x0800);
+	v[n].len = l + ipv4(v[n].data + l, 17, udp53, 8);
+	n++;
+	v[n] = (struct pkt){.name = "ipv4 udp/9 (discard)", .want = 1, .key = 17};
+	l = eth(v[n].data, 0x0800);
+	v[n].len = l + ipv4(v[n].data + l, 17, udp9, 8);
+	n++;
+	v[n] = (struct pkt){.name = "ipv4 tcp", .want = 2, .key = 6};
+	l = eth(v[n].data, 0x0800);
+	v[n].len = l + ipv4(v[n].data + l, 6, tcp, 20);
+	n++;
+	v[n] = (struct pkt){.name = "ipv4 icmp", .want = 2, .key = 1};
+	l = eth(v[n].data, 0x0800);
+	v[n].len = l + ipv4(v[n].data + l, 1, icmp, 8);
+	n++;
+	v[n] = (struct pkt){.name = "ipv6 udp/53", .want = 2, .key = 17};
+	l = eth(v[n].data, 0x86dd);
+	v[n].len = l + ipv6(v[n].data + l, 17, udp53, 8);
+	n++;
+	v[n] = (struct pkt){.name = "ipv6 icmpv6", .want = 2, .key = 58};
+	l = eth(v[n].data, 0x86dd);
+	v[n].len = l + ipv6(v[n].data + l, 58, icmp6, 8);
+	n++;
+	v[n] = (struct pkt){.name = "arp", .want = 2, .key = 255};
+	l = eth(v[n].data, 0x0806);
+	memcpy(v[n].data + l, arp, sizeof(arp));
+	v[n].len = l + sizeof(arp);
+	n++;
+	v[n] = (struct pkt){.name = "vlan ipv4 tcp", .want = 2, .key = 6};
+	l = eth(v[n].data, 0x8100);
+	v[n].data[l] = 0, v[n].data[l + 1] = 5, v[n].data[l + 2] = 0x08, v[n].data[l + 3] = 0;
+	l += 4;
+	v[n].len = l + ipv4(v[n].data + l, 6, tcp, 20);
+	n++;
+	v[n] = (struct pkt){.name = "truncated ipv4", .want = 1, .key = UINT32_MAX};
+	v[n].len = eth(v[n].data, 0x0800) + 10;
+	n++;
+	return n;
+}
+
+/* Maps made from the object's definitions, global data initialised. */
+static int create_maps(const struct visor_obj *obj, struct visor_map **maps, size_t *n)
+{
+	*n = visor_obj_map_count(obj);
+	for (size_t i = 0; i < *n; i++) {
+		const struct visor_obj_map_def *d = visor_obj_map_def_at(obj, i);
+		char err[256] = "";
+		VISOR_OPTS(visor_map_create_opts, o, .type = d->type, .key_size = d->key_size,
+			   .value_size = d->value_size, .max_entries = d->max_entries,
+			   .map_flags = d->map_flags, .errbuf = err, .errbuf_len = sizeof(err));
+		int rc = visor_map_create(&o, &maps[i]);
+		CHECK(rc == 0, "map %s: %s", d->name, err);
+		if (rc)
+			return rc;
+		if (d->origin == VISOR_OBJ_MAP_DATA && d->init_data) {
+			uint32_t key = 0;
+			visor_map_update(maps[i], &key, d->init_data, VISOR_ANY);
+		}
+	}
+	return 0;
+}
+
+struct result {
+	uint32_t ret[16];
+	struct counter counts[256];
+	bool present[256];
+};
+
+static void run_visor(const struct visor_obj *obj, int engine, const struct pkt *pk, size_t np,
+		      struct result *res)
+{
+	const char *ename = engine == VISOR_ENGINE_JIT ? "jit" : "interp";
+	struct visor_obj_prog *prog = visor_obj_find_prog(obj, "xdp_count_protocols");
+	CHECK(prog != NULL, "program not found");
+	if (!prog)
+		return;
+	struct visor_map *maps[8];
+	size_t nmaps;
+	if (create_maps(obj, maps, &nmaps))
+		return;
+	struct visor_vm *vm = visor_vm_create();
+	CHECK(visor_vm_set_maps(vm, maps, nmaps) == 0, "set_maps: %s", visor_vm_errmsg(vm));
+	CHECK(visor_vm_set_prog_type(vm, visor_obj_prog_type(prog)) == 0, "%s",
+	      visor_vm_errmsg(vm));
+	CHECK(visor_vm_register_linux_helpers(vm) == 0, "helpers");
+	int rc = visor_vm_load(vm, visor_obj_prog_insns(prog), visor_obj_prog_insn_count(prog));
+	CHECK(rc == 0, "load: %s", visor_vm_errmsg(vm));
+	if (!rc && engine == VISOR_ENGINE_JIT)
+		CHECK(visor_vm_jit_compile(vm, 0) == 0, "jit: %s", visor_vm_errmsg(vm));
+
+	for (size_t i = 0; i < np && !rc; i++) {
+		char err[256] = "";
+		uint8_t out[MAX_PKT];
+		VISOR_OPTS(visor_prog_test_run_opts, o, .data_in = pk[i].data,
+			   .data_size_in = (uint32_t)pk[i].len, .data_out = out,
+			   .data_size_out = sizeof(out), .engine = engine, .errbuf = err,
+			   .errbuf_len = sizeof(err));
+		int r = visor_prog_test_run(vm, &o);
+		CHECK(r == 0, "%s: %s: %s", ename, pk[i].name, err);
+		res->ret[i] = o.retval;
+		CHECK(o.retval == pk[i].want, "%s: %s: returned %u, want %u", ename, pk[i].name,
+		      o.retval, pk[i].want);
+		CHECK(o.data_size_out == pk[i].len && !memcmp(out, pk[i].data, pk[i].len),
+		      "%s: %s: packet changed", ename, pk[i].name);
+	}
+	/* A repeated run counts every repetition, as the kernel's. */
+	VISOR_OPTS(visor_prog_test_run_opts, o, .data_in = pk[0].data,
+		   .data_size_in = (uint32_t)pk[0].len, .repeat = 10, .engine = engine);
+	CHECK(visor_prog_test_run(vm, &o) == 0 && o.retval == pk[0].want, "%s: repeat", ename);
+
+	for (uint32_t k = 0; k < 256; k++) {
+		struct counter c;
+		res->present[k] = visor_map_lookup(maps[0], &k, &c) == 0;
+		if (res->present[k])
+			res->counts[k] = c;
+	}
+	visor_vm_destroy(vm);
+	for (size_t i = 0; i < nmaps; i++)
+		visor_map_destroy(maps[i]);
+}
+
+/* What the packets must have counted: one per packet, ten more for pk[0]. */
+static void check_expected(const char *who, const struct pkt *pk, size_t np,
+			   const struct result *res)
+{
+	struct counter want[256] = {{0}};
+	for (size_t i = 0; i < np; i++) {
+		if (pk[i].key == UINT32_MAX)
+			continue;
+		uint32_t times = i == 0 ? 11 : 1;
+		want[pk[i].key].packets += times;
+		want[pk[i].key].bytes += times * pk[i].len;
+	}
+	for (int k = 0; k < 256; k++) {
+		bool expect = want[k].packets != 0;
+		CHECK(res->present[k] == expect, "%s: key %d present %d", who, k, res->present[k]);
+		if (expect && res->present[k])
+			CHECK(res->counts[k].packets == want[k].packets &&
+				      res->counts[k].bytes == want[k].bytes,
+			      "%s: key %d: %llu packets %llu bytes, want %llu %llu", who, k,
+			      (unsigned long long)res->counts[k].packets,
+			      (unsigned long long)res->counts[k].bytes,
+			      (unsigned long long)want[k].packets, (unsigned long long)want[k].bytes);
+	}
+}
+
+static void run_kernel(const struct pkt *pk, size_t np, const struct result *ref)
+{
+	char why[256];
+	if (!kernel_available(why, sizeof(why))) {
+		printf("SKIP kernel comparison: %s\n", why);
+		return;
+	}
+	struct bpf_object *bo = bpf_object__open_file(OBJ_PATH, NULL);
+	CHECK(bo != NULL, "libbpf open: %s", strerror(errno));
+	if (!bo)
+		return;
+	int err = bpf_object__load(bo);
+	CHECK(err == 0, "libbpf load: %d", err);
+	struct bpf_program *p = bpf_object__find_program_by_name(bo, "xdp_count_protocols");
+	struct bpf_map *m = bpf_object__find_map_by_name(bo, "proto_counts");
+	if (!err && p && m) {
+		int fd = bpf_program__fd(p), mfd = bpf_map__fd(m);
+		for (size_t i = 0; i < np; i++) {
+			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pk[i].data,
+				    .data_size_in = (uint32_t)pk[i].len);
+			CHECK(bpf_prog_test_run_opts(fd, &o) == 0, "kernel test_run %s", pk[i].name);
+			CHECK(o.retval == ref->ret[i], "%s: kernel returned %u, visor %u", pk[i].name,
+			      o.retval, ref->ret[i]);
+		}
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pk[0].data,
+			    .data_size_in = (uint32_t)pk[0].len, .repeat = 10);
+		CHECK(bpf_prog_test_run_opts(fd, &o) == 0, "kernel repeat");
+		for (uint32_t k = 0; k < 256; k++) {
+			struct counter c;
+			bool present = bpf_map_lookup_elem(mfd, &k, &c) == 0;
+			CHECK(present == ref->present[k], "key %u: kernel %d visor %d", k, present,
+			      ref->present[k]);
+			if (present && ref->present[k])
+				CHECK(c.packets == ref->counts[k].packets &&
+					      c.bytes == ref->counts[k].bytes,
+				      "key %u: kernel %llu/%llu visor %llu/%llu", k,
+				      (unsigned long long)c.packets, (unsigned long long)c.bytes,
+				      (unsigned long long)ref->counts[k].packets,
+				      (unsigned long long)ref->counts[k].bytes);
+		}
+	}
+	bpf_object__close(bo);
+}
+
+#define INSN(c, d, s, o, i) ((struct visor_insn){.code = (c), .dst = (d), .src = (s), .off = (o), .imm = (i)})
+
+static void test_refusals(void)
+{
+	/* lddw r1, map 0; r0 = 0; exit */
+	struct visor_insn lddw_map[] = {
+		INSN(0x18, 1, VISOR_LDDW_MAP_FD, 0, 0), INSN(0, 0, 0, 0, 0),
+		INSN(0xb7, 0, 0, 0, 0), INSN(0x95, 0, 0, 0, 0),
+	};
+	struct visor_vm *vm = visor_vm_create();
+	CHECK(visor_vm_load(vm, lddw_map, 4) == -EOPNOTSUPP && strstr(visor_vm_errmsg(vm), "needs maps"),
+	      "no maps: %s", visor_vm_errmsg(vm));
+	struct visor_map *m;
+	VISOR_OPTS(visor_map_create_opts, co, .type = VISOR_MAP_TYPE_ARRAY, .key_size = 4,
+		   .value_size = 16, .max_entries = 1);
+	CHECK(visor_map_create(&co, &m) == 0, "array");
+	CHECK(visor_vm_set_maps(vm, &m, 1) == 0, "set_maps");
+	lddw_map[0].imm = 3;
+	CHECK(visor_vm_load(vm, lddw_map, 4) == -EINVAL && strstr(visor_vm_errmsg(vm), "1 maps"),
+	      "bad index: %s", visor_vm_errmsg(vm));
+	/* lddw r1, &value + 8; *(u64 *)(r1 + 0) = 7; r0 = *(u64 *)(r1 + 0); exit */
+	struct visor_insn value[] = {
+		INSN(0x18, 1, VISOR_LDDW_MAP_VALUE, 0, 0), INSN(0, 0, 0, 0, 8),
+		INSN(0x7a, 1, 0, 0, 7), INSN(0x79, 0, 1, 0, 0), INSN(0x95, 0, 0, 0, 0),
+	};
+	uint64_t r0 = 0;
+	CHECK(visor_vm_load(vm, value, 5) == 0, "map value: %s", visor_vm_errmsg(vm));
+	CHECK(visor_vm_exec_mem(vm, NULL, 0, &r0) == 0 && r0 == 7, "map value run: %s",
+	      visor_vm_errmsg(vm));
+	uint32_t key = 0;
+	uint64_t v[2];
+	CHECK(visor_map_lookup(m, &key, v) == 0 && v[1] == 7, "value written");
+	value[1].imm = 16;
+	visor_vm_unload(vm);
+	CHECK(visor_vm_load(vm, value, 5) == -EINVAL, "offset past the value");
+	visor_vm_destroy(vm);
+	visor_map_destroy(m);
+
+	/* XDP: a store into the context is refused at load. */
+	struct visor_insn st_ctx[] = {INSN(0x62, 1, 0, 12, 1), INSN(0xb7, 0, 0, 0, 2),
+				      INSN(0x95, 0, 0, 0, 0)};
+	vm = visor_vm_create();
+	visor_vm_set_prog_type(vm, VISOR_VM_PROG_XDP);
+	CHECK(visor_vm_load(vm, st_ctx, 3) == -EINVAL && strstr(visor_vm_errmsg(vm), "xdp_md"),
+	      "ctx write: %s", visor_vm_errmsg(vm));
+	/* r6 = r1 (ctx copy), spill and fill, then read data_end - data. */
+	struct visor_insn len[] = {
+		INSN(0xbf, 6, 1, 0, 0), INSN(0x7b, 10, 6, -8, 0), INSN(0x79, 7, 10, -8, 0),
+		INSN(0x61, 2, 7, 4, 0), INSN(0x61, 3, 6, 0, 0), INSN(0xbf, 0, 2, 0, 0),
+		INSN(0x1f, 0, 3, 0, 0), INSN(0x95, 0, 0, 0, 0),
+	};
+	CHECK(visor_vm_load(vm, len, 8) == 0, "ctx copies: %s", visor_vm_errmsg(vm));
+	uint8_t pkt[60] = {0};
+	VISOR_OPTS(visor_prog_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt));
+	CHECK(visor_prog_test_run(vm, &o) == 0 && o.retval == 60, "len: %u %s", o.retval,
+	      visor_vm_errmsg(vm));
+	visor_vm_destroy(vm);
+}
+
+int main(void)
+{
+	struct pkt pk[16];
+	size_t np = make_packets(pk);
+	char err[256];
+	struct visor_obj *obj = visor_obj_open_file(OBJ_PATH, NULL, err, sizeof(err));
+	CHECK(obj != NULL, "open: %s", err);
+	if (!obj)
+		return test_summary("test_runtime_xdp");
+
+	test_refusals();
+	struct result interp = {0}, jit = {0};
+	run_visor(obj, VISOR_ENGINE_INTERP, pk, np, &interp);
+	check_expected("interp", pk, np, &interp);
+	if (visor_vm_jit_supported()) {
+		run_visor(obj, VISOR_ENGINE_JIT, pk, np, &jit);
+		check_expected("jit", pk, np, &jit);
+	}
+	run_kernel(pk, np, &interp);
+	visor_obj_close(obj);
+	return test_summary("test_runtime_xdp");
+}
