@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 
 int test_failures;
@@ -52,4 +53,35 @@ char *test_read_file(const char *path, size_t *len)
 	if (len)
 		*len = n;
 	return buf;
+}
+
+int test_replay_corpus(const char *name, void (*fn)(const uint8_t *data, size_t len))
+{
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/%s", VISOR_SOURCE_DIR, name);
+	DIR *d = opendir(dir);
+	CHECK(d != NULL, "cannot open %s", dir);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[2048];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		size_t len;
+		char *buf = test_read_file(path, &len);
+		CHECK(buf != NULL, "cannot read %s", path);
+		if (!buf)
+			continue;
+		test_checks++;
+		fn((const uint8_t *)buf, len); /* a target aborts on a finding */
+		free(buf);
+		n++;
+	}
+	closedir(d);
+	CHECK(n > 0, "corpus %s is empty", dir);
+	printf("%s: replayed %d inputs\n", name, n);
+	return n;
 }

@@ -3,6 +3,7 @@
 #ifndef VISOR_TESTUTIL_H
 #define VISOR_TESTUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -34,6 +35,11 @@ int test_summary(const char *name);
 /* Prints "SKIP <test>: reason" on stdout; returns the exit status ctest maps
  * to a skip (77, see SKIP_RETURN_CODE). */
 int test_skip(const char *name, const char *reason);
+/* Feeds every file kept in tests/fuzz/corpus/<name>/ to fn (a fuzz
+ * target's entry point), so libFuzzer's findings are replayed in every
+ * build, clang or not. Returns how many inputs ran; an empty or missing
+ * corpus is a failed check. */
+int test_replay_corpus(const char *name, void (*fn)(const uint8_t *data, size_t len));
 /* Reads a whole file; NULL on error. *len receives its size. */
 char *test_read_file(const char *path, size_t *len);
 
