@@ -3,7 +3,7 @@
 # apt-get line and fails (when not). Usage: scripts/deps.sh [build|fuzz|all]
 set -euo pipefail
 # clang-19 builds the eBPF test programs (tests/progs) in every build.
-need=(cmake make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev clang-19)
+need=(cmake make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev libpcap-dev clang-19)
 case "${1:-build}" in
   fuzz|all) need+=(llvm-19 libclang-rt-19-dev) ;;
 esac

@@ -121,28 +121,6 @@ static size_t make_packets(struct pkt *v)
 	return n;
 }
 
-/* Maps made from the object's definitions, global data initialised. */
-static int create_maps(const struct visor_obj *obj, struct visor_map **maps, size_t *n)
-{
-	*n = visor_obj_map_count(obj);
-	for (size_t i = 0; i < *n; i++) {
-		const struct visor_obj_map_def *d = visor_obj_map_def_at(obj, i);
-		char err[256] = "";
-		VISOR_OPTS(visor_map_create_opts, o, .type = d->type, .key_size = d->key_size,
-			   .value_size = d->value_size, .max_entries = d->max_entries,
-			   .map_flags = d->map_flags, .errbuf = err, .errbuf_len = sizeof(err));
-		int rc = visor_map_create(&o, &maps[i]);
-		CHECK(rc == 0, "map %s: %s", d->name, err);
-		if (rc)
-			return rc;
-		if (d->origin == VISOR_OBJ_MAP_DATA && d->init_data) {
-			uint32_t key = 0;
-			visor_map_update(maps[i], &key, d->init_data, VISOR_ANY);
-		}
-	}
-	return 0;
-}
-
 struct result {
 	uint32_t ret[16];
 	struct counter counts[256];
@@ -157,17 +135,18 @@ static void run_visor(const struct visor_obj *obj, int engine, const struct pkt 
 	CHECK(prog != NULL, "program not found");
 	if (!prog)
 		return;
-	struct visor_map *maps[8];
+	/* Maps made from the object's definitions, then the program loaded
+	 * with them bound: the library calls tools use too. */
+	struct visor_map **maps;
 	size_t nmaps;
-	if (create_maps(obj, maps, &nmaps))
+	char lerr[512] = "";
+	int rc = visor_obj_maps_create(obj, &maps, &nmaps, lerr, sizeof(lerr));
+	CHECK(rc == 0, "maps: %s", lerr);
+	if (rc)
 		return;
 	struct visor_vm *vm = visor_vm_create();
-	CHECK(visor_vm_set_maps(vm, maps, nmaps) == 0, "set_maps: %s", visor_vm_errmsg(vm));
-	CHECK(visor_vm_set_prog_type(vm, visor_obj_prog_type(prog)) == 0, "%s",
-	      visor_vm_errmsg(vm));
-	CHECK(visor_vm_register_linux_helpers(vm) == 0, "helpers");
-	int rc = visor_vm_load(vm, visor_obj_prog_insns(prog), visor_obj_prog_insn_count(prog));
-	CHECK(rc == 0, "load: %s", visor_vm_errmsg(vm));
+	rc = visor_obj_prog_load_vm(vm, prog, maps, nmaps, lerr, sizeof(lerr));
+	CHECK(rc == 0, "load: %s", lerr);
 	if (!rc && engine == VISOR_ENGINE_JIT)
 		CHECK(visor_vm_jit_compile(vm, 0) == 0, "jit: %s", visor_vm_errmsg(vm));
 
@@ -198,8 +177,7 @@ static void run_visor(const struct visor_obj *obj, int engine, const struct pkt 
 			res->counts[k] = c;
 	}
 	visor_vm_destroy(vm);
-	for (size_t i = 0; i < nmaps; i++)
-		visor_map_destroy(maps[i]);
+	visor_obj_maps_destroy(maps, nmaps);
 }
 
 /* What the packets must have counted: one per packet, ten more for pk[0]. */

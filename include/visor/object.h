@@ -310,6 +310,28 @@ const char *visor_obj_prog_type_name(uint32_t type);
 const char *visor_obj_attach_type_name(uint32_t type);
 const char *visor_obj_map_type_name(uint32_t type);
 
+/* ---- From the model to the visor engine (src/object/vm_load.c) ---------- */
+
+struct visor_vm;
+struct visor_map;
+
+/* Creates one map per definition of obj, in the order of
+ * visor_obj_map_def_at() (the table the object's relocations index): global
+ * data initialised, map-in-map static slots filled (prog array slots stay
+ * empty until tail calls exist). Returns 0 with a malloc'd array, or a
+ * negative errno and one line in err naming the map. */
+int visor_obj_maps_create(const struct visor_obj *obj, struct visor_map ***maps, size_t *count,
+			     char *err, size_t errlen);
+void visor_obj_maps_destroy(struct visor_map **maps, size_t count); /* NULL is ignored */
+
+/* Binds maps (from visor_obj_maps_create), sets the program type,
+ * registers the Linux helpers and loads prog into a fresh vm. Refuses what
+ * the VM cannot run with -EOPNOTSUPP and one line: the loader's reason
+ * (visor_obj_prog_unsupported) or a program type other than XDP. Other
+ * errors: those of visor_vm_load, with the VM's message in err. */
+int visor_obj_prog_load_vm(struct visor_vm *vm, const struct visor_obj_prog *prog,
+			   struct visor_map *const *maps, size_t count, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <visor/visor.h>
 
@@ -13,6 +14,9 @@ int cmd_disasm(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_conformance_plugin(int argc, char **argv);
 int cmd_jit(int argc, char **argv);
+int cmd_obj(int argc, char **argv);       /* obj info */
+int cmd_test_run(int argc, char **argv);
+int cmd_map(int argc, char **argv);       /* map dump */
 
 /* Prints "visor: <message>" on stderr (one line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -28,5 +32,36 @@ char *cli_read_file(const char *path, size_t *len);
 /* Parses "00 01 ff" (spaces optional between pairs, "0x" prefixes allowed)
  * into a malloc'd buffer. Returns 0, or -1 with a message in err. */
 int cli_parse_hex(const char *text, uint8_t **out, size_t *len, char *err, size_t err_len);
+
+/* Aligned tables (src/cli/table.c): init with the headers (">NAME" for a
+ * right-aligned column), then per row cli_table_row and one cli_table_cell
+ * per column. */
+#define CLI_TABLE_MAX_COLS 8
+struct cli_table {
+	size_t ncols, nrows, cap, col;
+	char **cells;
+	int right[CLI_TABLE_MAX_COLS];
+	int oom;
+};
+void cli_table_init(struct cli_table *t, size_t ncols, const char *const *headers);
+void cli_table_row(struct cli_table *t);
+void cli_table_cell(struct cli_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_table_print(struct cli_table *t, FILE *out);
+void cli_table_free(struct cli_table *t);
+
+/* hexdump -C style lines (offset, 16 bytes, ASCII), each after indent. */
+void cli_hexdump(FILE *out, const void *data, size_t len, const char *indent);
+/* "01 02 03" on one line, no newline. */
+void cli_hex_bytes(FILE *out, const void *data, size_t len);
+
+/* visor_obj_open_file, or NULL after one error line naming the path. */
+struct visor_obj *cli_open_obj(const char *path);
+
+struct visor_map;
+struct visor_obj_map_def;
+/* Prints a map's contents like `bpftool map dump` (src/cli/cmd_map.c):
+ * key -> value in hex, per-CPU values one line per CPU, global data as
+ * hexdump with ASCII. def may be NULL. Returns 0, or -1 after an error line. */
+int cli_map_dump(FILE *out, struct visor_map *map, const struct visor_obj_map_def *def);
 
 #endif

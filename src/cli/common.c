@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <visor/object.h>
+
 #include "cli.h"
 
 void cli_error(const char *fmt, ...)
@@ -140,4 +142,23 @@ int cli_parse_hex(const char *text, uint8_t **out, size_t *len, char *err, size_
 	*out = buf;
 	*len = n;
 	return 0;
+}
+
+struct visor_obj *cli_open_obj(const char *path)
+{
+	char err[512];
+	struct visor_obj *obj = visor_obj_open_file(path, NULL, err, sizeof(err));
+	if (obj)
+		return obj;
+	/* The loader's line starts with the path or the object's name (the
+	 * file name up to its first '.'): say the path once. */
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t nlen = strcspn(base, "."), plen = strlen(path);
+	const char *msg = err;
+	if (!strncmp(err, path, plen) && !strncmp(err + plen, ": ", 2))
+		msg = err + plen + 2;
+	else if (nlen && !strncmp(err, base, nlen) && !strncmp(err + nlen, ": ", 2))
+		msg = err + nlen + 2;
+	cli_error("%s: %s", path, msg);
+	return NULL;
 }

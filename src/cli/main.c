@@ -16,6 +16,9 @@ static const struct command {
 	{"exec", cmd_exec, "run a program in the visor engine and print r0"},
 	{"conformance-plugin", cmd_conformance_plugin, "run one program for the bpf_conformance suite"},
 	{"jit", cmd_jit, "compile a program to x86-64 and dump the machine code"},
+	{"obj", cmd_obj, "describe a compiled eBPF object: programs, maps, sections"},
+	{"test-run", cmd_test_run, "run an object's XDP program on packets (like BPF_PROG_TEST_RUN)"},
+	{"map", cmd_map, "dump the maps of a compiled eBPF object"},
 };
 
 static void usage(FILE *out)

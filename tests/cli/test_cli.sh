@@ -4,22 +4,7 @@
 # Usage: test_cli.sh VISOR SOURCE_DIR
 visor=${1:?visor binary}; src=${2:?source dir}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect STATUS OUT_SUBSTRING ERR_SUBSTRING -- command...
-expect() {
-	local want_status=$1 want_out=$2 want_err=$3; shift 4
-	"$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	local st=$?
-	if [ "$st" != "$want_status" ]; then bad "$* -> status $st, want $want_status ($(head -c 300 "$tmp/err"))"; return; fi
-	if [ -n "$want_out" ] && ! grep -qF -- "$want_out" "$tmp/out"; then bad "$* -> stdout lacks '$want_out': $(head -c 300 "$tmp/out")"; return; fi
-	if [ -n "$want_err" ] && ! grep -qF -- "$want_err" "$tmp/err"; then bad "$* -> stderr lacks '$want_err': $(head -c 300 "$tmp/err")"; return; fi
-	if [ "$want_status" != 0 ] && [ "$(wc -l <"$tmp/err")" -gt 1 ] && [ "$want_status" != 2 ]; then bad "$* -> error is not one line: $(cat "$tmp/err")"; return; fi
-	ok
-}
+. "$(dirname "$0")/lib.sh"
 
 expect 0 "usage: visor" "" -- "$visor" --help
 expect 2 "" "unknown command 'frobnicate'" -- "$visor" frobnicate
@@ -69,5 +54,4 @@ expect 1 "" "not a non-zero multiple of 8" -- "$visor" conformance-plugin --prog
 expect 1 "" "illegal instruction" -- "$visor" conformance-plugin --program "ff 00 00 00 00 00 00 00 95 00 00 00 00 00 00 00"
 expect 1 "" "no program on stdin" -- "$visor" conformance-plugin
 
-echo "test_cli: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish test_cli

@@ -4,21 +4,7 @@
 # Usage: test_jit.sh VISOR SOURCE_DIR
 visor=${1:?visor binary}; src=${2:?source dir}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect STATUS OUT_SUBSTRING ERR_SUBSTRING -- command...
-expect() {
-	local want_status=$1 want_out=$2 want_err=$3; shift 4
-	"$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	local st=$?
-	if [ "$st" != "$want_status" ]; then bad "$* -> status $st, want $want_status ($(head -c 300 "$tmp/err"))"; return; fi
-	if [ -n "$want_out" ] && ! grep -qF -- "$want_out" "$tmp/out"; then bad "$* -> stdout lacks '$want_out': $(head -c 300 "$tmp/out")"; return; fi
-	if [ -n "$want_err" ] && ! grep -qF -- "$want_err" "$tmp/err"; then bad "$* -> stderr lacks '$want_err': $(head -c 300 "$tmp/err")"; return; fi
-	ok
-}
+. "$(dirname "$0")/lib.sh"
 
 if [ "$(uname -m)" != x86_64 ]; then
 	echo "SKIP test_jit: the JIT supports x86-64 only"; exit 77
@@ -58,5 +44,4 @@ expect 0 "wrote" "" -- "$visor" jit --part plain --harden --dump "$tmp/p.bin" "$
 expect 2 "" "--part is all, plain or budget" -- "$visor" jit --part both "$src/examples/ipv4_checksum.s"
 expect 1 "" "cannot write" -- "$visor" jit --dump "$tmp/no/such/dir/x.bin" "$src/examples/ipv4_checksum.s"
 
-echo "test_jit: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish test_jit

@@ -1,0 +1,329 @@
+/* visor test-run: run an object's XDP program on packets in the visor VM,
+ * the way BPF_PROG_TEST_RUN runs it in the kernel. */
+#include <errno.h>
+#include <getopt.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <visor/maps.h>
+#include <visor/object.h>
+#include <visor/runtime.h>
+
+#include "cli.h"
+
+#define MAX_FRAME 65536
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: visor test-run OBJ [--prog NAME] (--data FILE | --data-hex HEX | --pcap FILE)\n"
+		"                      [--repeat N] [--jit [--harden]] [--print-data] [--dump-maps]\n"
+		"Creates OBJ's maps, loads one of its programs into the visor VM and runs it on a\n"
+		"packet, like BPF_PROG_TEST_RUN: prints the return code (XDP_PASS ...) and the mean\n"
+		"time per run. XDP programs only for now; the packet is an Ethernet frame.\n\n"
+		"  --prog NAME         the program (default: the object's only program)\n"
+		"  --data FILE         the packet, raw bytes from FILE\n"
+		"  --data-hex HEX      the packet as hex bytes (\"02 00 00 ...\")\n"
+		"  --pcap FILE         run every packet of a capture (Ethernet link type) and print\n"
+		"                      how many got each return code, and packets per second\n"
+		"  --repeat N          run each packet N times (default 1); maps see every run\n"
+		"  --jit               run the x86-64 JIT's code instead of the interpreter\n"
+		"  --harden            with --jit: blind constants (as bpf_jit_harden)\n"
+		"  --print-data        print the packet after the (last) run, in hex\n"
+		"  --dump-maps         print every map's contents after the runs (as 'visor map dump')\n"
+		"  -h, --help          this text\n");
+}
+
+static const char *xdp_name(uint32_t r)
+{
+	static const char *const names[] = {"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
+					    "XDP_REDIRECT"};
+	return r < 5 ? names[r] : NULL;
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+struct run_ctx {
+	const char *path;
+	struct visor_vm *vm;
+	int engine;
+	uint32_t repeat;
+	uint8_t *out;
+};
+
+static int run_one(struct run_ctx *rc, const uint8_t *pkt, size_t len, int print_data)
+{
+	char err[512] = "";
+	VISOR_OPTS(visor_prog_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len,
+		   .data_out = rc->out, .data_size_out = MAX_FRAME, .repeat = rc->repeat,
+		   .engine = rc->engine, .errbuf = err, .errbuf_len = sizeof(err));
+	int r = visor_prog_test_run(rc->vm, &o);
+	if (r) {
+		cli_error("%s: %s", rc->path, err[0] ? err : visor_vm_errmsg(rc->vm));
+		return -1;
+	}
+	const char *n = xdp_name(o.retval);
+	printf("retval %u (%s)\n", o.retval, n ? n : "not an XDP action");
+	printf("duration %u ns (mean of %u run%s, %s)\n", o.duration, rc->repeat,
+	       rc->repeat == 1 ? "" : "s", rc->engine == VISOR_ENGINE_JIT ? "jit" : "interpreter");
+	if (print_data) {
+		printf("data out (%u bytes):\n", o.data_size_out);
+		cli_hexdump(stdout, rc->out, o.data_size_out, "  ");
+	}
+	return 0;
+}
+
+static int run_pcap(struct run_ctx *rc, const char *file)
+{
+	char ebuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *pc = pcap_open_offline(file, ebuf);
+	if (!pc) {
+		cli_error("%s: %s", file, ebuf);
+		return -1;
+	}
+	if (pcap_datalink(pc) != DLT_EN10MB) {
+		const char *dl = pcap_datalink_val_to_name(pcap_datalink(pc));
+		cli_error("%s: link type %s, XDP needs Ethernet (EN10MB)", file, dl ? dl : "unknown");
+		pcap_close(pc);
+		return -1;
+	}
+	uint64_t counts[6] = {0}, packets = 0, shorts = 0, failed = 0;
+	double busy = 0;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int r;
+	char first_err[512] = "";
+	while ((r = pcap_next_ex(pc, &h, &data)) == 1) {
+		packets++;
+		if (h->caplen < 14) {
+			shorts++;
+			continue;
+		}
+		char err[512] = "";
+		VISOR_OPTS(visor_prog_test_run_opts, o, .data_in = data, .data_size_in = h->caplen,
+			   .repeat = rc->repeat, .engine = rc->engine, .errbuf = err,
+			   .errbuf_len = sizeof(err));
+		double t0 = now_ns();
+		int tr = visor_prog_test_run(rc->vm, &o);
+		busy += now_ns() - t0;
+		if (tr) {
+			if (!failed++)
+				snprintf(first_err, sizeof(first_err), "packet %llu: %.400s",
+					 (unsigned long long)packets, err[0] ? err : visor_vm_errmsg(rc->vm));
+			continue;
+		}
+		counts[o.retval < 5 ? o.retval : 5]++;
+	}
+	if (r == PCAP_ERROR) {
+		cli_error("%s: %s", file, pcap_geterr(pc));
+		pcap_close(pc);
+		return -1;
+	}
+	pcap_close(pc);
+
+	uint64_t ran = packets - shorts - failed;
+	struct cli_table t;
+	static const char *const hd[] = {"RETVAL", ">PACKETS", ">PERCENT"};
+	cli_table_init(&t, 3, hd);
+	for (int i = 0; i < 6; i++) {
+		if (!counts[i])
+			continue;
+		cli_table_row(&t);
+		cli_table_cell(&t, "%s", i < 5 ? xdp_name(i) : "other");
+		cli_table_cell(&t, "%llu", (unsigned long long)counts[i]);
+		cli_table_cell(&t, "%.1f%%", 100.0 * counts[i] / packets);
+	}
+	if (shorts) {
+		cli_table_row(&t);
+		cli_table_cell(&t, "runt (< 14 bytes, not run)");
+		cli_table_cell(&t, "%llu", (unsigned long long)shorts);
+		cli_table_cell(&t, "%.1f%%", 100.0 * shorts / packets);
+	}
+	if (failed) {
+		cli_table_row(&t);
+		cli_table_cell(&t, "(run failed)");
+		cli_table_cell(&t, "%llu", (unsigned long long)failed);
+		cli_table_cell(&t, "%.1f%%", 100.0 * failed / packets);
+	}
+	printf("%s: %llu packet%s\n", file, (unsigned long long)packets, packets == 1 ? "" : "s");
+	if (packets)
+		cli_table_print(&t, stdout);
+	cli_table_free(&t);
+	if (ran && busy > 0) {
+		double runs = (double)ran * rc->repeat;
+		printf("%.0f runs in %.3f ms (%s): %.0f packets per second, %.1f ns per packet\n", runs,
+		       busy / 1e6, rc->engine == VISOR_ENGINE_JIT ? "jit" : "interpreter",
+		       runs / (busy / 1e9), busy / runs);
+	}
+	if (failed) {
+		cli_error("%s: %s%s", file, first_err, failed > 1 ? " (and more)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int pick_prog(const char *path, struct visor_obj *obj, const char *name,
+		     struct visor_obj_prog **out)
+{
+	size_t n = visor_obj_prog_count(obj);
+	if (name) {
+		*out = visor_obj_find_prog(obj, name);
+		if (!*out) {
+			cli_error("%s: no program named '%s' (see 'visor obj info %s')", path, name, path);
+			return -1;
+		}
+		return 0;
+	}
+	if (n == 1) {
+		*out = visor_obj_prog_at(obj, 0);
+		return 0;
+	}
+	if (n == 0) {
+		cli_error("%s: the object has no programs", path);
+		return -1;
+	}
+	char list[512] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < n && used < sizeof(list); i++)
+		used += snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+				 visor_obj_prog_name(visor_obj_prog_at(obj, i)));
+	cli_error("%s: %zu programs (%s): choose one with --prog", path, n, list);
+	return -1;
+}
+
+static int parse_repeat(const char *s, uint32_t *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long x = strtoul(s, &end, 0);
+	if (errno || !*s || *end || *s == '-' || x == 0 || x > UINT32_MAX)
+		return -1;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+int cmd_test_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"prog", required_argument, 0, 'p'},   {"data", required_argument, 0, 'd'},
+		{"data-hex", required_argument, 0, 'x'}, {"pcap", required_argument, 0, 'P'},
+		{"repeat", required_argument, 0, 'r'}, {"jit", no_argument, 0, 'j'},
+		{"harden", no_argument, 0, 'H'},       {"print-data", no_argument, 0, 'o'},
+		{"dump-maps", no_argument, 0, 'm'},    {"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *prog_name = NULL, *data_file = NULL, *data_hex = NULL, *pcap_file = NULL;
+	uint32_t repeat = 1;
+	int jit = 0, harden = 0, print_data = 0, dump_maps = 0, c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': prog_name = optarg; break;
+		case 'd': data_file = optarg; break;
+		case 'x': data_hex = optarg; break;
+		case 'P': pcap_file = optarg; break;
+		case 'r':
+			if (parse_repeat(optarg, &repeat)) {
+				cli_error("test-run: --repeat needs a number from 1 to %u, not '%s'",
+					  UINT32_MAX, optarg);
+				return 2;
+			}
+			break;
+		case 'j': jit = 1; break;
+		case 'H': harden = 1; break;
+		case 'o': print_data = 1; break;
+		case 'm': dump_maps = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		cli_error("test-run: expected one object file (try 'visor test-run --help')");
+		return 2;
+	}
+	if (!!data_file + !!data_hex + !!pcap_file != 1) {
+		cli_error("test-run: give exactly one of --data, --data-hex and --pcap");
+		return 2;
+	}
+	if (harden && !jit) {
+		cli_error("test-run: --harden applies to the JIT; add --jit");
+		return 2;
+	}
+	if (print_data && pcap_file) {
+		cli_error("test-run: --print-data shows one packet; it does not go with --pcap");
+		return 2;
+	}
+
+	const char *path = argv[optind];
+	int status = 1;
+	char err[512];
+	uint8_t *pkt = NULL, *out = NULL;
+	size_t len = 0, nmaps = 0;
+	struct visor_map **maps = NULL;
+	struct visor_vm *vm = NULL;
+	struct visor_obj *obj = NULL;
+	struct visor_obj_prog *prog;
+
+	if (data_hex && cli_parse_hex(data_hex, &pkt, &len, err, sizeof(err))) {
+		cli_error("test-run: --data-hex: %s", err);
+		return 2;
+	}
+	if (data_file && !(pkt = (uint8_t *)cli_read_file(data_file, &len)))
+		return 1;
+	if (pkt && len < 14) {
+		cli_error("test-run: the packet has %zu bytes; XDP needs at least an Ethernet header (14)",
+			  len);
+		goto out;
+	}
+	obj = cli_open_obj(path);
+	if (!obj)
+		goto out;
+	if (pick_prog(path, obj, prog_name, &prog))
+		goto out;
+	if (visor_obj_maps_create(obj, &maps, &nmaps, err, sizeof(err))) {
+		cli_error("%s: %s", path, err);
+		goto out;
+	}
+	vm = visor_vm_create();
+	out = malloc(MAX_FRAME);
+	if (!vm || !out) {
+		cli_error("test-run: out of memory");
+		goto out;
+	}
+	if (visor_obj_prog_load_vm(vm, prog, maps, nmaps, err, sizeof(err))) {
+		cli_error("%s: %s", path, err);
+		goto out;
+	}
+	if (jit && visor_vm_jit_compile(vm, harden ? VISOR_JIT_HARDEN : 0)) {
+		cli_error("%s: prog '%s': %s", path, visor_obj_prog_name(prog), visor_vm_errmsg(vm));
+		goto out;
+	}
+	struct run_ctx rc = {.path = path, .vm = vm, .repeat = repeat, .out = out,
+			     .engine = jit ? VISOR_ENGINE_JIT : VISOR_ENGINE_INTERP};
+	if (pcap_file ? run_pcap(&rc, pcap_file) : run_one(&rc, pkt, len, print_data))
+		goto out;
+	status = 0;
+	if (dump_maps) {
+		for (size_t i = 0; i < nmaps; i++) {
+			printf("\n");
+			if (cli_map_dump(stdout, maps[i], visor_obj_map_def_at(obj, i)))
+				status = 1;
+		}
+	}
+out:
+	visor_vm_destroy(vm);
+	visor_obj_maps_destroy(maps, nmaps);
+	visor_obj_close(obj);
+	free(pkt);
+	free(out);
+	return status;
+}
