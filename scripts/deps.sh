@@ -2,8 +2,9 @@
 # Installs the Debian packages visor needs (when root), or prints the exact
 # apt-get line and fails (when not). Usage: scripts/deps.sh [build|fuzz|all]
 set -euo pipefail
-# clang-19 builds the eBPF test programs (tests/progs) in every build.
-need=(cmake make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev libpcap-dev clang-19)
+# clang-19 builds the eBPF test programs (tests/progs) in every build; python3
+# writes a pcap capture in a CLI test, objdump (binutils) reads JIT dumps.
+need=(cmake make gcc binutils python3 pkg-config libbpf-dev libelf-dev zlib1g-dev libpcap-dev clang-19)
 case "${1:-build}" in
   fuzz|all) need+=(llvm-19 libclang-rt-19-dev) ;;
 esac
