@@ -27,10 +27,13 @@ extern "C" {
 int visor_vm_set_maps(struct visor_vm *vm, struct visor_map *const *maps, size_t n);
 
 /* The program type (enum visor_prog_type of <visor/object.h>; Linux
- * numbers). 0 (the default) is a plain program: r1 = input memory. XDP (6)
- * makes visor_vm_load rewrite context accesses the way the kernel does (see
- * struct visor_xdp_md). Call before visor_vm_load. Returns 0 or -EINVAL
+ * numbers). 0 (the default) is a plain program: r1 = input memory. XDP (6),
+ * SOCKET_FILTER (1) and SCHED_CLS (3, tc) make visor_vm_load rewrite
+ * context accesses the way the kernel does (struct visor_xdp_md, struct
+ * visor_sk_buff) and refuse helpers the type may not call. Call before visor_vm_load. Returns 0 or -EINVAL
  * (a type without a context visor implements), -EBUSY (program loaded). */
+#define VISOR_VM_PROG_SOCKET_FILTER 1
+#define VISOR_VM_PROG_SCHED_CLS 3
 #define VISOR_VM_PROG_XDP 6
 int visor_vm_set_prog_type(struct visor_vm *vm, uint32_t type);
 
@@ -66,6 +69,60 @@ enum visor_xdp_action {
 	VISOR_XDP_REDIRECT = 4,
 };
 
+/* struct __sk_buff as socket filter and tc programs see it (the Linux UAPI
+ * layout, 192 bytes). data, data_end and data_meta become real pointers
+ * the same way as xdp_md's; the other fields keep their offsets. */
+struct visor_sk_buff {
+	uint32_t len;
+	uint32_t pkt_type;
+	uint32_t mark;
+	uint32_t queue_mapping;
+	uint32_t protocol;
+	uint32_t vlan_present;
+	uint32_t vlan_tci;
+	uint32_t vlan_proto;
+	uint32_t priority;
+	uint32_t ingress_ifindex;
+	uint32_t ifindex;
+	uint32_t tc_index;
+	uint32_t cb[5];
+	uint32_t hash;
+	uint32_t tc_classid;
+	uint32_t data;
+	uint32_t data_end;
+	uint32_t napi_id;
+	uint32_t family;
+	uint32_t remote_ip4;
+	uint32_t local_ip4;
+	uint32_t remote_ip6[4];
+	uint32_t local_ip6[4];
+	uint32_t remote_port;
+	uint32_t local_port;
+	uint32_t data_meta;
+	uint64_t flow_keys;
+	uint64_t tstamp;
+	uint32_t wire_len;
+	uint32_t gso_segs;
+	uint64_t sk;
+	uint32_t gso_size;
+	uint8_t tstamp_type;
+	uint8_t pad[3];
+	uint64_t hwtstamp;
+};
+
+/* tc return codes (TC_ACT_*). */
+enum visor_tc_action {
+	VISOR_TC_ACT_UNSPEC = -1,
+	VISOR_TC_ACT_OK = 0,
+	VISOR_TC_ACT_RECLASSIFY = 1,
+	VISOR_TC_ACT_SHOT = 2,
+	VISOR_TC_ACT_PIPE = 3,
+	VISOR_TC_ACT_STOLEN = 4,
+	VISOR_TC_ACT_QUEUED = 5,
+	VISOR_TC_ACT_REPEAT = 6,
+	VISOR_TC_ACT_REDIRECT = 7,
+};
+
 /* BPF_PROG_TEST_RUN for the loaded program. Zero-initialise with .sz
  * (VISOR_OPTS). XDP: data_in is the packet (>= 14 bytes, as the kernel),
  * copied into a buffer with the kernel's 256 bytes of headroom; data_out
@@ -73,6 +130,16 @@ enum visor_xdp_action {
  * out; -ENOSPC and the length if it does not fit, as the kernel). ctx_in,
  * if given, is a struct visor_xdp_md whose data/data_end/data_meta must be
  * 0 and whose ingress_ifindex / rx_queue_index are passed through.
+ * Socket filter and tc (as the kernel's bpf_prog_test_run_skb): data_in is
+ * an Ethernet frame (>= 14 bytes); protocol and pkt_type come from its
+ * header as eth_type_trans sets them on the loopback device (ifindex 1).
+ * tc programs see the frame from the Ethernet header, socket filters from
+ * the network header (len is 14 less, and data_out gets 14 zero bytes in
+ * front, as the kernel's). ctx_in, if given, is a struct visor_sk_buff (at
+ * most 192 bytes, zero-padded) where only mark, priority, ingress_ifindex,
+ * ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp may be
+ * set; ctx_out receives the same fields after the last run (ctx_size_out:
+ * room in, bytes out; -ENOSPC if it is smaller than the struct).
  * Returns 0 with retval and duration set, or the first failing run's
  * negative errno with its message in errbuf (or the VM's errmsg). */
 struct visor_prog_test_run_opts {
@@ -92,6 +159,8 @@ struct visor_prog_test_run_opts {
 	uint32_t duration;      /* mean ns per run, as the kernel */
 	char *errbuf;
 	size_t errbuf_len;
+	void *ctx_out;          /* socket filter / tc: struct visor_sk_buff */
+	uint32_t ctx_size_out;  /* in: room; out: bytes */
 };
 int visor_prog_test_run(struct visor_vm *vm, struct visor_prog_test_run_opts *opts);
 

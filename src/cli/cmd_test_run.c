@@ -1,4 +1,5 @@
-/* visor test-run: run an object's XDP program on packets in the visor VM,
+/* visor test-run: run an object's XDP, socket filter or tc program on
+ * packets in the visor VM,
  * the way BPF_PROG_TEST_RUN runs it in the kernel. */
 #include <errno.h>
 #include <getopt.h>
@@ -23,7 +24,8 @@ static void usage(FILE *out)
 		"                      [--repeat N] [--jit [--harden]] [--print-data] [--dump-maps]\n"
 		"Creates OBJ's maps, loads one of its programs into the visor VM and runs it on a\n"
 		"packet, like BPF_PROG_TEST_RUN: prints the return code (XDP_PASS ...) and the mean\n"
-		"time per run. XDP programs only for now; the packet is an Ethernet frame.\n\n"
+		"time per run. XDP, socket filter and tc programs; the packet is an Ethernet frame\n"
+		"(socket filters see it from the network header, as in the kernel).\n\n"
 		"  --prog NAME         the program (default: the object's only program)\n"
 		"  --data FILE         the packet, raw bytes from FILE\n"
 		"  --data-hex HEX      the packet as hex bytes (\"02 00 00 ...\")\n"
@@ -37,11 +39,26 @@ static void usage(FILE *out)
 		"  -h, --help          this text\n");
 }
 
-static const char *xdp_name(uint32_t r)
+/* The name of return code r for the program type, or NULL. */
+static const char *ret_name(uint32_t type, uint32_t r)
 {
-	static const char *const names[] = {"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
-					    "XDP_REDIRECT"};
-	return r < 5 ? names[r] : NULL;
+	static const char *const xdp[] = {"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
+					  "XDP_REDIRECT"};
+	static const char *const tc[] = {"TC_ACT_OK", "TC_ACT_RECLASSIFY", "TC_ACT_SHOT",
+					 "TC_ACT_PIPE", "TC_ACT_STOLEN"};
+	if (type == VISOR_VM_PROG_XDP)
+		return r < 5 ? xdp[r] : NULL;
+	if (type == VISOR_VM_PROG_SCHED_CLS)
+		return r < 5 ? tc[r] : r == UINT32_MAX ? "TC_ACT_UNSPEC" : NULL;
+	return r ? "keep that many bytes" : "drop";
+}
+
+/* The --pcap table's row for a return code: 0..4, or 5 for the rest. */
+static int ret_bucket(uint32_t type, uint32_t r)
+{
+	if (type == VISOR_VM_PROG_SOCKET_FILTER)
+		return r ? 5 : 0;
+	return r < 5 ? (int)r : 5;
 }
 
 static double now_ns(void)
@@ -55,6 +72,7 @@ struct run_ctx {
 	const char *path;
 	struct visor_vm *vm;
 	int engine;
+	uint32_t type;
 	uint32_t repeat;
 	uint8_t *out;
 };
@@ -70,8 +88,8 @@ static int run_one(struct run_ctx *rc, const uint8_t *pkt, size_t len, int print
 		cli_error("%s: %s", rc->path, err[0] ? err : visor_vm_errmsg(rc->vm));
 		return -1;
 	}
-	const char *n = xdp_name(o.retval);
-	printf("retval %u (%s)\n", o.retval, n ? n : "not an XDP action");
+	const char *n = ret_name(rc->type, o.retval);
+	printf("retval %u (%s)\n", o.retval, n ? n : "not an action of the program type");
 	printf("duration %u ns (mean of %u run%s, %s)\n", o.duration, rc->repeat,
 	       rc->repeat == 1 ? "" : "s", rc->engine == VISOR_ENGINE_JIT ? "jit" : "interpreter");
 	if (print_data) {
@@ -91,7 +109,7 @@ static int run_pcap(struct run_ctx *rc, const char *file)
 	}
 	if (pcap_datalink(pc) != DLT_EN10MB) {
 		const char *dl = pcap_datalink_val_to_name(pcap_datalink(pc));
-		cli_error("%s: link type %s, XDP needs Ethernet (EN10MB)", file, dl ? dl : "unknown");
+		cli_error("%s: link type %s, test-run needs Ethernet (EN10MB)", file, dl ? dl : "unknown");
 		pcap_close(pc);
 		return -1;
 	}
@@ -120,7 +138,7 @@ static int run_pcap(struct run_ctx *rc, const char *file)
 					 (unsigned long long)packets, err[0] ? err : visor_vm_errmsg(rc->vm));
 			continue;
 		}
-		counts[o.retval < 5 ? o.retval : 5]++;
+		counts[ret_bucket(rc->type, o.retval)]++;
 	}
 	if (r == PCAP_ERROR) {
 		cli_error("%s: %s", file, pcap_geterr(pc));
@@ -137,7 +155,10 @@ static int run_pcap(struct run_ctx *rc, const char *file)
 		if (!counts[i])
 			continue;
 		cli_table_row(&t);
-		cli_table_cell(&t, "%s", i < 5 ? xdp_name(i) : "other");
+		if (rc->type == VISOR_VM_PROG_SOCKET_FILTER)
+			cli_table_cell(&t, "%s", i ? "kept (> 0)" : "0 (drop)");
+		else
+			cli_table_cell(&t, "%s", i < 5 ? ret_name(rc->type, (uint32_t)i) : "other");
 		cli_table_cell(&t, "%llu", (unsigned long long)counts[i]);
 		cli_table_cell(&t, "%.1f%%", 100.0 * counts[i] / packets);
 	}
@@ -280,7 +301,7 @@ int cmd_test_run(int argc, char **argv)
 	if (data_file && !(pkt = (uint8_t *)cli_read_file(data_file, &len)))
 		return 1;
 	if (pkt && len < 14) {
-		cli_error("test-run: the packet has %zu bytes; XDP needs at least an Ethernet header (14)",
+		cli_error("test-run: the packet has %zu bytes; test-run needs at least an Ethernet header (14)",
 			  len);
 		goto out;
 	}
@@ -308,6 +329,7 @@ int cmd_test_run(int argc, char **argv)
 		goto out;
 	}
 	struct run_ctx rc = {.path = path, .vm = vm, .repeat = repeat, .out = out,
+			     .type = visor_obj_prog_type(prog),
 			     .engine = jit ? VISOR_ENGINE_JIT : VISOR_ENGINE_INTERP};
 	if (pcap_file ? run_pcap(&rc, pcap_file) : run_one(&rc, pkt, len, print_data))
 		goto out;

@@ -121,10 +121,11 @@ int visor_obj_prog_load_vm(struct visor_vm *vm, const struct visor_obj_prog *pro
 	if (rc)
 		return fail(err, errlen, rc, "%s", why);
 	uint32_t type = visor_obj_prog_type(prog);
-	if (type != VISOR_VM_PROG_XDP) {
+	if (type != VISOR_VM_PROG_XDP && type != VISOR_VM_PROG_SOCKET_FILTER &&
+	    type != VISOR_VM_PROG_SCHED_CLS) {
 		const char *tn = visor_obj_prog_type_name(type);
 		return fail(err, errlen, -EOPNOTSUPP,
-			    "prog '%s': program type %s is not supported by the visor VM yet (XDP only)",
+			    "prog '%s': program type %s is not supported by the visor VM yet (XDP, socket filter and tc only)",
 			    name, tn ? tn : "unknown");
 	}
 	if ((rc = visor_vm_set_maps(vm, maps, count)) || (rc = visor_vm_set_prog_type(vm, type)) ||

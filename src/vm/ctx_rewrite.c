@@ -1,7 +1,9 @@
 /* Load-time rewrite of context accesses, the VM's counterpart of the
- * kernel's convert_ctx_accesses(): an XDP program reads 32-bit data,
- * data_end and data_meta fields of struct xdp_md and uses them as pointers,
- * so those loads become 64-bit loads from visor's struct visor_xdp_buff.
+ * kernel's convert_ctx_accesses(): XDP, socket filter and tc programs read
+ * 32-bit data, data_end and data_meta fields of struct xdp_md or struct
+ * __sk_buff and use them as pointers, so those loads become 64-bit loads
+ * from visor's struct visor_xdp_buff / struct visor_skb; each type's
+ * access rules (which fields, sizes, which stores) are applied here too.
  *
  * Without a verifier, which registers hold the context is found by a small
  * forward dataflow pass: per instruction, each register and each 8-byte
@@ -12,6 +14,7 @@
  * memory safety: every access is still checked at run time, and the
  * context is a read-only region. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,14 +128,92 @@ static void transfer(const struct visor_insn *in, struct state *s)
 
 static int refuse(struct visor_vm *vm, size_t pc, const char *what, int off, int size)
 {
-	snprintf(vm->errmsg, sizeof(vm->errmsg),
-		 "insn %zu: %s of struct xdp_md at offset %d, size %d", pc, what, off, size);
+	bool skb = vm->rt->prog_type != VISOR_VM_PROG_XDP;
+	snprintf(vm->errmsg, sizeof(vm->errmsg), "insn %zu: %s of struct %s at offset %d, size %d",
+		 pc, what, skb ? "__sk_buff" : "xdp_md", off, size);
 	return -EINVAL;
+}
+
+#define SKB_OFF(f) ((int)offsetof(struct visor_sk_buff, f))
+#define SKB_END(f) (SKB_OFF(f) + (int)sizeof(((struct visor_sk_buff *)0)->f))
+
+/* One access to struct __sk_buff, with the kernel's rules
+ * (bpf_skb_is_valid_access and sk_filter_ / tc_cls_act_is_valid_access):
+ * the pointer fields become 64-bit loads of struct visor_skb, the rest
+ * keeps its offset. */
+static int rewrite_skb(struct visor_vm *vm, size_t pc, struct visor_insn *in)
+{
+	int size = size_bytes(in->code), off = in->off;
+	uint8_t cls = VISOR_CLASS(in->code);
+	bool tc = vm->rt->prog_type == VISOR_VM_PROG_SCHED_CLS;
+	bool write = cls != VISOR_CLS_LDX;
+	const char *type = tc ? "tc" : "socket filter";
+	char why[160];
+
+	if (cls == VISOR_CLS_STX && VISOR_MODE(in->code) == VISOR_MODE_ATOMIC)
+		return refuse(vm, pc, "atomic access", off, size);
+	if (cls == VISOR_CLS_LDX && VISOR_MODE(in->code) != VISOR_MODE_MEM)
+		return refuse(vm, pc, "sign-extending load", off, size);
+	if (off < 0 || off >= (int)sizeof(struct visor_sk_buff) || off % size)
+		return refuse(vm, pc, "invalid or misaligned access", off, size);
+	/* Fields the type may not touch at all. */
+	if ((off >= SKB_OFF(family) && off < SKB_END(local_port)) ||
+	    (off >= SKB_OFF(flow_keys) && off < SKB_END(flow_keys)) ||
+	    (off >= SKB_OFF(tstamp_type) && off < SKB_OFF(hwtstamp)) ||
+	    (off >= SKB_OFF(sk) && off < SKB_END(sk)))
+		goto no_field;
+	if (!tc && ((off >= SKB_OFF(tc_classid) && off < SKB_END(data_end)) ||
+		    (off >= SKB_OFF(data_meta) && off < SKB_END(data_meta)) ||
+		    (off >= SKB_OFF(tstamp) && off < SKB_END(wire_len)) || off >= SKB_OFF(hwtstamp)))
+		goto no_field;
+	if (off >= SKB_OFF(cb) && off < SKB_END(cb)) /* any size, writable */
+		return off + size <= SKB_END(cb) ? 0 : refuse(vm, pc, "access past cb[4]", off, size);
+	if (off == SKB_OFF(data) || off == SKB_OFF(data_end) || off == SKB_OFF(data_meta)) {
+		if (write || size != 4)
+			return refuse(vm, pc, write ? "store into a packet pointer field"
+						    : "narrow or wide load of a packet pointer field",
+				      off, size);
+		in->code = VISOR_CLS_LDX | VISOR_MODE_MEM | VISOR_SIZE_DW;
+		in->off = (int16_t)(off == SKB_OFF(data)	 ? offsetof(struct visor_skb, data)
+				    : off == SKB_OFF(data_end) ? offsetof(struct visor_skb, data_end)
+							       : offsetof(struct visor_skb, data_meta));
+		return 0;
+	}
+	if (off == SKB_OFF(tstamp) || off == SKB_OFF(hwtstamp)) {
+		if (size != 8 || (write && off == SKB_OFF(hwtstamp)))
+			return refuse(vm, pc, size != 8 ? "access of a 64-bit field not 8 bytes wide"
+							 : "store into a read-only field",
+				      off, size);
+		return 0;
+	}
+	/* The remaining u32 fields: narrow loads, full-width stores where the
+	 * type may write. */
+	if (size == 8)
+		return refuse(vm, pc, "8-byte access to a 32-bit field", off, size);
+	if (write) {
+		bool ok = tc && (off == SKB_OFF(mark) || off == SKB_OFF(tc_index) ||
+				 off == SKB_OFF(priority) || off == SKB_OFF(tc_classid) ||
+				 off == SKB_OFF(queue_mapping));
+		if (!ok || size != 4) {
+			snprintf(why, sizeof(why), "store (%s programs may write only %s)", type,
+				 tc ? "mark, priority, queue_mapping, tc_index, tc_classid, cb[] and tstamp, 4 bytes wide"
+				    : "cb[]");
+			return refuse(vm, pc, why, off, size);
+		}
+	}
+	return 0;
+no_field:
+	snprintf(why, sizeof(why), "%s programs may not access this field: %s", type,
+		 write ? "store" : "load");
+	return refuse(vm, pc, why, off, size);
 }
 
 /* Rewrites one access through a context pointer. */
 static int rewrite(struct visor_vm *vm, size_t pc, struct visor_insn *in)
 {
+	if (vm->rt->prog_type != VISOR_VM_PROG_XDP)
+		return rewrite_skb(vm, pc, in);
+
 	int size = size_bytes(in->code), off = in->off;
 	uint8_t cls = VISOR_CLASS(in->code);
 	if (cls != VISOR_CLS_LDX || VISOR_MODE(in->code) != VISOR_MODE_MEM)
@@ -153,7 +234,7 @@ static int rewrite(struct visor_vm *vm, size_t pc, struct visor_insn *in)
 	return refuse(vm, pc, "invalid access", off, size);
 }
 
-int visor_vm_rewrite_xdp_ctx(struct visor_vm *vm)
+int visor_vm_rewrite_ctx(struct visor_vm *vm)
 {
 	size_t n = vm->count;
 	struct visor_insn *insns = vm->insns;

@@ -3,6 +3,7 @@
  * strings. Registration of all of them: visor_vm_register_linux_helpers. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -143,6 +144,32 @@ static uint64_t h_csum_diff(HELPER_ARGS)
 	return (uint32_t)sum;
 }
 
+/* bpf_skb_load_bytes(skb, offset, to, len): bytes of the packet from
+ * skb->data + offset; out of the packet, to is zeroed and -EFAULT returned
+ * as the kernel's. The context's pointers are checked against the run's
+ * packet, so a forged context cannot read elsewhere. */
+static uint64_t h_skb_load_bytes(HELPER_ARGS)
+{
+	const char *h = "bpf_skb_load_bytes";
+	uint32_t type = run->vm->rt ? run->vm->rt->prog_type : 0;
+	if (type != VISOR_VM_PROG_SOCKET_FILTER && type != VISOR_VM_PROG_SCHED_CLS) {
+		visor_vm_run_fail(run, -EINVAL, "%s: the program has no __sk_buff context", h);
+		return 0;
+	}
+	if (!visor_helper_mem(run, r1, VISOR_SKB_CTX_VISIBLE, false, h, "skb") ||
+	    !visor_helper_mem(run, r3, r4, true, h, "to"))
+		return 0;
+	const struct visor_skb *skb = (const struct visor_skb *)(uintptr_t)r1;
+	uint64_t src = skb->data + (uint32_t)r2;
+	if (!r4 || (uint32_t)r2 > INT32_MAX || src < run->mem.base || src + r4 < src ||
+	    src + r4 > run->mem.base + run->mem.len || src + r4 > skb->data_end) {
+		memset((void *)(uintptr_t)r3, 0, r4);
+		return (uint64_t)-EFAULT;
+	}
+	memcpy((void *)(uintptr_t)r3, (const void *)(uintptr_t)src, r4);
+	return 0;
+}
+
 /* bpf_strncmp(s1, s1_sz, s2): s2 is a NUL-terminated constant. */
 static uint64_t h_strncmp(HELPER_ARGS)
 {
@@ -276,6 +303,7 @@ int visor_vm_register_linux_helpers(struct visor_vm *vm)
 		{14, "bpf_get_current_pid_tgid", h_get_current_pid_tgid},
 		{15, "bpf_get_current_uid_gid", h_get_current_uid_gid},
 		{16, "bpf_get_current_comm", h_get_current_comm},
+		{26, "bpf_skb_load_bytes", h_skb_load_bytes},
 		{28, "bpf_csum_diff", h_csum_diff},
 		{42, "bpf_get_numa_node_id", h_get_numa_node_id},
 		{112, "bpf_probe_read_user", h_probe_read_user},

@@ -1,6 +1,7 @@
 /* The VM runtime: the map table a program's lddw instructions index, the
  * record of memory helpers hand out during a run, the program type (context
- * rewrite at load) and BPF_PROG_TEST_RUN for XDP. */
+ * rewrite at load) and BPF_PROG_TEST_RUN for XDP, socket filter and tc. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -88,7 +89,8 @@ int visor_vm_set_prog_type(struct visor_vm *vm, uint32_t type)
 		return -EINVAL;
 	if (vm->slots)
 		return rt_fail(vm, -EBUSY, "set_prog_type: a program is loaded (unload it first)");
-	if (type != 0 && type != VISOR_VM_PROG_XDP)
+	if (type != 0 && type != VISOR_VM_PROG_XDP && type != VISOR_VM_PROG_SOCKET_FILTER &&
+	    type != VISOR_VM_PROG_SCHED_CLS)
 		return rt_fail(vm, -EINVAL, "set_prog_type: program type %u has no context in the visor VM yet",
 			       type);
 	struct visor_vm_rt *rt = visor_vm_rt_get(vm);
@@ -110,8 +112,8 @@ int visor_vm_set_printk(struct visor_vm *vm, visor_printk_fn fn, void *ctx)
 
 int visor_vm_rt_prepare(struct visor_vm *vm)
 {
-	if (vm->rt->prog_type == VISOR_VM_PROG_XDP)
-		return visor_vm_rewrite_xdp_ctx(vm);
+	if (vm->rt->prog_type)
+		return visor_vm_rewrite_ctx(vm);
 	return 0;
 }
 
@@ -245,25 +247,167 @@ static int tr_fail(struct visor_vm *vm, struct visor_prog_test_run_opts *o, int 
 	return err;
 }
 
-/* One run with r1 = the context, the packet as the input memory (the fast
- * path of the access checks) and the context handed out read-only. */
-static int run_once(struct visor_vm *vm, const struct visor_prog_test_run_opts *o,
-		    struct visor_xdp_buff *x, uint64_t *r0)
+/* One run with r1 = the context (handed out, read-only for XDP) and the
+ * packet [base, base + len) as the input memory (the fast path of the
+ * access checks, and what LD_ABS / LD_IND read). */
+static int run_once(struct visor_vm *vm, const struct visor_prog_test_run_opts *o, void *ctx,
+		    size_t ctx_len, bool ctx_writable, uintptr_t base, size_t len, bool pkt_writable,
+		    uint64_t *r0)
 {
 	struct visor_vm_run run = {
 		.vm = vm,
-		.mem = {.base = x->data_meta, .len = x->data_end - x->data_meta, .writable = true},
+		.mem = {.base = base, .len = len, .writable = pkt_writable},
 		.errbuf = o->errbuf,
 		.errbuf_len = o->errbuf_len,
 	};
-	uint64_t args[5] = {(uintptr_t)x, 0, 0, 0, 0};
+	uint64_t args[5] = {(uintptr_t)ctx, 0, 0, 0, 0};
 	uint64_t executed;
-	visor_vm_run_hand_out(&run, x, VISOR_XDP_CTX_VISIBLE, false);
+	if (vm->rt->prog_type != VISOR_VM_PROG_XDP) {
+		/* skb programs: LD_ABS / LD_IND read from skb->data. */
+		run.packet = (const uint8_t *)base;
+		run.packet_len = len;
+	}
+	visor_vm_run_hand_out(&run, ctx, ctx_len, ctx_writable);
 	bool jit = o->engine == VISOR_ENGINE_JIT || (o->engine == VISOR_ENGINE_AUTO && vm->jit);
 	visor_map_read_lock();
 	int err = jit ? visor_vm_jit_run(&run, args, o->budget, r0, &executed)
 		      : visor_vm_interpret(&run, args, o->budget, r0, &executed);
 	visor_map_read_unlock();
+	return err;
+}
+
+static bool all_zero(const void *p, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++)
+		if (((const uint8_t *)p)[i])
+			return false;
+	return true;
+}
+
+#define SKB_HEADROOM 64 /* NET_SKB_PAD */
+#define SKB_OFF(f) offsetof(struct visor_sk_buff, f)
+#define SKB_END(f) (SKB_OFF(f) + sizeof(((struct visor_sk_buff *)0)->f))
+
+/* bpf_prog_test_run_skb: the frame as an skb on the loopback device. */
+static int test_run_skb(struct visor_vm *vm, struct visor_prog_test_run_opts *opts,
+			struct visor_prog_test_run_opts *o)
+{
+	bool tc = vm->rt->prog_type == VISOR_VM_PROG_SCHED_CLS;
+	struct visor_sk_buff in = {0};
+	if (!o->data_in || o->data_size_in < 14)
+		return tr_fail(vm, o, -EINVAL, "skb programs need data_in of at least 14 bytes (an Ethernet header)");
+	/* As the kernel: an IPv4 or IPv6 frame must hold the IP header. */
+	const uint8_t *f = o->data_in;
+	if ((f[12] == 0x08 && f[13] == 0x00 && o->data_size_in < 14 + 20) ||
+	    (f[12] == 0x86 && f[13] == 0xdd && o->data_size_in < 14 + 40))
+		return tr_fail(vm, o, -EINVAL, "an IPv4 / IPv6 frame shorter than its IP header");
+	if (o->data_size_in > 65536 - SKB_HEADROOM)
+		return tr_fail(vm, o, -E2BIG, "data_in larger than 64 KiB");
+	if (o->ctx_in) {
+		if (o->ctx_size_in > sizeof(in))
+			return tr_fail(vm, o, -EINVAL, "ctx_in is larger than struct __sk_buff (192 bytes)");
+		memcpy(&in, o->ctx_in, o->ctx_size_in);
+		/* convert___skb_to_skb: only these fields may be set. */
+		if (!all_zero(&in, 0, SKB_OFF(mark)) ||
+		    !all_zero(&in, SKB_END(mark), SKB_OFF(priority)) ||
+		    !all_zero(&in, SKB_END(ifindex), SKB_OFF(cb)) ||
+		    !all_zero(&in, SKB_END(cb), SKB_OFF(tstamp)) ||
+		    !all_zero(&in, SKB_END(gso_segs), SKB_OFF(gso_size)) ||
+		    !all_zero(&in, SKB_END(gso_size), SKB_OFF(hwtstamp)))
+			return tr_fail(vm, o, -EINVAL, "ctx_in: only mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp may be set");
+	}
+	uint32_t hh = tc ? 0 : 14; /* socket filters start at the network header */
+	uint32_t len = o->data_size_in - hh;
+	if (in.wire_len && (in.wire_len < len || in.wire_len > 65536))
+		return tr_fail(vm, o, -EINVAL, "ctx_in: wire_len smaller than the packet or too large");
+	if (visor_map_set_cpu(o->cpu))
+		return tr_fail(vm, o, -EINVAL, "cpu slot out of range (visor_map_possible_cpus)");
+	/* eth_type_trans on the loopback device: its address and broadcast
+	 * address are both 00:00:00:00:00:00, so ff:ff:ff:ff:ff:ff is just
+	 * multicast there. */
+	static const uint8_t zero_mac[6];
+	uint32_t pkt_type = 0; /* PACKET_HOST */
+	if (memcmp(f, zero_mac, 6))
+		pkt_type = f[0] & 1 ? 2 /* MULTICAST */ : 3 /* OTHERHOST */;
+	uint16_t proto; /* network byte order, as skb->protocol */
+	memcpy(&proto, f + 12, 2);
+	if (f[12] < 0x06) /* an 802.3 length: raw 802.3 (IPX) or 802.2 LLC */
+		proto = o->data_size_in >= 16 && f[14] == 0xff && f[15] == 0xff ? htons(0x0001)
+										 : htons(0x0004);
+
+	size_t buf_len = SKB_HEADROOM + o->data_size_in;
+	uint8_t *buf = malloc(buf_len);
+	if (!buf)
+		return tr_fail(vm, o, -ENOMEM, "out of memory");
+	uint32_t repeat = o->repeat ? o->repeat : 1;
+	uint64_t r0 = 0, t0 = now_ns();
+	int err = 0;
+	struct visor_skb skb;
+	for (uint32_t i = 0; i < repeat && !err; i++) {
+		memset(buf, 0, SKB_HEADROOM);
+		memcpy(buf + SKB_HEADROOM, f, o->data_size_in);
+		uintptr_t data = (uintptr_t)buf + SKB_HEADROOM + hh;
+		skb = (struct visor_skb){
+			.md = {
+				.len = len,
+				.pkt_type = pkt_type,
+				.mark = in.mark,
+				.protocol = proto,
+				.priority = in.priority,
+				.ingress_ifindex = in.ingress_ifindex,
+				.ifindex = in.ifindex > 1 ? in.ifindex : 1,
+				.tstamp = in.tstamp,
+				.wire_len = in.wire_len ? in.wire_len : len,
+				.gso_segs = in.gso_segs,
+				.gso_size = in.gso_size,
+				.hwtstamp = in.hwtstamp,
+			},
+			.data = data,
+			.data_end = data + len,
+			.data_meta = data,
+		};
+		memcpy(skb.md.cb, in.cb, sizeof(in.cb));
+		err = run_once(vm, o, &skb, VISOR_SKB_CTX_VISIBLE, true, data, len, tc, &r0);
+	}
+	uint64_t dt = now_ns() - t0;
+	if (!err) {
+		opts->retval = (uint32_t)r0;
+		opts->duration = (uint32_t)(dt / repeat);
+		/* The frame after the run; socket filters get the link-layer
+		 * header back as zeros, as the kernel pushes it. */
+		size_t out_len = hh + len;
+		if (!tc)
+			memset(buf + SKB_HEADROOM, 0, hh);
+		if (o->data_out) {
+			memcpy(o->data_out, buf + SKB_HEADROOM,
+			       out_len < o->data_size_out ? out_len : o->data_size_out);
+			if (out_len > o->data_size_out)
+				err = -ENOSPC;
+		}
+		opts->data_size_out = (uint32_t)out_len;
+		if (o->ctx_out && opts->sz >= offsetof(struct visor_prog_test_run_opts, ctx_size_out) +
+						      sizeof(o->ctx_size_out)) {
+			/* convert_skb_to___skb: the fields ctx_in may set. */
+			struct visor_sk_buff out = {
+				.mark = skb.md.mark,
+				.priority = skb.md.priority,
+				.ingress_ifindex = skb.md.ingress_ifindex,
+				.ifindex = skb.md.ifindex,
+				.tstamp = skb.md.tstamp,
+				.wire_len = skb.md.wire_len,
+				.gso_segs = skb.md.gso_segs,
+				.gso_size = skb.md.gso_size,
+				.hwtstamp = skb.md.hwtstamp,
+			};
+			memcpy(out.cb, skb.md.cb, sizeof(out.cb));
+			size_t n = o->ctx_size_out < sizeof(out) ? o->ctx_size_out : sizeof(out);
+			memcpy(o->ctx_out, &out, n);
+			if (n < sizeof(out) && !err)
+				err = -ENOSPC;
+			opts->ctx_size_out = sizeof(out);
+		}
+	}
+	free(buf);
 	return err;
 }
 
@@ -279,11 +423,13 @@ int visor_prog_test_run(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 	vm->errmsg[0] = 0;
 	if (!vm->slots)
 		return tr_fail(vm, &o, -EINVAL, "no program loaded");
-	if (!vm->rt || vm->rt->prog_type != VISOR_VM_PROG_XDP)
-		return tr_fail(vm, &o, -ENOTSUP, "only XDP programs can be test-run (visor_vm_set_prog_type)");
+	if (!vm->rt || !vm->rt->prog_type)
+		return tr_fail(vm, &o, -ENOTSUP, "only XDP, socket filter and tc programs can be test-run (visor_vm_set_prog_type)");
 	bool jit = o.engine == VISOR_ENGINE_JIT || (o.engine == VISOR_ENGINE_AUTO && vm->jit);
 	if (jit && !vm->jit)
 		return tr_fail(vm, &o, -EINVAL, "the program is not JIT-compiled (visor_vm_jit_compile)");
+	if (vm->rt->prog_type != VISOR_VM_PROG_XDP)
+		return test_run_skb(vm, opts, &o);
 	if (!o.data_in || o.data_size_in < 14)
 		return tr_fail(vm, &o, -EINVAL, "XDP needs data_in of at least 14 bytes (an Ethernet header)");
 	if (o.data_size_in > 65536 - XDP_HEADROOM - XDP_TAILROOM)
@@ -320,7 +466,8 @@ int visor_prog_test_run(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 			.buf = buf,
 			.buf_len = buf_len,
 		};
-		err = run_once(vm, &o, &x, &r0);
+		err = run_once(vm, &o, &x, VISOR_XDP_CTX_VISIBLE, false, x.data_meta,
+			       x.data_end - x.data_meta, true, &r0);
 	}
 	uint64_t dt = now_ns() - t0;
 	if (!err) {

@@ -31,6 +31,19 @@ struct visor_xdp_buff {
 };
 #define VISOR_XDP_CTX_VISIBLE 40
 
+/* What r1 points to in socket filter and tc programs: struct __sk_buff
+ * with every field at its own offset, then the three pointer fields as
+ * 64-bit pointers, which the load-time rewrite makes data (76), data_end
+ * (80) and data_meta (140) read. The whole of it is handed out writable;
+ * the rewrite refuses the stores the kernel refuses. */
+struct visor_skb {
+	struct visor_sk_buff md;
+	uint64_t data;      /* offset 192 */
+	uint64_t data_end;  /* 200 */
+	uint64_t data_meta; /* 208 */
+};
+#define VISOR_SKB_CTX_VISIBLE 216
+
 struct visor_vm_rt *visor_vm_rt_get(struct visor_vm *vm); /* allocates; NULL: no memory */
 /* Is p one of the maps bound to the run's program? */
 struct visor_map *visor_vm_rt_map(const struct visor_vm_run *run, uint64_t p);
@@ -39,7 +52,11 @@ void visor_vm_run_hand_out(struct visor_vm_run *run, const void *p, uint64_t len
 void visor_vm_run_take_back(struct visor_vm_run *run, const void *p);
 
 /* ctx_rewrite.c: rewrites context accesses of vm->insns for the program
- * type; 0 or -EINVAL / -EOPNOTSUPP / -ENOMEM with vm->errmsg set. */
-int visor_vm_rewrite_xdp_ctx(struct visor_vm *vm);
+ * type (XDP, socket filter, tc); 0 or -EINVAL / -EOPNOTSUPP / -ENOMEM with
+ * vm->errmsg set. */
+int visor_vm_rewrite_ctx(struct visor_vm *vm);
+
+/* The Linux name of helper id ("bpf_map_lookup_elem"), or NULL. */
+const char *visor_linux_helper_name(uint32_t id);
 
 #endif

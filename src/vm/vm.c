@@ -225,7 +225,8 @@ static int decode_one(struct visor_vm *vm, size_t pc, struct visor_vm_slot *s)
 		if (code == VISOR_JMP_CALL) {
 			if (in->src == VISOR_CALL_HELPER) {
 				s->op = VM_OP_CALL_HELPER;
-				return 0;
+				/* Typed programs: the type's helper allowlist. */
+				return vm->rt ? visor_vm_rt_check_helper(vm, pc, in->imm) : 0;
 			}
 			if (in->src == VISOR_CALL_KFUNC)
 				return vm_fail(vm, -EOPNOTSUPP,

@@ -108,6 +108,8 @@ bool visor_vm_run_handed_ok(const struct visor_vm_run *run, uint64_t addr, uint6
 			    bool write);
 int visor_vm_rt_lddw(struct visor_vm *vm, size_t pc, uint64_t *imm);
 int visor_vm_rt_prepare(struct visor_vm *vm);
+/* helper_protos.c: the type's helper allowlist; 0 or -EINVAL, message set. */
+int visor_vm_rt_check_helper(struct visor_vm *vm, size_t pc, int32_t imm);
 void visor_vm_rt_free(struct visor_vm *vm);
 
 int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_t budget,
