@@ -50,7 +50,7 @@ static int array_alloc(const struct visor_map_create_opts *o, struct visor_map *
 		return visor_map_errf(err, errlen, -ENOMEM, "cannot allocate %zu bytes", bytes);
 	}
 	a->map.nr_cpus = ncpu;
-	visor_map_init_common(&a->map, o, percpu ? &visor_percpu_array_ops : &visor_array_ops);
+	visor_map_init_common(&a->map, o, &visor_array_ops);
 	*out = &a->map;
 	return 0;
 }
@@ -180,20 +180,9 @@ static bool array_value_ok(const struct visor_map *m, const void *ptr, size_t le
 	return (p - base) % a->elem_size + len <= m->value_size;
 }
 
+/* One table for array and per-CPU array: every operation reads the CPU
+ * count from the map, so the two types share their code. */
 const struct visor_map_ops visor_array_ops = {
-	.alloc = array_alloc,
-	.free = array_free,
-	.lookup_sys = array_lookup_sys,
-	.update_sys = array_update_sys,
-	.delete_elem = array_delete,
-	.get_next_key = visor_array_get_next_key,
-	.lookup_ptr = array_lookup_ptr,
-	.update_prog = array_update_prog,
-	.for_each = array_for_each,
-	.value_ok = array_value_ok,
-};
-
-const struct visor_map_ops visor_percpu_array_ops = {
 	.alloc = array_alloc,
 	.free = array_free,
 	.lookup_sys = array_lookup_sys,

@@ -30,7 +30,7 @@ static const struct map_type {
 	 VISOR_F_NUMA_NODE | VISOR_F_RDONLY | VISOR_F_WRONLY},
 	{VISOR_MAP_TYPE_PERCPU_HASH, "percpu_hash", &visor_percpu_hash_ops,
 	 F_HASH & ~VISOR_F_NUMA_NODE},
-	{VISOR_MAP_TYPE_PERCPU_ARRAY, "percpu_array", &visor_percpu_array_ops, F_ACCESS},
+	{VISOR_MAP_TYPE_PERCPU_ARRAY, "percpu_array", &visor_array_ops, F_ACCESS},
 	{VISOR_MAP_TYPE_LRU_HASH, "lru_hash", &visor_lru_hash_ops, F_HASH | VISOR_F_NO_COMMON_LRU},
 	{VISOR_MAP_TYPE_LRU_PERCPU_HASH, "lru_percpu_hash", &visor_lru_percpu_hash_ops,
 	 (F_HASH | VISOR_F_NO_COMMON_LRU) & ~VISOR_F_NUMA_NODE},

@@ -78,7 +78,7 @@ struct visor_map_ops {
 	bool no_lookup_flags_check; /* key_size 0 maps: lookup is peek */
 };
 
-extern const struct visor_map_ops visor_array_ops, visor_percpu_array_ops,
+extern const struct visor_map_ops visor_array_ops,
 	visor_prog_array_ops, visor_array_of_maps_ops, visor_hash_ops, visor_percpu_hash_ops,
 	visor_lru_hash_ops, visor_lru_percpu_hash_ops, visor_hash_of_maps_ops,
 	visor_lpm_ops, visor_queue_ops, visor_stack_ops, visor_ringbuf_ops;
