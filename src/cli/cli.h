@@ -26,6 +26,13 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * a malloc'd array, or -1 after printing the reason. */
 int cli_read_program(const char *path, struct visor_insn **insns, size_t *count);
 
+/* Reads the program at path into a new VM (registering the bpf_conformance
+ * helpers when asked), loads it and, when jit_flags >= 0, JIT-compiles it
+ * with those flags. Returns the VM (visor_vm_destroy it), or NULL after
+ * printing the reason; *count receives the number of instruction slots. */
+struct visor_vm *cli_load_vm(const char *cmd, const char *path, int conformance_helpers,
+			     int jit_flags, size_t *count);
+
 /* Reads a whole file ("-" = stdin) into a malloc'd NUL-terminated buffer. */
 char *cli_read_file(const char *path, size_t *len);
 

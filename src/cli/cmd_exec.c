@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <visor/conformance.h>
 
 #include "cli.h"
 
@@ -108,26 +107,12 @@ int cmd_exec(int argc, char **argv)
 	if (mem_file && !(mem = (uint8_t *)cli_read_file(mem_file, &mem_len)))
 		return 1;
 
-	struct visor_insn *insns = NULL;
 	size_t count = 0;
 	int status = 1;
-	struct visor_vm *vm = visor_vm_create();
-	if (!vm) {
-		cli_error("exec: out of memory");
+	struct visor_vm *vm = cli_load_vm("exec", argv[optind], conf_helpers,
+					  jit ? (harden ? (int)VISOR_JIT_HARDEN : 0) : -1, &count);
+	if (!vm)
 		goto out;
-	}
-	if (cli_read_program(argv[optind], &insns, &count))
-		goto out;
-	if (conf_helpers)
-		visor_conformance_register_helpers(vm);
-	if (visor_vm_load(vm, insns, count)) {
-		cli_error("%s: %s", argv[optind], visor_vm_errmsg(vm));
-		goto out;
-	}
-	if (jit && visor_vm_jit_compile(vm, harden ? VISOR_JIT_HARDEN : 0)) {
-		cli_error("%s: %s", argv[optind], visor_vm_errmsg(vm));
-		goto out;
-	}
 
 	/* Each repetition starts from the same input memory. */
 	uint8_t *work = mem_len ? malloc(mem_len) : NULL;
@@ -177,7 +162,6 @@ int cmd_exec(int argc, char **argv)
 	free(work);
 	status = 0;
 out:
-	free(insns);
 	free(mem);
 	visor_vm_destroy(vm);
 	return status;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <visor/conformance.h>
 
 #include "cli.h"
 
@@ -61,21 +60,11 @@ int cmd_jit(int argc, char **argv)
 		return 1;
 	}
 
-	struct visor_insn *insns = NULL;
 	size_t count = 0;
 	int status = 1;
-	struct visor_vm *vm = visor_vm_create();
-	if (!vm) {
-		cli_error("jit: out of memory");
+	struct visor_vm *vm = cli_load_vm("jit", argv[optind], 1, (int)flags, &count);
+	if (!vm)
 		goto out;
-	}
-	if (cli_read_program(argv[optind], &insns, &count))
-		goto out;
-	visor_conformance_register_helpers(vm);
-	if (visor_vm_load(vm, insns, count) || visor_vm_jit_compile(vm, flags)) {
-		cli_error("%s: %s", argv[optind], visor_vm_errmsg(vm));
-		goto out;
-	}
 	VISOR_OPTS(visor_vm_jit_info, info);
 	if (visor_vm_jit_info(vm, &info)) {
 		cli_error("jit: no code after compiling");
@@ -114,7 +103,6 @@ int cmd_jit(int argc, char **argv)
 	}
 	status = 0;
 out:
-	free(insns);
 	visor_vm_destroy(vm);
 	return status;
 }

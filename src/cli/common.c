@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <visor/conformance.h>
+
 #include <visor/object.h>
 
 #include "cli.h"
@@ -160,5 +162,31 @@ struct visor_obj *cli_open_obj(const char *path)
 	else if (nlen && !strncmp(err, base, nlen) && !strncmp(err + nlen, ": ", 2))
 		msg = err + nlen + 2;
 	cli_error("%s: %s", path, msg);
+	return NULL;
+}
+
+struct visor_vm *cli_load_vm(const char *cmd, const char *path, int conformance_helpers,
+			     int jit_flags, size_t *count)
+{
+	struct visor_insn *insns = NULL;
+	struct visor_vm *vm = visor_vm_create();
+	if (!vm) {
+		cli_error("%s: out of memory", cmd);
+		return NULL;
+	}
+	if (cli_read_program(path, &insns, count))
+		goto fail;
+	if (conformance_helpers)
+		visor_conformance_register_helpers(vm);
+	if (visor_vm_load(vm, insns, *count) ||
+	    (jit_flags >= 0 && visor_vm_jit_compile(vm, (unsigned)jit_flags))) {
+		cli_error("%s: %s", path, visor_vm_errmsg(vm));
+		goto fail;
+	}
+	free(insns); /* the VM keeps its own copy */
+	return vm;
+fail:
+	free(insns);
+	visor_vm_destroy(vm);
 	return NULL;
 }
