@@ -16,11 +16,6 @@
 
 #include "helpers.h"
 
-#define HELPER_ARGS                                                                \
-	uint64_t r1 __attribute__((unused)), uint64_t r2 __attribute__((unused)), \
-	uint64_t r3 __attribute__((unused)), uint64_t r4 __attribute__((unused)), \
-	uint64_t r5 __attribute__((unused)), struct visor_vm_run *run __attribute__((unused))
-
 static uint64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;
@@ -323,5 +318,15 @@ int visor_vm_register_linux_helpers(struct visor_vm *vm)
 		if (err)
 			return err;
 	}
-	return visor_register_map_helpers(vm);
+	int (*const families[])(struct visor_vm *) = {
+		visor_register_map_helpers,      visor_register_tailcall_helpers,
+		visor_register_callback_helpers, visor_register_packet_helpers,
+		visor_register_output_helpers,   visor_register_lock_helpers,
+	};
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		int err = families[i](vm);
+		if (err)
+			return err;
+	}
+	return 0;
 }
