@@ -19,6 +19,7 @@ enum visor_map_type {
 	VISOR_MAP_TYPE_HASH = 1,
 	VISOR_MAP_TYPE_ARRAY = 2,
 	VISOR_MAP_TYPE_PROG_ARRAY = 3,
+	VISOR_MAP_TYPE_PERF_EVENT_ARRAY = 4,
 	VISOR_MAP_TYPE_PERCPU_HASH = 5,
 	VISOR_MAP_TYPE_PERCPU_ARRAY = 6,
 	VISOR_MAP_TYPE_LRU_HASH = 9,
@@ -26,8 +27,10 @@ enum visor_map_type {
 	VISOR_MAP_TYPE_LPM_TRIE = 11,
 	VISOR_MAP_TYPE_ARRAY_OF_MAPS = 12,
 	VISOR_MAP_TYPE_HASH_OF_MAPS = 13,
+	VISOR_MAP_TYPE_DEVMAP = 14,
 	VISOR_MAP_TYPE_QUEUE = 22,
 	VISOR_MAP_TYPE_STACK = 23,
+	VISOR_MAP_TYPE_DEVMAP_HASH = 25,
 	VISOR_MAP_TYPE_RINGBUF = 27,
 };
 
@@ -35,7 +38,7 @@ enum visor_map_type {
 #define VISOR_ANY 0
 #define VISOR_NOEXIST 1
 #define VISOR_EXIST 2
-#define VISOR_F_LOCK 4 /* refused (-EINVAL): no bpf_spin_lock in values yet */
+#define VISOR_F_LOCK 4 /* copy under the value's bpf_spin_lock (-EINVAL without one) */
 
 /* Creation flags (map_flags), same bits as the kernel's BPF_F_*. Which ones a
  * type accepts follows the kernel; unknown bits give -EINVAL. */
@@ -89,6 +92,10 @@ struct visor_map_ref_ops {
 	void *(*resolve)(void *ctx, uint32_t id); /* NULL: no such program (-EBADF) */
 	void (*release)(void *ctx, void *ref);
 	void *ctx;
+	/* May the array hold ref (resolved, or given to visor_map_update_ref)?
+	 * 0, or the negative errno the update fails with: the kernel's -EINVAL
+	 * for a program of another type than the array's owner. */
+	int (*check)(void *ctx, void *ref);
 };
 
 /* Creation options. Zero-initialise, set .sz = sizeof(opts) (VISOR_OPTS) so
@@ -109,6 +116,12 @@ struct visor_map_create_opts {
 	const struct visor_map_ref_ops *ref_ops; /* PROG_ARRAY only (copied) */
 	char *errbuf;           /* optional: why creation failed */
 	size_t errbuf_len;
+	/* The value holds a struct bpf_spin_lock (4 bytes, 4-aligned) at
+	 * spin_lock_off; hash and array maps only, as the kernel. User-space
+	 * copies never carry it (lookups give zeros there, updates leave it
+	 * alone) and VISOR_F_LOCK copies under it. */
+	bool spin_lock;
+	uint32_t spin_lock_off;
 };
 
 #ifndef VISOR_OPTS
@@ -286,6 +299,62 @@ int visor_ringbuf_poll(struct visor_map *map, visor_ringbuf_sample_fn cb, void *
 /* An eventfd readable after a producer notified (for epoll loops), -EINVAL
  * if map is not a ring buffer. */
 int visor_ringbuf_fd(const struct visor_map *map);
+
+/* ---- Perf event array ---------------------------------------------------- */
+
+/* bpf_perf_event_output() flags: the low 32 bits are the index (or
+ * VISOR_F_CURRENT_CPU); XDP and skb programs put how many packet bytes to
+ * append after the data in bits 32..51. */
+#define VISOR_F_INDEX_MASK 0xffffffffULL
+#define VISOR_F_CURRENT_CPU VISOR_F_INDEX_MASK
+#define VISOR_F_CTXLEN_MASK (0xfffffULL << 32)
+
+/* The consumer of a PERF_EVENT_ARRAY, libbpf's perf_buffer: one ring of
+ * page_cnt pages (a power of two) per CPU index below min(max_entries,
+ * possible CPUs), installed in the map where the kernel has a perf event
+ * per CPU. sample_cb gets each sample, in order per CPU, with the kernel's
+ * raw size (data zero-padded to a u64 boundary counting the u32 size
+ * before it); lost_cb (optional) how many found the ring full. One perf
+ * buffer per map at a time (-EBUSY); free uninstalls it. */
+typedef void (*visor_perf_sample_fn)(void *ctx, int cpu, void *data, uint32_t size);
+typedef void (*visor_perf_lost_fn)(void *ctx, int cpu, uint64_t cnt);
+struct visor_perf_buffer_opts {
+	size_t sz;
+	size_t page_cnt;
+	visor_perf_sample_fn sample_cb;
+	visor_perf_lost_fn lost_cb;
+	void *ctx;
+	char *errbuf; /* optional: why creation failed */
+	size_t errbuf_len;
+};
+struct visor_perf_buffer;
+int visor_perf_buffer_new(struct visor_map *map, const struct visor_perf_buffer_opts *opts,
+			  struct visor_perf_buffer **pb);
+/* Delivers every pending sample (and lost count); returns how many samples. */
+int visor_perf_buffer_consume(struct visor_perf_buffer *pb);
+/* Waits up to timeout_ms (-1: forever) when nothing is pending, then consumes. */
+int visor_perf_buffer_poll(struct visor_perf_buffer *pb, int timeout_ms);
+void visor_perf_buffer_free(struct visor_perf_buffer *pb);
+
+/* bpf_perf_event_output(): size bytes of data, then ctx_size bytes of
+ * ctx_data, as one sample to the ring at the index flags name (the calling
+ * thread's CPU slot for VISOR_F_CURRENT_CPU). 0, -E2BIG (index past
+ * max_entries), -ENOENT (no ring installed there), -EOPNOTSUPP (the ring of
+ * another CPU, as the kernel's event->oncpu check), -ENOSPC (ring full:
+ * counted as lost). The helper checks the flags' other bits. */
+int visor_perf_event_output(struct visor_map *map, uint64_t flags, const void *data,
+			    uint64_t size, const void *ctx_data, uint64_t ctx_size);
+
+/* ---- bpf_spin_lock ------------------------------------------------------- */
+
+/* Offset of the value's struct bpf_spin_lock, -1 if it has none. */
+int32_t visor_map_spin_lock_off(const struct visor_map *map);
+/* Is lock exactly the spin lock field of one value of map? */
+bool visor_map_spin_lock_ok(const struct visor_map *map, const void *lock);
+/* bpf_spin_lock() / bpf_spin_unlock() on the 4-byte lock: test-and-set,
+ * pausing while held; the same lock VISOR_F_LOCK copies take. */
+void visor_map_value_lock(void *lock);
+void visor_map_value_unlock(void *lock);
 
 #ifdef __cplusplus
 }

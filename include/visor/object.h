@@ -281,6 +281,8 @@ struct visor_obj_map_def {
 	const struct visor_obj_map_def *inner; /* map-in-map: inner map template */
 	const struct visor_obj_map_slot *slots; /* static initialisers */
 	size_t slot_count;
+	bool has_spin_lock;     /* the value's BTF holds a struct bpf_spin_lock ... */
+	uint32_t spin_lock_off; /* ... at this offset */
 };
 
 size_t visor_obj_map_count(const struct visor_obj *obj);
@@ -317,9 +319,10 @@ struct visor_map;
 
 /* Creates one map per definition of obj, in the order of
  * visor_obj_map_def_at() (the table the object's relocations index): global
- * data initialised, map-in-map static slots filled (prog array slots stay
- * empty until tail calls exist). Returns 0 with a malloc'd array, or a
- * negative errno and one line in err naming the map. */
+ * data initialised, map-in-map static slots filled. Prog arrays made here
+ * store bare ids (no program behind them: their slots stay empty for tail
+ * calls); visor_obj_vm_load wires them. Returns 0 with a malloc'd array, or
+ * a negative errno and one line in err naming the map. */
 int visor_obj_maps_create(const struct visor_obj *obj, struct visor_map ***maps, size_t *count,
 			     char *err, size_t errlen);
 void visor_obj_maps_destroy(struct visor_map **maps, size_t count); /* NULL is ignored */
@@ -331,6 +334,57 @@ void visor_obj_maps_destroy(struct visor_map **maps, size_t count); /* NULL is i
  * errors: those of visor_vm_load, with the VM's message in err. */
 int visor_obj_prog_load_vm(struct visor_vm *vm, const struct visor_obj_prog *prog,
 			   struct visor_map *const *maps, size_t count, char *err, size_t errlen);
+
+/* ---- A whole object on the visor engine (src/object/vm_load.c) ----------
+ * One call: the maps created once, every program the VM can run loaded
+ * into a VM of its own (all bound to the same maps), prog arrays wired to
+ * those VMs for bpf_tail_call. The VM backend's half of a later
+ * visor_obj_load(obj, backends). */
+
+struct visor_obj_vm;
+
+/* Zero-initialise with .sz set (VISOR_OPTS); NULL means all defaults. */
+struct visor_obj_vm_opts {
+	size_t sz;
+	bool jit;            /* JIT-compile every loaded program (a failure fails the load) */
+	unsigned jit_flags;  /* VISOR_JIT_* for those compiles */
+	bool require_all;    /* fail the load if any program cannot be loaded;
+			      * default: keep its reason, load the rest */
+};
+
+/* Creates obj's maps, loads every program (SEC("?...") ones too: nothing
+ * attaches on the VM) and fills prog arrays' static slots
+ * (`.values = { [0] = &prog }`). Each loaded program gets a process-unique
+ * id: visor_map_update(prog_array, &idx, &id) stores it, as a prog fd in
+ * the kernel. A prog array accepts programs of this object only (another
+ * id: -EBADF, the kernel's bad fd) and of its owner's type (-EINVAL, as the
+ * kernel): the owner is the first loaded program that uses the array, else
+ * the first program stored. A program using a prog array owned by another
+ * type is refused (-EINVAL), as the kernel refuses to load it. obj may be
+ * closed afterwards. Returns NULL with errno set (positive) and one line in
+ * err: a map that could not be created, a static slot naming a program
+ * that did not load, a JIT failure, or with require_all the first refusal. */
+struct visor_obj_vm *visor_obj_vm_load(const struct visor_obj *obj,
+				       const struct visor_obj_vm_opts *opts, char *err,
+				       size_t errlen);
+/* Empties the object's prog arrays (the kernel clears a prog array when its
+ * last user reference goes), waits for runs that may still see their old
+ * slots, then frees the VMs and drops the object's map references; a map
+ * still referenced elsewhere outlives it, empty of programs. No program of
+ * the object may be started during or after the call. NULL is ignored. */
+void visor_obj_vm_destroy(struct visor_obj_vm *ovm);
+
+/* The program's VM, ready for visor_vm_exec / visor_prog_test_run; NULL
+ * (errno ENOENT, or the reason it was not loaded) if it is not loaded. */
+struct visor_vm *visor_obj_vm_prog(const struct visor_obj_vm *ovm, const char *name);
+/* 0 if loaded; -ENOENT if the object has no such program; else the load's
+ * negative errno, with its one-line reason in *why (if why is non-NULL). */
+int visor_obj_vm_prog_status(const struct visor_obj_vm *ovm, const char *name,
+			     const char **why);
+uint32_t visor_obj_vm_prog_id(const struct visor_obj_vm *ovm, const char *name); /* 0: none */
+/* The map table, in visor_obj_map_def_at() order (what relocations index). */
+struct visor_map *const *visor_obj_vm_maps(const struct visor_obj_vm *ovm, size_t *count);
+struct visor_map *visor_obj_vm_map(const struct visor_obj_vm *ovm, const char *name); /* NULL: none */
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,18 @@ int visor_vm_set_maps(struct visor_vm *vm, struct visor_map *const *maps, size_t
 #define VISOR_VM_PROG_SOCKET_FILTER 1
 #define VISOR_VM_PROG_SCHED_CLS 3
 #define VISOR_VM_PROG_XDP 6
+/* Tracing-family types (docs/RUNTIME.md): their context is a buffer the
+ * test run's ctx_in fills. KPROBE: struct visor_pt_regs, read-only.
+ * TRACEPOINT: the tracepoint's record, read-only, offsets 8 .. 8191.
+ * RAW_TRACEPOINT and TRACING: u64 args[12], read-only. SYSCALL: the
+ * caller's buffer (up to 65535 bytes), read / write. Accesses must be
+ * aligned to their size; atomics and stores into read-only contexts are
+ * refused at load. */
+#define VISOR_VM_PROG_KPROBE 2
+#define VISOR_VM_PROG_TRACEPOINT 5
+#define VISOR_VM_PROG_RAW_TRACEPOINT 17
+#define VISOR_VM_PROG_TRACING 26
+#define VISOR_VM_PROG_SYSCALL 31
 int visor_vm_set_prog_type(struct visor_vm *vm, uint32_t type);
 
 /* Registers the helpers visor implements under their Linux ids
@@ -110,6 +122,14 @@ struct visor_sk_buff {
 	uint64_t hwtstamp;
 };
 
+/* struct pt_regs of x86-64, what kprobe and uprobe programs see (168
+ * bytes; PT_REGS_PARM1 is di, PT_REGS_RC ax). */
+struct visor_pt_regs {
+	uint64_t r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
+	uint64_t ax, cx, dx, si, di, orig_ax;
+	uint64_t ip, cs, flags, sp, ss;
+};
+
 /* tc return codes (TC_ACT_*). */
 enum visor_tc_action {
 	VISOR_TC_ACT_UNSPEC = -1,
@@ -123,13 +143,35 @@ enum visor_tc_action {
 	VISOR_TC_ACT_REDIRECT = 7,
 };
 
+/* Where bpf_redirect / bpf_redirect_map asked the packet to go (the
+ * kernel's bpf_redirect_info): recorded during a run for a hook layer to
+ * act on; test runs deliver nothing. */
+enum visor_redirect_kind {
+	VISOR_REDIRECT_NONE = 0,
+	VISOR_REDIRECT_IFINDEX = 1, /* bpf_redirect: ifindex is the device */
+	VISOR_REDIRECT_MAP = 2,     /* bpf_redirect_map: key into map */
+};
+struct visor_redirect {
+	uint32_t kind;          /* enum visor_redirect_kind */
+	uint32_t ifindex;       /* IFINDEX: the device */
+	struct visor_map *map;  /* MAP: a devmap / devmap_hash (not referenced) */
+	uint32_t key;           /* MAP: the key the lookup found */
+	uint64_t flags;         /* BPF_F_INGRESS (tc); BPF_F_BROADCAST / EXCLUDE_INGRESS (maps) */
+};
+#define VISOR_F_INGRESS (1ULL << 0)         /* bpf_redirect in tc: to the device's ingress */
+#define VISOR_F_BROADCAST (1ULL << 3)       /* redirect_map: every device of the map */
+#define VISOR_F_EXCLUDE_INGRESS (1ULL << 4) /* ... but the one the packet came in on */
+
 /* BPF_PROG_TEST_RUN for the loaded program. Zero-initialise with .sz
  * (VISOR_OPTS). XDP: data_in is the packet (>= 14 bytes, as the kernel),
- * copied into a buffer with the kernel's 256 bytes of headroom; data_out
- * receives the packet after the last run (data_size_out: room in, length
- * out; -ENOSPC and the length if it does not fit, as the kernel). ctx_in,
- * if given, is a struct visor_xdp_md whose data/data_end/data_meta must be
- * 0 and whose ingress_ifindex / rx_queue_index are passed through.
+ * copied once into a page-sized frame with the kernel's 256 bytes of
+ * headroom (repeated runs see what the previous ones left, as the kernel's);
+ * data_out receives metadata and packet after the last run (data_size_out:
+ * room in, length out; -ENOSPC and the length if it does not fit, as the
+ * kernel). ctx_in / ctx_out, if given, are a struct visor_xdp_md: in,
+ * data_meta 0, data_end the size of data_in and data the length of the
+ * metadata data_in starts with; ingress_ifindex / rx_queue_index passed
+ * through; out, data / data_end relative to the metadata.
  * Socket filter and tc (as the kernel's bpf_prog_test_run_skb): data_in is
  * an Ethernet frame (>= 14 bytes); protocol and pkt_type come from its
  * header as eth_type_trans sets them on the loopback device (ifindex 1).
@@ -140,6 +182,15 @@ enum visor_tc_action {
  * ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp may be
  * set; ctx_out receives the same fields after the last run (ctx_size_out:
  * room in, bytes out; -ENOSPC if it is smaller than the struct).
+ * Raw tracepoint and syscall (as bpf_prog_test_run_raw_tp / _syscall):
+ * ctx_in is the context (args; at most 96 / 65535 bytes, and at least as
+ * far as the program reads: -EINVAL otherwise, as the kernel), no data_in
+ * or data_out, repeat 0 or 1 (one run); ctx_out gets a syscall program's
+ * buffer after the run (the kernel writes it back into ctx_in) and 0 bytes
+ * for the others. Kprobe (ctx_in: struct visor_pt_regs, zero-padded),
+ * tracepoint (the record, <= 8192 bytes) and tracing (args, <= 96 bytes):
+ * the kernel refuses to test-run them; visor runs them the same way,
+ * repeat allowed.
  * Returns 0 with retval and duration set, or the first failing run's
  * negative errno with its message in errbuf (or the VM's errmsg). */
 struct visor_prog_test_run_opts {
@@ -161,6 +212,9 @@ struct visor_prog_test_run_opts {
 	size_t errbuf_len;
 	void *ctx_out;          /* socket filter / tc: struct visor_sk_buff */
 	uint32_t ctx_size_out;  /* in: room; out: bytes */
+	/* out: the redirect target when the last run returned XDP_REDIRECT
+	 * or TC_ACT_REDIRECT after a successful bpf_redirect*, else kind NONE */
+	struct visor_redirect redirect;
 };
 int visor_prog_test_run(struct visor_vm *vm, struct visor_prog_test_run_opts *opts);
 

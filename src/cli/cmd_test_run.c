@@ -1,6 +1,7 @@
 /* visor test-run: run an object's XDP, socket filter or tc program on
- * packets in the visor VM,
- * the way BPF_PROG_TEST_RUN runs it in the kernel. */
+ * packets, or a tracing-family program (kprobe, tracepoint, raw tracepoint,
+ * tracing, syscall) on a context, in the visor VM, the way
+ * BPF_PROG_TEST_RUN runs it in the kernel. */
 #include <errno.h>
 #include <getopt.h>
 #include <pcap/pcap.h>
@@ -21,16 +22,24 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: visor test-run OBJ [--prog NAME] (--data FILE | --data-hex HEX | --pcap FILE)\n"
-		"                      [--repeat N] [--jit [--harden]] [--print-data] [--dump-maps]\n"
+		"                      [--ctx FILE | --ctx-hex HEX] [--repeat N] [--jit [--harden]]\n"
+		"                      [--print-data] [--dump-maps]\n"
 		"Creates OBJ's maps, loads one of its programs into the visor VM and runs it on a\n"
 		"packet, like BPF_PROG_TEST_RUN: prints the return code (XDP_PASS ...) and the mean\n"
 		"time per run. XDP, socket filter and tc programs; the packet is an Ethernet frame\n"
-		"(socket filters see it from the network header, as in the kernel).\n\n"
+		"(socket filters see it from the network header, as in the kernel).\n"
+		"Kprobe, tracepoint, raw tracepoint, tracing and syscall programs take no packet:\n"
+		"their context comes from --ctx / --ctx-hex (struct pt_regs, the tracepoint record,\n"
+		"the u64 arguments, the syscall program's buffer); a syscall program's buffer is\n"
+		"printed after the run.\n\n"
 		"  --prog NAME         the program (default: the object's only program)\n"
 		"  --data FILE         the packet, raw bytes from FILE\n"
 		"  --data-hex HEX      the packet as hex bytes (\"02 00 00 ...\")\n"
 		"  --pcap FILE         run every packet of a capture (Ethernet link type) and print\n"
 		"                      how many got each return code, and packets per second\n"
+		"  --ctx FILE          ctx_in, raw bytes from FILE (struct xdp_md, __sk_buff, or the\n"
+		"                      context of the program types above); ctx_out is printed\n"
+		"  --ctx-hex HEX       ctx_in as hex bytes (\"2a 00 00 00 ...\", little-endian fields)\n"
 		"  --repeat N          run each packet N times (default 1); maps see every run\n"
 		"  --jit               run the x86-64 JIT's code instead of the interpreter\n"
 		"  --harden            with --jit: blind constants (as bpf_jit_harden)\n"
@@ -44,12 +53,15 @@ static const char *ret_name(uint32_t type, uint32_t r)
 {
 	static const char *const xdp[] = {"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
 					  "XDP_REDIRECT"};
-	static const char *const tc[] = {"TC_ACT_OK", "TC_ACT_RECLASSIFY", "TC_ACT_SHOT",
-					 "TC_ACT_PIPE", "TC_ACT_STOLEN"};
+	static const char *const tc[] = {"TC_ACT_OK",     "TC_ACT_RECLASSIFY", "TC_ACT_SHOT",
+					 "TC_ACT_PIPE",   "TC_ACT_STOLEN",     "TC_ACT_QUEUED",
+					 "TC_ACT_REPEAT", "TC_ACT_REDIRECT"};
 	if (type == VISOR_VM_PROG_XDP)
 		return r < 5 ? xdp[r] : NULL;
 	if (type == VISOR_VM_PROG_SCHED_CLS)
-		return r < 5 ? tc[r] : r == UINT32_MAX ? "TC_ACT_UNSPEC" : NULL;
+		return r < 8 ? tc[r] : r == UINT32_MAX ? "TC_ACT_UNSPEC" : NULL;
+	if (type != VISOR_VM_PROG_SOCKET_FILTER)
+		return NULL; /* tracing-family programs: a plain number */
 	return r ? "keep that many bytes" : "drop";
 }
 
@@ -75,27 +87,57 @@ struct run_ctx {
 	uint32_t type;
 	uint32_t repeat;
 	uint8_t *out;
+	const uint8_t *ctx; /* --ctx / --ctx-hex, or NULL */
+	size_t ctx_len;
 };
+
+static bool is_packet_type(uint32_t type)
+{
+	return type == VISOR_VM_PROG_XDP || type == VISOR_VM_PROG_SOCKET_FILTER ||
+	       type == VISOR_VM_PROG_SCHED_CLS;
+}
 
 static int run_one(struct run_ctx *rc, const uint8_t *pkt, size_t len, int print_data)
 {
 	char err[512] = "";
+	uint8_t *ctx_out = rc->ctx ? malloc(MAX_FRAME) : NULL;
+	if (rc->ctx && !ctx_out) {
+		cli_error("test-run: out of memory");
+		return -1;
+	}
 	VISOR_OPTS(visor_prog_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len,
-		   .data_out = rc->out, .data_size_out = MAX_FRAME, .repeat = rc->repeat,
-		   .engine = rc->engine, .errbuf = err, .errbuf_len = sizeof(err));
+		   .data_out = pkt ? rc->out : NULL, .data_size_out = pkt ? MAX_FRAME : 0,
+		   .repeat = rc->repeat, .engine = rc->engine, .errbuf = err, .errbuf_len = sizeof(err),
+		   .ctx_in = rc->ctx, .ctx_size_in = (uint32_t)rc->ctx_len, .ctx_out = ctx_out,
+		   .ctx_size_out = ctx_out ? MAX_FRAME : 0);
 	int r = visor_prog_test_run(rc->vm, &o);
 	if (r) {
 		cli_error("%s: %s", rc->path, err[0] ? err : visor_vm_errmsg(rc->vm));
+		free(ctx_out);
 		return -1;
 	}
 	const char *n = ret_name(rc->type, o.retval);
-	printf("retval %u (%s)\n", o.retval, n ? n : "not an action of the program type");
+	if (n || is_packet_type(rc->type))
+		printf("retval %u (%s)\n", o.retval, n ? n : "not an action of the program type");
+	else
+		printf("retval %u (0x%x)\n", o.retval, o.retval);
+	if (o.redirect.kind == VISOR_REDIRECT_IFINDEX)
+		printf("redirect to ifindex %u%s\n", o.redirect.ifindex,
+		       o.redirect.flags & VISOR_F_INGRESS ? " (ingress)" : "");
+	else if (o.redirect.kind == VISOR_REDIRECT_MAP)
+		printf("redirect through map '%s', key %u%s\n", visor_map_name(o.redirect.map),
+		       o.redirect.key, o.redirect.flags & VISOR_F_BROADCAST ? " (broadcast)" : "");
 	printf("duration %u ns (mean of %u run%s, %s)\n", o.duration, rc->repeat,
 	       rc->repeat == 1 ? "" : "s", rc->engine == VISOR_ENGINE_JIT ? "jit" : "interpreter");
-	if (print_data) {
+	if (print_data && pkt) {
 		printf("data out (%u bytes):\n", o.data_size_out);
 		cli_hexdump(stdout, rc->out, o.data_size_out, "  ");
 	}
+	if (ctx_out && o.ctx_size_out) {
+		printf("ctx out (%u bytes):\n", o.ctx_size_out);
+		cli_hexdump(stdout, ctx_out, o.ctx_size_out, "  ");
+	}
+	free(ctx_out);
 	return 0;
 }
 
@@ -239,9 +281,11 @@ int cmd_test_run(int argc, char **argv)
 		{"repeat", required_argument, 0, 'r'}, {"jit", no_argument, 0, 'j'},
 		{"harden", no_argument, 0, 'H'},       {"print-data", no_argument, 0, 'o'},
 		{"dump-maps", no_argument, 0, 'm'},    {"help", no_argument, 0, 'h'},
+		{"ctx", required_argument, 0, 'c'},    {"ctx-hex", required_argument, 0, 'C'},
 		{0, 0, 0, 0},
 	};
 	const char *prog_name = NULL, *data_file = NULL, *data_hex = NULL, *pcap_file = NULL;
+	const char *ctx_file = NULL, *ctx_hex = NULL;
 	uint32_t repeat = 1;
 	int jit = 0, harden = 0, print_data = 0, dump_maps = 0, c;
 
@@ -252,6 +296,8 @@ int cmd_test_run(int argc, char **argv)
 		case 'd': data_file = optarg; break;
 		case 'x': data_hex = optarg; break;
 		case 'P': pcap_file = optarg; break;
+		case 'c': ctx_file = optarg; break;
+		case 'C': ctx_hex = optarg; break;
 		case 'r':
 			if (parse_repeat(optarg, &repeat)) {
 				cli_error("test-run: --repeat needs a number from 1 to %u, not '%s'",
@@ -271,8 +317,15 @@ int cmd_test_run(int argc, char **argv)
 		cli_error("test-run: expected one object file (try 'visor test-run --help')");
 		return 2;
 	}
-	if (!!data_file + !!data_hex + !!pcap_file != 1) {
-		cli_error("test-run: give exactly one of --data, --data-hex and --pcap");
+	/* No packet is fine when a context is given: the tracing-family
+	 * types take none (the library says which type needs what). */
+	if (!!data_file + !!data_hex + !!pcap_file > 1 ||
+	    (!data_file && !data_hex && !pcap_file && !ctx_file && !ctx_hex)) {
+		cli_error("test-run: give exactly one of --data, --data-hex and --pcap (a packet), or a context alone with --ctx / --ctx-hex");
+		return 2;
+	}
+	if ((ctx_file && ctx_hex) || ((ctx_file || ctx_hex) && pcap_file)) {
+		cli_error("test-run: give at most one of --ctx and --ctx-hex, and not with --pcap");
 		return 2;
 	}
 	if (harden && !jit) {
@@ -289,9 +342,10 @@ int cmd_test_run(int argc, char **argv)
 	char err[512];
 	uint8_t *pkt = NULL, *out = NULL;
 	size_t len = 0, nmaps = 0;
-	struct visor_map **maps = NULL;
+	struct visor_map *const *maps = NULL;
 	struct visor_vm *vm = NULL;
 	struct visor_obj *obj = NULL;
+	struct visor_obj_vm *ovm = NULL;
 	struct visor_obj_prog *prog;
 
 	if (data_hex && cli_parse_hex(data_hex, &pkt, &len, err, sizeof(err))) {
@@ -300,6 +354,17 @@ int cmd_test_run(int argc, char **argv)
 	}
 	if (data_file && !(pkt = (uint8_t *)cli_read_file(data_file, &len)))
 		return 1;
+	uint8_t *ctx = NULL;
+	size_t ctx_len = 0;
+	if (ctx_hex && cli_parse_hex(ctx_hex, &ctx, &ctx_len, err, sizeof(err))) {
+		cli_error("test-run: --ctx-hex: %s", err);
+		free(pkt);
+		return 2;
+	}
+	if (ctx_file && !(ctx = (uint8_t *)cli_read_file(ctx_file, &ctx_len))) {
+		free(pkt);
+		return 1;
+	}
 	if (pkt && len < 14) {
 		cli_error("test-run: the packet has %zu bytes; test-run needs at least an Ethernet header (14)",
 			  len);
@@ -310,25 +375,27 @@ int cmd_test_run(int argc, char **argv)
 		goto out;
 	if (pick_prog(path, obj, prog_name, &prog))
 		goto out;
-	if (visor_obj_maps_create(obj, &maps, &nmaps, err, sizeof(err))) {
+	/* The whole object, so that prog arrays reach the other programs. */
+	VISOR_OPTS(visor_obj_vm_opts, lo, .jit = jit, .jit_flags = harden ? VISOR_JIT_HARDEN : 0);
+	ovm = visor_obj_vm_load(obj, &lo, err, sizeof(err));
+	if (!ovm) {
 		cli_error("%s: %s", path, err);
 		goto out;
 	}
-	vm = visor_vm_create();
+	maps = visor_obj_vm_maps(ovm, &nmaps);
+	const char *why;
+	if (visor_obj_vm_prog_status(ovm, visor_obj_prog_name(prog), &why)) {
+		cli_error("%s: %s", path, why);
+		goto out;
+	}
+	vm = visor_obj_vm_prog(ovm, visor_obj_prog_name(prog));
 	out = malloc(MAX_FRAME);
-	if (!vm || !out) {
+	if (!out) {
 		cli_error("test-run: out of memory");
 		goto out;
 	}
-	if (visor_obj_prog_load_vm(vm, prog, maps, nmaps, err, sizeof(err))) {
-		cli_error("%s: %s", path, err);
-		goto out;
-	}
-	if (jit && visor_vm_jit_compile(vm, harden ? VISOR_JIT_HARDEN : 0)) {
-		cli_error("%s: prog '%s': %s", path, visor_obj_prog_name(prog), visor_vm_errmsg(vm));
-		goto out;
-	}
-	struct run_ctx rc = {.path = path, .vm = vm, .repeat = repeat, .out = out,
+	struct run_ctx rc = {.path = path, .vm = vm, .repeat = repeat, .out = out, .ctx = ctx,
+			     .ctx_len = ctx_len,
 			     .type = visor_obj_prog_type(prog),
 			     .engine = jit ? VISOR_ENGINE_JIT : VISOR_ENGINE_INTERP};
 	if (pcap_file ? run_pcap(&rc, pcap_file) : run_one(&rc, pkt, len, print_data))
@@ -342,10 +409,10 @@ int cmd_test_run(int argc, char **argv)
 		}
 	}
 out:
-	visor_vm_destroy(vm);
-	visor_obj_maps_destroy(maps, nmaps);
+	visor_obj_vm_destroy(ovm);
 	visor_obj_close(obj);
 	free(pkt);
+	free(ctx);
 	free(out);
 	return status;
 }

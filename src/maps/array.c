@@ -73,7 +73,7 @@ static int array_lookup_sys(struct visor_map *m, const void *key, void *value)
 	if (idx >= m->max_entries)
 		return -ENOENT;
 	if (m->nr_cpus == 1 && m->type == VISOR_MAP_TYPE_ARRAY) {
-		visor_long_memcpy(value, elem(a, 0, idx), m->value_size);
+		visor_value_copy_zero_lock(m, value, elem(a, 0, idx));
 		return 0;
 	}
 	/* Per-CPU: one rounded value per CPU, padding included, as the kernel. */
@@ -103,7 +103,7 @@ static int array_update_sys(struct visor_map *m, const void *key, const void *va
 	if (err)
 		return err;
 	if (m->type == VISOR_MAP_TYPE_ARRAY) {
-		visor_long_memcpy(elem(a, 0, idx), value, m->value_size);
+		visor_value_copy_keep_lock(m, elem(a, 0, idx), value);
 		return 0;
 	}
 	for (uint32_t c = 0; c < m->nr_cpus; c++)
@@ -122,7 +122,7 @@ static int array_update_prog(struct visor_map *m, const void *key, const void *v
 		return err;
 	if (m->type == VISOR_MAP_TYPE_PERCPU_ARRAY && (cpu = visor_cur_cpu()) >= m->nr_cpus)
 		return -EINVAL;
-	visor_long_memcpy(elem(a, cpu, idx), value, m->value_size);
+	visor_value_copy_keep_lock(m, elem(a, cpu, idx), value);
 	return 0;
 }
 

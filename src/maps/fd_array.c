@@ -154,7 +154,10 @@ static int fd_array_update_sys(struct visor_map *m, const void *key, const void 
 			visor_map_detail = "no program with this id";
 			return -EBADF;
 		}
-		err = store(a, idx, ref, id);
+		if (a->ref_ops.check && (err = a->ref_ops.check(a->ref_ops.ctx, ref)))
+			visor_map_detail = "the program does not fit this prog array (another type)";
+		else
+			err = store(a, idx, ref, id);
 		if (err && ref && a->ref_ops.release)
 			a->ref_ops.release(a->ref_ops.ctx, ref);
 		return err;
@@ -175,8 +178,13 @@ static int fd_array_update_ref(struct visor_map *m, const void *key, void *ref, 
 	int err = check_update(m, idx, flags);
 	if (err)
 		return err;
-	if (a->progs)
+	if (a->progs) {
+		if (a->ref_ops.check && (err = a->ref_ops.check(a->ref_ops.ctx, ref))) {
+			visor_map_detail = "the program does not fit this prog array (another type)";
+			return err;
+		}
 		return store(a, idx, ref, id);
+	}
 	if ((err = visor_mim_check(m, ref)))
 		return err;
 	visor_map_get(ref);

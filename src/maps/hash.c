@@ -17,15 +17,22 @@
 
 #include "map_internal.h"
 
+/* What a lookup reads (next, hash, key, value) is contiguous: a small
+ * element is one cache line (pool.c aligns them). */
 struct hash_elem {
 	struct visor_pool_node pnode; /* first: the pool's link */
 	_Atomic uintptr_t next;       /* chain; odd = nulls marker */
-	struct visor_lru_node lru;
-	uint8_t *pcpu;                /* per-CPU values: CPU c at pcpu + c * pcpu_stride */
-	size_t pcpu_stride;
 	uint32_t hash;
 	uint8_t in_hash;              /* written under the bucket lock */
 	uint8_t key[] __attribute__((aligned(8)));
+	/* then the value (not per-CPU maps), then struct hash_extra (LRU and
+	 * per-CPU maps only) */
+};
+
+struct hash_extra {
+	struct visor_lru_node lru;
+	uint8_t *pcpu;                /* per-CPU values: CPU c at pcpu + c * pcpu_stride */
+	size_t pcpu_stride;
 };
 
 struct hash_bucket {
@@ -40,6 +47,7 @@ struct hash_map {
 	uint64_t seed;
 	_Atomic uint32_t count; /* elements, for max_entries (not LRU) */
 	size_t key_rsz, value_rsz;
+	size_t extra_off; /* of struct hash_extra in an element */
 	bool percpu, lru, of_maps;
 	struct visor_pool pool;
 	struct visor_lru lrus;
@@ -63,9 +71,20 @@ static inline uint8_t *val(struct hash_map *h, struct hash_elem *e)
 	return e->key + h->key_rsz;
 }
 
-static inline uint8_t *pcpu_val(struct hash_elem *e, uint32_t cpu)
+static inline struct hash_extra *extra(const struct hash_map *h, struct hash_elem *e)
 {
-	return e->pcpu + cpu * e->pcpu_stride;
+	return (struct hash_extra *)((uint8_t *)e + h->extra_off);
+}
+
+static inline struct hash_elem *elem_of_lru(const struct hash_map *h, struct visor_lru_node *n)
+{
+	return (struct hash_elem *)((uint8_t *)n - offsetof(struct hash_extra, lru) - h->extra_off);
+}
+
+static inline uint8_t *pcpu_val(const struct hash_map *h, struct hash_elem *e, uint32_t cpu)
+{
+	struct hash_extra *x = extra(h, e);
+	return x->pcpu + cpu * x->pcpu_stride;
 }
 
 static inline struct visor_map *inner_of(struct hash_map *h, struct hash_elem *e)
@@ -79,11 +98,13 @@ static inline struct visor_map *inner_of(struct hash_map *h, struct hash_elem *e
 
 static bool lru_evict(struct visor_lru_node *n, void *ctx);
 
-static void elem_init(void *p, uint8_t *pcpu, size_t stride)
+static void elem_init(struct visor_pool *pool, void *p, uint8_t *pcpu, size_t stride)
 {
-	struct hash_elem *e = p;
-	e->pcpu = pcpu;
-	e->pcpu_stride = stride;
+	struct hash_map *h = container_of(pool, struct hash_map, pool);
+	if (h->percpu) {
+		extra(h, p)->pcpu = pcpu;
+		extra(h, p)->pcpu_stride = stride;
+	}
 }
 
 static uint64_t new_seed(const void *salt)
@@ -160,7 +181,8 @@ static int hash_alloc(const struct visor_map_create_opts *o, struct visor_map **
 	visor_defer_init(&h->defer);
 
 	h->buckets = calloc(h->n_buckets, sizeof(*h->buckets));
-	size_t esz = sizeof(struct hash_elem) + h->key_rsz + (percpu ? 0 : h->value_rsz);
+	h->extra_off = sizeof(struct hash_elem) + h->key_rsz + (percpu ? 0 : h->value_rsz);
+	size_t esz = h->extra_off + (lru || percpu ? sizeof(struct hash_extra) : 0);
 	/* Preallocated maps reserve max_entries plus room for replacements in
 	 * flight; the pages are touched only as elements are used. */
 	size_t prealloc = (o->map_flags & VISOR_F_NO_PREALLOC) ? 0 : (size_t)max + 64;
@@ -212,15 +234,91 @@ static void hash_free(struct visor_map *m)
 	free(h);
 }
 
-/* ---- Chains ------------------------------------------------------------- */
+/* ---- Hashing and chains -------------------------------------------------- */
+
+/* 64x64 -> 128-bit multiply folded to 64 bits (wyhash's mum): one
+ * multiplication mixes every input bit into every output bit. */
+static inline uint64_t fold_mul(uint64_t a, uint64_t b)
+{
+	unsigned __int128 r = (unsigned __int128)a * b;
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+#define HK0 0xa0761d6478bd642fULL
+#define HK1 0xe7037ed1a0b428dbULL
+#define HK2 0x8ebc6af09c88c6e3ULL
+
+/* Key hash, seeded per map. Keys of 4 and 8 bytes (the common ones) are
+ * one word: two multiplications, no loop, no byte copies. */
+static inline uint32_t hash_word(uint64_t w, uint64_t seed, size_t n)
+{
+	uint64_t x = fold_mul(w ^ seed ^ HK0, HK1 ^ n);
+	return (uint32_t)(fold_mul(x, HK2 ^ seed) >> 7);
+}
+
+static uint32_t hash_bytes(const uint8_t *p, size_t n, uint64_t seed)
+{
+	uint64_t x = seed ^ HK0 ^ n;
+	size_t left = n;
+	while (left >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		x = fold_mul(x ^ v, HK1);
+		p += 8;
+		left -= 8;
+	}
+	if (left) {
+		uint64_t v = 0;
+		memcpy(&v, p, left);
+		x = fold_mul(x ^ v ^ HK2, HK1 ^ left);
+	}
+	return hash_word(x, seed, n);
+}
+
+static inline __attribute__((always_inline)) uint32_t hash_key_n(const void *key, size_t n,
+								 uint64_t seed)
+{
+	if (n == 4) {
+		uint32_t v;
+		memcpy(&v, key, 4);
+		return hash_word(v, seed, 4);
+	}
+	if (n == 8) {
+		uint64_t v;
+		memcpy(&v, key, 8);
+		return hash_word(v, seed, 8);
+	}
+	return hash_bytes(key, n, seed);
+}
 
 static inline uint32_t hash_of(struct hash_map *h, const void *key)
 {
-	return visor_hash_key(key, h->map.key_size, h->seed);
+	return hash_key_n(key, h->map.key_size, h->seed);
 }
 
-/* Lock-free lookup. */
-static struct hash_elem *find(struct hash_map *h, uint32_t hash, const void *key)
+/* Does e hold key? 4- and 8-byte keys: one compare (the hash adds nothing). */
+static inline __attribute__((always_inline)) bool elem_is(const struct hash_elem *e,
+							  uint32_t hash, const void *key,
+							  size_t n)
+{
+	if (n == 4) {
+		uint32_t a, b;
+		memcpy(&a, e->key, 4);
+		memcpy(&b, key, 4);
+		return a == b;
+	}
+	if (n == 8) {
+		uint64_t a, b;
+		memcpy(&a, e->key, 8);
+		memcpy(&b, key, 8);
+		return a == b;
+	}
+	return e->hash == hash && !memcmp(e->key, key, n);
+}
+
+/* Lock-free lookup; n is the key size (a constant where inlined). */
+static inline __attribute__((always_inline)) struct hash_elem *
+find_n(struct hash_map *h, uint32_t hash, const void *key, size_t n)
 {
 	uint32_t bi = hash & (h->n_buckets - 1);
 	uintptr_t p;
@@ -228,13 +326,31 @@ again:
 	p = atomic_load_explicit(&h->buckets[bi].first, memory_order_acquire);
 	while (!is_end(p)) {
 		struct hash_elem *e = (struct hash_elem *)p;
-		if (e->hash == hash && !memcmp(e->key, key, h->map.key_size))
+		if (elem_is(e, hash, key, n))
 			return e;
 		p = atomic_load_explicit(&e->next, memory_order_acquire);
 	}
 	if (p && p != NULLS(bi))
 		goto again; /* walked onto a recycled element */
 	return NULL;
+}
+
+static struct hash_elem *find(struct hash_map *h, uint32_t hash, const void *key)
+{
+	return find_n(h, hash, key, h->map.key_size);
+}
+
+/* Hash and lookup, specialised for the common key sizes. */
+static struct hash_elem *find_key(struct hash_map *h, const void *key)
+{
+	switch (h->map.key_size) {
+	case 4:
+		return find_n(h, hash_key_n(key, 4, h->seed), key, 4);
+	case 8:
+		return find_n(h, hash_key_n(key, 8, h->seed), key, 8);
+	default:
+		return find(h, hash_of(h, key), key);
+	}
 }
 
 /* Under the bucket lock: the element and the link that points to it. */
@@ -245,7 +361,7 @@ static struct hash_elem *find_link(struct hash_map *h, struct hash_bucket *b, ui
 	uintptr_t p;
 	while (!is_end(p = atomic_load_explicit(pp, memory_order_relaxed))) {
 		struct hash_elem *e = (struct hash_elem *)p;
-		if (e->hash == hash && !memcmp(e->key, key, h->map.key_size)) {
+		if (elem_is(e, hash, key, h->map.key_size)) {
 			*link = pp;
 			return e;
 		}
@@ -292,7 +408,7 @@ static struct hash_elem *elem_get(struct hash_map *h, const void *key, uint32_t 
 			return NULL;
 		}
 		if (victim)
-			visor_pool_retire(&h->pool, container_of(victim, struct hash_elem, lru));
+			visor_pool_retire(&h->pool, elem_of_lru(h, victim));
 		if (!(e = visor_pool_alloc(&h->pool))) {
 			visor_lru_unreserve(&h->lrus, (uint32_t)d);
 			*err = -ENOMEM;
@@ -302,7 +418,7 @@ static struct hash_elem *elem_get(struct hash_map *h, const void *key, uint32_t 
 		e->in_hash = 0;
 		memcpy(e->key, key, h->map.key_size);
 		/* Listed before it is in the map: the evictor skips it until then. */
-		visor_lru_add(&h->lrus, &e->lru, (uint32_t)d);
+		visor_lru_add(&h->lrus, &extra(h, e)->lru, (uint32_t)d);
 		return e;
 	}
 	if (count && atomic_fetch_add(&h->count, 1) >= h->map.max_entries) {
@@ -326,7 +442,7 @@ static struct hash_elem *elem_get(struct hash_map *h, const void *key, uint32_t 
 static void elem_put_unpublished(struct hash_map *h, struct hash_elem *e, bool counted)
 {
 	if (h->lru)
-		visor_lru_remove(&h->lrus, &e->lru);
+		visor_lru_remove(&h->lrus, &extra(h, e)->lru);
 	else if (counted)
 		atomic_fetch_sub(&h->count, 1);
 	visor_pool_free_now(&h->pool, e);
@@ -336,7 +452,7 @@ static void elem_put_unpublished(struct hash_map *h, struct hash_elem *e, bool c
 static void elem_retire(struct hash_map *h, struct hash_elem *e, bool counted)
 {
 	if (h->lru)
-		visor_lru_remove(&h->lrus, &e->lru);
+		visor_lru_remove(&h->lrus, &extra(h, e)->lru);
 	else if (counted)
 		atomic_fetch_sub(&h->count, 1);
 	if (h->of_maps)
@@ -347,7 +463,7 @@ static void elem_retire(struct hash_map *h, struct hash_elem *e, bool counted)
 static bool lru_evict(struct visor_lru_node *n, void *ctx)
 {
 	struct hash_map *h = ctx;
-	struct hash_elem *e = container_of(n, struct hash_elem, lru);
+	struct hash_elem *e = elem_of_lru(h, n);
 	struct hash_bucket *b = bucket(h, e->hash);
 	bool done = false;
 	visor_spin_lock(&b->lock);
@@ -375,11 +491,11 @@ static void value_set_new(struct hash_map *h, struct hash_elem *e, const void *v
 	if (mode == FROM_REF) {
 		memcpy(val(h, e), value, sizeof(void *));
 	} else if (!h->percpu) {
-		visor_long_memcpy(val(h, e), value, vs);
+		visor_value_copy_zero_lock(&h->map, val(h, e), value); /* a new lock is free */
 		memset(val(h, e) + vs, 0, h->value_rsz - vs);
 	} else if (mode == FROM_USER) {
 		for (uint32_t c = 0; c < h->map.nr_cpus; c++)
-			visor_long_memcpy(pcpu_val(e, c), (const uint8_t *)value + c * h->value_rsz,
+			visor_long_memcpy(pcpu_val(h, e, c), (const uint8_t *)value + c * h->value_rsz,
 					  h->value_rsz);
 	} else {
 		/* From a program: this CPU's value, zeros elsewhere (a recycled
@@ -387,10 +503,10 @@ static void value_set_new(struct hash_map *h, struct hash_elem *e, const void *v
 		uint32_t cpu = visor_cur_cpu();
 		for (uint32_t c = 0; c < h->map.nr_cpus; c++) {
 			if (c == cpu) {
-				visor_long_memcpy(pcpu_val(e, c), value, vs);
-				memset(pcpu_val(e, c) + vs, 0, h->value_rsz - vs);
+				visor_long_memcpy(pcpu_val(h, e, c), value, vs);
+				memset(pcpu_val(h, e, c) + vs, 0, h->value_rsz - vs);
 			} else {
-				memset(pcpu_val(e, c), 0, h->value_rsz);
+				memset(pcpu_val(h, e, c), 0, h->value_rsz);
 			}
 		}
 	}
@@ -401,10 +517,10 @@ static void value_set_existing(struct hash_map *h, struct hash_elem *e, const vo
 {
 	if (mode == FROM_USER) {
 		for (uint32_t c = 0; c < h->map.nr_cpus; c++)
-			visor_long_memcpy(pcpu_val(e, c), (const uint8_t *)value + c * h->value_rsz,
+			visor_long_memcpy(pcpu_val(h, e, c), (const uint8_t *)value + c * h->value_rsz,
 					  h->value_rsz);
 	} else {
-		visor_long_memcpy(pcpu_val(e, visor_cur_cpu()), value, h->map.value_size);
+		visor_long_memcpy(pcpu_val(h, e, visor_cur_cpu()), value, h->map.value_size);
 	}
 }
 
@@ -415,10 +531,10 @@ static void value_copy_out(struct hash_map *h, struct hash_elem *e, void *out)
 		memcpy(out, &id, 4);
 	} else if (h->percpu) {
 		for (uint32_t c = 0; c < h->map.nr_cpus; c++)
-			visor_long_memcpy((uint8_t *)out + c * h->value_rsz, pcpu_val(e, c),
+			visor_long_memcpy((uint8_t *)out + c * h->value_rsz, pcpu_val(h, e, c),
 					  h->value_rsz);
 	} else {
-		visor_long_memcpy(out, val(h, e), h->map.value_size);
+		visor_value_copy_zero_lock(&h->map, out, val(h, e));
 	}
 }
 
@@ -449,7 +565,7 @@ static int update_in_place(struct hash_map *h, const void *key, const void *valu
 		if (e && !err) {
 			value_set_existing(h, e, value, mode);
 			if (h->lru)
-				visor_lru_touch(&e->lru);
+				visor_lru_touch(&extra(h, e)->lru);
 		}
 		visor_spin_unlock(&b->lock);
 		return err;
@@ -583,7 +699,7 @@ static int hom_update_ref(struct visor_map *m, const void *key, void *ref, uint3
 static int hash_lookup_sys(struct visor_map *m, const void *key, void *value)
 {
 	struct hash_map *h = HT(m);
-	struct hash_elem *e = find(h, hash_of(h, key), key);
+	struct hash_elem *e = find_key(h, key);
 	if (!e)
 		return -ENOENT;
 	value_copy_out(h, e, value); /* user lookups do not mark LRU use, as the kernel */
@@ -593,14 +709,14 @@ static int hash_lookup_sys(struct visor_map *m, const void *key, void *value)
 static void *hash_lookup_ptr(struct visor_map *m, const void *key)
 {
 	struct hash_map *h = HT(m);
-	struct hash_elem *e = find(h, hash_of(h, key), key);
+	struct hash_elem *e = find_key(h, key);
 	if (!e)
 		return NULL;
 	if (h->lru)
-		visor_lru_touch(&e->lru);
+		visor_lru_touch(&extra(h, e)->lru);
 	if (h->percpu) {
 		uint32_t cpu = visor_cur_cpu();
-		return cpu < m->nr_cpus ? pcpu_val(e, cpu) : NULL;
+		return cpu < m->nr_cpus ? pcpu_val(h, e, cpu) : NULL;
 	}
 	if (h->of_maps)
 		return inner_of(h, e);
@@ -728,7 +844,7 @@ static long hash_for_each(struct visor_map *m, visor_map_elem_cb cb, void *ctx)
 		for (; !is_end(p); p = atomic_load_explicit(&((struct hash_elem *)p)->next,
 							  memory_order_acquire)) {
 			struct hash_elem *e = (struct hash_elem *)p;
-			void *v = h->percpu ? pcpu_val(e, cpu) : h->of_maps ? (void *)inner_of(h, e)
+			void *v = h->percpu ? pcpu_val(h, e, cpu) : h->of_maps ? (void *)inner_of(h, e)
 							       : val(h, e);
 			n++;
 			if (cb(m, e->key, v, ctx))

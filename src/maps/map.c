@@ -28,6 +28,8 @@ static const struct map_type {
 	 VISOR_F_NUMA_NODE | F_ACCESS | VISOR_F_MMAPABLE | VISOR_F_INNER_MAP},
 	{VISOR_MAP_TYPE_PROG_ARRAY, "prog_array", &visor_prog_array_ops,
 	 VISOR_F_NUMA_NODE | VISOR_F_RDONLY | VISOR_F_WRONLY},
+	{VISOR_MAP_TYPE_PERF_EVENT_ARRAY, "perf_event_array", &visor_perf_event_array_ops,
+	 VISOR_F_NUMA_NODE | VISOR_F_RDONLY | VISOR_F_WRONLY},
 	{VISOR_MAP_TYPE_PERCPU_HASH, "percpu_hash", &visor_percpu_hash_ops,
 	 F_HASH & ~VISOR_F_NUMA_NODE},
 	{VISOR_MAP_TYPE_PERCPU_ARRAY, "percpu_array", &visor_array_ops, F_ACCESS},
@@ -42,6 +44,10 @@ static const struct map_type {
 	{VISOR_MAP_TYPE_QUEUE, "queue", &visor_queue_ops, VISOR_F_NUMA_NODE | F_ACCESS},
 	{VISOR_MAP_TYPE_STACK, "stack", &visor_stack_ops, VISOR_F_NUMA_NODE | F_ACCESS},
 	{VISOR_MAP_TYPE_RINGBUF, "ringbuf", &visor_ringbuf_ops, VISOR_F_NUMA_NODE},
+	{VISOR_MAP_TYPE_DEVMAP, "devmap", &visor_devmap_ops,
+	 VISOR_F_NUMA_NODE | VISOR_F_RDONLY | VISOR_F_WRONLY},
+	{VISOR_MAP_TYPE_DEVMAP_HASH, "devmap_hash", &visor_devmap_hash_ops,
+	 VISOR_F_NUMA_NODE | VISOR_F_RDONLY | VISOR_F_WRONLY},
 };
 
 static const struct map_type *find_type(uint32_t type)
@@ -186,6 +192,7 @@ void visor_map_init_common(struct visor_map *map, const struct visor_map_create_
 		map->nr_cpus = 1;
 	if (o->name)
 		snprintf(map->name, sizeof(map->name), "%s", o->name);
+	map->spin_lock_off = o->spin_lock ? (int32_t)o->spin_lock_off : -1;
 	atomic_init(&map->refcnt, 1);
 	pthread_mutex_init(&map->err_lock, NULL);
 	map->errmsg[0] = 0;
@@ -247,6 +254,22 @@ int visor_map_create(const struct visor_map_create_opts *opts, struct visor_map 
 		return visor_map_errf(eb, el, -EINVAL,
 				      "%s map: VISOR_F_RDONLY_PROG and VISOR_F_WRONLY_PROG together",
 				      t->name);
+	if (o.spin_lock) {
+		/* The kernel's map_check_btf(). */
+		if (o.type != VISOR_MAP_TYPE_HASH && o.type != VISOR_MAP_TYPE_ARRAY)
+			return visor_map_errf(eb, el, -EOPNOTSUPP,
+					      "%s map: a bpf_spin_lock in the value needs a hash or "
+					      "array map", t->name);
+		if (o.spin_lock_off % 4 || (uint64_t)o.spin_lock_off + 4 > o.value_size)
+			return visor_map_errf(eb, el, -EINVAL,
+					      "%s map: spin_lock_off %u is not a 4-aligned offset "
+					      "inside the %u-byte value", t->name, o.spin_lock_off,
+					      o.value_size);
+		if (o.map_flags & VISOR_F_RDONLY_PROG)
+			return visor_map_errf(eb, el, -EACCES,
+					      "%s map: a bpf_spin_lock in a read-only (for programs) "
+					      "value", t->name);
+	}
 	if (o.nr_cpus > VISOR_MAP_MAX_CPUS)
 		return visor_map_errf(eb, el, -EINVAL, "nr_cpus %u is above %d", o.nr_cpus,
 				      VISOR_MAP_MAX_CPUS);
@@ -365,7 +388,7 @@ int visor_map_lookup_flags(struct visor_map *m, const void *key, void *value, ui
 	visor_map_detail = NULL;
 	if (!m)
 		return -EINVAL;
-	if (flags)
+	if (flags && (flags != VISOR_F_LOCK || m->spin_lock_off < 0))
 		return flags_fail(m, OP_LOOKUP, flags);
 	if (!can_read(m))
 		return user_fail(m, OP_LOOKUP, -EPERM);
@@ -376,7 +399,7 @@ int visor_map_lookup_flags(struct visor_map *m, const void *key, void *value, ui
 	if (!m->ops->lookup_sys)
 		return user_fail(m, OP_LOOKUP, -VISOR_ENOTSUPP);
 	visor_map_read_lock();
-	err = m->ops->lookup_sys(m, key, value);
+	err = flags ? visor_value_lookup_locked(m, key, value) : m->ops->lookup_sys(m, key, value);
 	visor_map_read_unlock();
 	return err ? user_fail(m, OP_LOOKUP, err) : 0;
 }
@@ -394,7 +417,7 @@ int visor_map_update(struct visor_map *m, const void *key, const void *value, ui
 		return -EINVAL;
 	if (!can_write(m))
 		return user_fail(m, OP_UPDATE, -EPERM);
-	if (flags & VISOR_F_LOCK)
+	if ((flags & VISOR_F_LOCK) && m->spin_lock_off < 0)
 		return flags_fail(m, OP_UPDATE, flags);
 	if ((err = check_key(m, key)))
 		return user_fail(m, OP_UPDATE, err);
@@ -403,7 +426,8 @@ int visor_map_update(struct visor_map *m, const void *key, const void *value, ui
 	if (!m->ops->update_sys)
 		return user_fail(m, OP_UPDATE, -VISOR_ENOTSUPP);
 	visor_map_read_lock();
-	err = m->ops->update_sys(m, key, value, flags);
+	err = (flags & VISOR_F_LOCK) ? visor_value_update_locked(m, key, value, flags, false)
+				     : m->ops->update_sys(m, key, value, flags);
 	visor_map_read_unlock();
 	if (err == -EINVAL && !visor_map_detail)
 		return flags_fail(m, OP_UPDATE, flags);
@@ -604,10 +628,12 @@ int visor_map_update_from_prog(struct visor_map *m, const void *key, const void 
 {
 	if (m->map_flags & VISOR_F_RDONLY_PROG)
 		return -EPERM;
-	if (flags & VISOR_F_LOCK)
+	if ((flags & VISOR_F_LOCK) && m->spin_lock_off < 0)
 		return -EINVAL;
 	if (!m->ops->update_prog)
 		return -VISOR_ENOTSUPP;
+	if (flags & VISOR_F_LOCK)
+		return visor_value_update_locked(m, key, value, flags, true);
 	return m->ops->update_prog(m, key, value, flags);
 }
 

@@ -44,6 +44,7 @@ struct visor_map {
 		uint32_t type, key_size, value_size, max_entries, map_flags, nr_cpus;
 		bool set;
 	} inner;
+	int32_t spin_lock_off; /* struct bpf_spin_lock in the value; -1: none */
 };
 
 /* Per-type operations. Missing user ops report what the kernel reports
@@ -81,7 +82,9 @@ struct visor_map_ops {
 extern const struct visor_map_ops visor_array_ops,
 	visor_prog_array_ops, visor_array_of_maps_ops, visor_hash_ops, visor_percpu_hash_ops,
 	visor_lru_hash_ops, visor_lru_percpu_hash_ops, visor_hash_of_maps_ops,
-	visor_lpm_ops, visor_queue_ops, visor_stack_ops, visor_ringbuf_ops;
+	visor_lpm_ops, visor_queue_ops, visor_stack_ops, visor_ringbuf_ops,
+	visor_perf_event_array_ops;
+extern const struct visor_map_ops visor_devmap_ops, visor_devmap_hash_ops; /* devmap.c */
 
 /* Why the current user-space call failed, when the error code alone is not
  * enough (a static string; map.c turns it into the map's message). */
@@ -158,7 +161,8 @@ struct visor_pool_node {
 };
 struct visor_pool_chunk {
 	struct visor_pool_chunk *next;
-	uint8_t *elems;
+	uint8_t *elems; /* 64-byte aligned inside elems_raw */
+	uint8_t *elems_raw;
 	uint8_t *pcpu;  /* nr_cpus areas of n * pcpu_size bytes, or NULL */
 	size_t n;       /* capacity */
 	size_t used;    /* carved so far */
@@ -170,6 +174,7 @@ struct visor_pool {
 	uint32_t nr_cpus;
 	size_t value_off, value_len; /* values inside elements, for value_ok */
 	size_t pcpu_value_len;       /* bytes of each per-CPU value, for value_ok */
+	uint64_t elem_magic, pcpu_magic; /* offset % size without a division (pool.c) */
 	size_t reclaim_at;           /* pending count that triggers a scan */
 	size_t grow;                 /* next chunk size */
 	size_t max_chunk;
@@ -178,11 +183,13 @@ struct visor_pool {
 	struct visor_pool_node *pending, **pending_tail;
 	size_t npending;
 	/* Called once per element when carved (to record its per-CPU area). */
-	void (*init)(void *elem, uint8_t *pcpu, size_t pcpu_stride);
+	void (*init)(struct visor_pool *p, void *elem, uint8_t *pcpu, size_t pcpu_stride);
 };
+/* Elements of 64 bytes or less are rounded up to a power of two and never
+ * straddle a cache line. */
 int visor_pool_init(struct visor_pool *p, size_t elem_size, size_t prealloc, size_t max_chunk,
 		    size_t pcpu_size, uint32_t nr_cpus,
-		    void (*init)(void *elem, uint8_t *pcpu, size_t stride));
+		    void (*init)(struct visor_pool *p, void *elem, uint8_t *pcpu, size_t stride));
 void visor_pool_destroy(struct visor_pool *p);
 void *visor_pool_alloc(struct visor_pool *p);
 /* Back to the pool now: the element was never visible to readers. */
@@ -228,6 +235,20 @@ static inline void visor_lru_touch(struct visor_lru_node *n)
 	if (!atomic_load_explicit(&n->ref, memory_order_relaxed))
 		atomic_store_explicit(&n->ref, 1, memory_order_relaxed);
 }
+
+/* ---- bpf_spin_lock in values (value_lock.c) ----------------------------- */
+
+/* Value copies that never carry the lock field, as the kernel's
+ * copy_map_value: keep_lock leaves dst's lock alone (an update in place),
+ * zero_lock zeroes it (a copy for user space, a new element). Plain
+ * visor_long_memcpy for maps without a lock. */
+void visor_value_copy_keep_lock(const struct visor_map *m, void *dst, const void *src);
+void visor_value_copy_zero_lock(const struct visor_map *m, void *dst, const void *src);
+/* VISOR_F_LOCK: lookup copies out, update copies in under the value's
+ * lock (hash: a key not in the map is inserted as without the flag). */
+int visor_value_lookup_locked(struct visor_map *m, const void *key, void *value);
+int visor_value_update_locked(struct visor_map *m, const void *key, const void *value,
+			      uint64_t flags, bool from_prog);
 
 /* ---- Map-in-map references (map_in_map.c) ------------------------------- */
 

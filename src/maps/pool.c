@@ -15,11 +15,15 @@ static struct visor_pool_chunk *chunk_new(struct visor_pool *p, size_t n)
 	struct visor_pool_chunk *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->elems = calloc(n, p->elem_size);
+	/* calloc keeps untouched pages unmapped; 64 bytes more to align the
+	 * elements on cache lines. */
+	if (n <= (SIZE_MAX - 64) / p->elem_size)
+		c->elems_raw = calloc(1, n * p->elem_size + 64);
+	c->elems = (uint8_t *)(((uintptr_t)c->elems_raw + 63) & ~(uintptr_t)63);
 	if (p->pcpu_size)
 		c->pcpu = calloc((size_t)p->nr_cpus * n, p->pcpu_size);
-	if (!c->elems || (p->pcpu_size && !c->pcpu)) {
-		free(c->elems);
+	if (!c->elems_raw || (p->pcpu_size && !c->pcpu)) {
+		free(c->elems_raw);
 		free(c->pcpu);
 		free(c);
 		return NULL;
@@ -32,11 +36,15 @@ static struct visor_pool_chunk *chunk_new(struct visor_pool *p, size_t n)
 
 int visor_pool_init(struct visor_pool *p, size_t elem_size, size_t prealloc, size_t max_chunk,
 		    size_t pcpu_size, uint32_t nr_cpus,
-		    void (*init)(void *elem, uint8_t *pcpu, size_t stride))
+		    void (*init)(struct visor_pool *p, void *elem, uint8_t *pcpu, size_t stride))
 {
 	memset(p, 0, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
 	p->elem_size = ROUND8(elem_size);
+	while (p->elem_size < 64 && (p->elem_size & (p->elem_size - 1)))
+		p->elem_size += 8;
+	p->elem_magic = UINT64_MAX / p->elem_size + 1;
+	p->pcpu_magic = pcpu_size ? UINT64_MAX / pcpu_size + 1 : 0;
 	p->pcpu_size = pcpu_size;
 	p->nr_cpus = nr_cpus ? nr_cpus : 1;
 	p->init = init;
@@ -58,7 +66,7 @@ void visor_pool_destroy(struct visor_pool *p)
 	struct visor_pool_chunk *c = atomic_load(&p->chunks);
 	while (c) {
 		struct visor_pool_chunk *next = c->next;
-		free(c->elems);
+		free(c->elems_raw);
 		free(c->pcpu);
 		free(c);
 		c = next;
@@ -94,7 +102,7 @@ static void *carve(struct visor_pool *p, struct visor_pool_chunk *c)
 	size_t i = c->used++;
 	void *e = c->elems + i * p->elem_size;
 	if (p->init)
-		p->init(e, c->pcpu ? c->pcpu + i * p->pcpu_size : NULL, c->n * p->pcpu_size);
+		p->init(p, e, c->pcpu ? c->pcpu + i * p->pcpu_size : NULL, c->n * p->pcpu_size);
 	return e;
 }
 
@@ -148,6 +156,15 @@ void visor_pool_retire(struct visor_pool *p, void *elem)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* off % d, with magic = UINT64_MAX / d + 1: a multiplication instead of a
+ * division (Lemire's fastmod), exact for offsets below 2^32. */
+static inline size_t mod_size(uint64_t off, size_t d, uint64_t magic)
+{
+	if (off >> 32)
+		return off % d;
+	return (size_t)(((unsigned __int128)(magic * off) * d) >> 64);
+}
+
 bool visor_pool_contains(const struct visor_pool *p, const void *ptr, size_t len)
 {
 	uintptr_t a = (uintptr_t)ptr;
@@ -155,14 +172,15 @@ bool visor_pool_contains(const struct visor_pool *p, const void *ptr, size_t len
 		     &((struct visor_pool *)p)->chunks, memory_order_acquire);
 	     c; c = c->next) {
 		uintptr_t base = (uintptr_t)c->elems;
-		if (p->value_len && a >= base && a < base + c->n * p->elem_size) {
-			size_t off = (a - base) % p->elem_size;
-			return off >= p->value_off && off - p->value_off + len <= p->value_len;
+		if (p->value_len && a - base < c->n * p->elem_size) {
+			size_t off = mod_size(a - base, p->elem_size, p->elem_magic);
+			return off >= p->value_off && len <= p->value_len &&
+			       off - p->value_off <= p->value_len - len;
 		}
 		base = (uintptr_t)c->pcpu;
-		if (c->pcpu && a >= base && a < base + (size_t)p->nr_cpus * c->n * p->pcpu_size) {
-			size_t off = (a - base) % p->pcpu_size;
-			return off + len <= p->pcpu_value_len;
+		if (c->pcpu && a - base < (size_t)p->nr_cpus * c->n * p->pcpu_size) {
+			size_t off = mod_size(a - base, p->pcpu_size, p->pcpu_magic);
+			return len <= p->pcpu_value_len && off <= p->pcpu_value_len - len;
 		}
 	}
 	return false;

@@ -443,6 +443,62 @@ static int data_maps(struct visor_obj *obj, struct obj_elf *e, size_t *cap)
 	return 0;
 }
 
+/* Where a struct bpf_spin_lock lies in a value of BTF type id (structs,
+ * nested structs and global data sections), as the kernel's
+ * btf_parse_fields finds it: 0 and *off, -ENOENT if there is none, -EEXIST
+ * if there are several. */
+static int spin_lock_in(const struct btf *btf, uint32_t id, uint32_t base, int depth,
+			uint32_t *off, bool *found)
+{
+	const struct btf_type *t = skip_mods(btf, id);
+	if (!t || depth > MAX_MODS)
+		return 0;
+	if (btf_is_struct(t)) {
+		const char *nm = btf__name_by_offset(btf, t->name_off);
+		if (nm && strcmp(nm, "bpf_spin_lock") == 0) {
+			if (*found)
+				return -EEXIST;
+			*found = true;
+			*off = base;
+			return 0;
+		}
+		const struct btf_member *m = btf_members(t);
+		for (uint16_t i = 0; i < btf_vlen(t); i++, m++) {
+			if (btf_member_bit_offset(t, i) % 8)
+				continue;
+			int err = spin_lock_in(btf, m->type, base + btf_member_bit_offset(t, i) / 8,
+					       depth + 1, off, found);
+			if (err)
+				return err;
+		}
+	} else if (btf_is_datasec(t)) {
+		const struct btf_var_secinfo *vs = btf_var_secinfos(t);
+		for (uint16_t i = 0; i < btf_vlen(t); i++, vs++) {
+			const struct btf_type *v = btf__type_by_id(btf, vs->type);
+			if (!v || !btf_is_var(v))
+				continue;
+			int err = spin_lock_in(btf, v->type, base + vs->offset, depth + 1, off, found);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int find_spin_lock(struct visor_obj *obj, struct visor_obj_map_def *d)
+{
+	if (!obj->btf || !d->btf_value_type_id)
+		return 0;
+	uint32_t off = 0;
+	bool found = false;
+	if (spin_lock_in(obj->btf, d->btf_value_type_id, 0, 0, &off, &found))
+		return obj_err(obj, EINVAL, "map '%s': more than one bpf_spin_lock in the value",
+			       d->name);
+	d->has_spin_lock = found;
+	d->spin_lock_off = off;
+	return 0;
+}
+
 int obj_collect_maps(struct visor_obj *obj, struct obj_elf *e)
 {
 	size_t cap = 0, mscap = 0;
@@ -454,6 +510,11 @@ int obj_collect_maps(struct visor_obj *obj, struct obj_elf *e)
 		err = btf_maps(obj, e, &cap, &mscap);
 	if (!err)
 		err = data_maps(obj, e, &cap);
+	for (size_t i = 0; i < obj->nmaps && !err; i++) {
+		err = find_spin_lock(obj, &obj->maps[i]);
+		if (!err && obj->maps[i].inner)
+			err = find_spin_lock(obj, (struct visor_obj_map_def *)obj->maps[i].inner);
+	}
 	if (err)
 		return err;
 	obj_sort(e->mapsyms, e->nmapsyms, sizeof(*e->mapsyms), cmp_mapsym);

@@ -1,5 +1,7 @@
 /* Load-time rewrite of context accesses, the VM's counterpart of the
- * kernel's convert_ctx_accesses(): XDP, socket filter and tc programs read
+ * kernel's convert_ctx_accesses() (the tracing-family types, whose context
+ * is a plain buffer, only have their accesses checked: ctx_tracing.c):
+ * XDP, socket filter and tc programs read
  * 32-bit data, data_end and data_meta fields of struct xdp_md or struct
  * __sk_buff and use them as pointers, so those loads become 64-bit loads
  * from visor's struct visor_xdp_buff / struct visor_skb; each type's
@@ -128,9 +130,12 @@ static void transfer(const struct visor_insn *in, struct state *s)
 
 static int refuse(struct visor_vm *vm, size_t pc, const char *what, int off, int size)
 {
-	bool skb = vm->rt->prog_type != VISOR_VM_PROG_XDP;
-	snprintf(vm->errmsg, sizeof(vm->errmsg), "insn %zu: %s of struct %s at offset %d, size %d",
-		 pc, what, skb ? "__sk_buff" : "xdp_md", off, size);
+	uint32_t t = vm->rt->prog_type;
+	const char *ctx = t == VISOR_VM_PROG_XDP		  ? "struct xdp_md"
+			  : visor_vm_ctx_is_buffer(t) ? "the context"
+						      : "struct __sk_buff";
+	snprintf(vm->errmsg, sizeof(vm->errmsg), "insn %zu: %s of %s at offset %d, size %d", pc,
+		 what, ctx, off, size);
 	return -EINVAL;
 }
 
@@ -211,6 +216,8 @@ no_field:
 /* Rewrites one access through a context pointer. */
 static int rewrite(struct visor_vm *vm, size_t pc, struct visor_insn *in)
 {
+	if (visor_vm_ctx_is_buffer(vm->rt->prog_type))
+		return visor_vm_check_ctx_buffer(vm, pc, in); /* nothing moves */
 	if (vm->rt->prog_type != VISOR_VM_PROG_XDP)
 		return rewrite_skb(vm, pc, in);
 
@@ -248,6 +255,7 @@ int visor_vm_rewrite_ctx(struct visor_vm *vm)
 		snprintf(vm->errmsg, sizeof(vm->errmsg), "out of memory analysing the context accesses");
 		goto out;
 	}
+	vm->rt->max_ctx_offset = 0;
 	/* Entry: r1 is the context, the rest (and the frame) is not. */
 	for (int i = 0; i < NVARS; i++)
 		st[0].v[i] = ST_OTHER;

@@ -15,6 +15,11 @@
 bool visor_helper_mem(struct visor_vm_run *run, uint64_t p, uint64_t len, bool write,
 		      const char *helper, const char *arg);
 int visor_register_map_helpers(struct visor_vm *vm);
+/* helpers_linux.c: reads of any address of this process that fail cleanly
+ * (false / -EFAULT) instead of crashing; the string version copies at most
+ * size - 1 bytes and a NUL and returns the length with the NUL. */
+bool visor_safe_read(void *dst, uint64_t src, size_t len);
+long visor_safe_read_str(char *dst, uint64_t src, uint64_t size);
 /* One registration per helper family, each in its own file; all called by
  * visor_vm_register_linux_helpers (helpers_linux.c). 0 or -ENOMEM. */
 int visor_register_tailcall_helpers(struct visor_vm *vm); /* helpers_tailcall.c */

@@ -14,6 +14,7 @@
 
 #include <visor/maps.h>
 
+#include "format.h"
 #include "helpers.h"
 
 static uint64_t clock_ns(clockid_t c)
@@ -70,7 +71,7 @@ static uint64_t h_get_current_comm(HELPER_ARGS)
 /* Reads of arbitrary addresses of this process that fail cleanly: the
  * kernel copies for us (process_vm_readv on our own pid) and says EFAULT
  * where a plain load would crash. */
-static bool safe_read(void *dst, uint64_t src, size_t len)
+bool visor_safe_read(void *dst, uint64_t src, size_t len)
 {
 	struct iovec l = {.iov_base = dst, .iov_len = len};
 	struct iovec r = {.iov_base = (void *)(uintptr_t)src, .iov_len = len};
@@ -81,7 +82,7 @@ static uint64_t h_probe_read_user(HELPER_ARGS)
 {
 	if (!visor_helper_mem(run, r1, r2, true, "bpf_probe_read_user", "dst"))
 		return 0;
-	if (safe_read((void *)(uintptr_t)r1, r3, r2))
+	if (visor_safe_read((void *)(uintptr_t)r1, r3, r2))
 		return 0;
 	memset((void *)(uintptr_t)r1, 0, r2);
 	return (uint64_t)-EFAULT;
@@ -89,7 +90,7 @@ static uint64_t h_probe_read_user(HELPER_ARGS)
 
 /* Up to size - 1 bytes and a NUL; the length including the NUL. Reads go
  * page by page so a string ending before an unmapped page is fine. */
-static long read_str(char *dst, uint64_t src, uint64_t size)
+long visor_safe_read_str(char *dst, uint64_t src, uint64_t size)
 {
 	uint64_t done = 0;
 	if (!size)
@@ -97,7 +98,7 @@ static long read_str(char *dst, uint64_t src, uint64_t size)
 	while (done < size - 1) {
 		uint64_t page_left = 4096 - ((src + done) & 4095);
 		uint64_t n = size - 1 - done < page_left ? size - 1 - done : page_left;
-		if (!safe_read(dst + done, src + done, n))
+		if (!visor_safe_read(dst + done, src + done, n))
 			return -EFAULT;
 		char *nul = memchr(dst + done, 0, n);
 		if (nul)
@@ -112,7 +113,7 @@ static uint64_t h_probe_read_user_str(HELPER_ARGS)
 {
 	if (!visor_helper_mem(run, r1, r2, true, "bpf_probe_read_user_str", "dst"))
 		return 0;
-	long n = read_str((char *)(uintptr_t)r1, r3, r2);
+	long n = visor_safe_read_str((char *)(uintptr_t)r1, r3, r2);
 	if (n < 0)
 		memset((void *)(uintptr_t)r1, 0, r2);
 	return (uint64_t)(int64_t)n;
@@ -184,104 +185,49 @@ static uint64_t h_strncmp(HELPER_ARGS)
 	return 0;
 }
 
-/* ---- bpf_trace_printk ----------------------------------------------------- */
+/* ---- bpf_trace_printk, bpf_trace_vprintk ---------------------------------- */
 
-static void out(char *buf, size_t cap, size_t *len, const char *s, size_t n)
+/* Formats like the kernel (format.c) into its 512-byte line and hands the
+ * line to the printk target. Returns the whole length, as the kernel. */
+static uint64_t trace_print(struct visor_vm_run *run, const char *h, uint64_t fmt,
+			    uint64_t fmt_size, const uint64_t *args, uint32_t nargs)
 {
-	for (size_t i = 0; i < n && *len + 1 < cap; i++)
-		buf[(*len)++] = s[i];
-}
-
-/* The kernel's subset: %d %i %u %x %X %c %s %p (%px %pK), l and ll length
- * modifiers, flags, width, precision; at most three arguments. */
-static int format(struct visor_vm_run *run, const char *fmt, size_t fmt_len,
-		  const uint64_t args[3], char *buf, size_t cap)
-{
-	size_t len = 0;
-	int used = 0;
-	for (size_t i = 0; i < fmt_len && fmt[i]; i++) {
-		if (fmt[i] != '%') {
-			out(buf, cap, &len, &fmt[i], 1);
-			continue;
-		}
-		if (i + 1 < fmt_len && fmt[i + 1] == '%') {
-			out(buf, cap, &len, "%", 1);
-			i++;
-			continue;
-		}
-		char spec[32];
-		size_t k = 0;
-		spec[k++] = '%';
-		i++;
-		while (i < fmt_len && k < 20 && strchr("-+ #0123456789.", fmt[i]) && fmt[i])
-			spec[k++] = fmt[i++];
-		int longs = 0;
-		while (i < fmt_len && fmt[i] == 'l' && longs < 2) {
-			longs++;
-			i++;
-		}
-		if (i >= fmt_len || !fmt[i] || !strchr("diuxXcsp", fmt[i]) || used == 3) {
-			visor_vm_run_fail(run, -EINVAL, "bpf_trace_printk: unsupported format at '%.*s'",
-					  (int)(fmt_len - (i < fmt_len ? i : fmt_len)), fmt + (i < fmt_len ? i : fmt_len));
-			return -EINVAL;
-		}
-		char conv = fmt[i], tmp[256];
-		uint64_t a = args[used++];
-		int n;
-		if (conv == 's') {
-			char str[128];
-			if (read_str(str, a, sizeof(str)) < 0)
-				snprintf(str, sizeof(str), "(fault)");
-			spec[k++] = 's';
-			spec[k] = 0;
-			n = snprintf(tmp, sizeof(tmp), spec, str);
-		} else if (conv == 'p') {
-			if (i + 1 < fmt_len && (fmt[i + 1] == 'x' || fmt[i + 1] == 'K'))
-				i++;
-			n = snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)a);
-		} else if (conv == 'c') {
-			spec[k++] = 'c';
-			spec[k] = 0;
-			n = snprintf(tmp, sizeof(tmp), spec, (int)(char)a);
-		} else {
-			/* int is 32 bits in the kernel, long and long long 64 */
-			bool sgn = conv == 'd' || conv == 'i';
-			spec[k++] = 'l';
-			spec[k++] = 'l';
-			spec[k++] = conv;
-			spec[k] = 0;
-			if (!longs)
-				a = sgn ? (uint64_t)(int64_t)(int32_t)a : (uint32_t)a;
-			n = snprintf(tmp, sizeof(tmp), spec, (long long)a);
-		}
-		if (n > 0)
-			out(buf, cap, &len, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	if (!fmt_size || !visor_helper_mem(run, fmt, fmt_size, false, h, "fmt"))
+		return (uint64_t)-EINVAL;
+	char line[512], why[160];
+	long n = visor_bprintf((const char *)(uintptr_t)fmt, fmt_size, args, nargs, line,
+			       sizeof(line), why, sizeof(why));
+	if (n < 0)
+		return (uint64_t)(int64_t)n;
+	size_t len = strlen(line);
+	const struct visor_vm_rt *rt = run->vm->rt;
+	if (rt && rt->printk) {
+		rt->printk(rt->printk_ctx, line, len);
+	} else {
+		fwrite(line, 1, len, stdout);
+		fflush(stdout);
 	}
-	buf[len] = 0;
-	return (int)len;
+	return (uint64_t)n;
 }
 
 static uint64_t h_trace_printk(HELPER_ARGS)
 {
-	const char *h = "bpf_trace_printk";
-	if (!r2 || !visor_helper_mem(run, r1, r2, false, h, "fmt"))
-		return (uint64_t)-EINVAL;
-	const char *fmt = (const char *)(uintptr_t)r1;
-	if (fmt[r2 - 1])
-		return (uint64_t)-EINVAL; /* the kernel wants it NUL-terminated */
 	uint64_t args[3] = {r3, r4, r5};
-	char line[512];
-	int n = format(run, fmt, r2, args, line, sizeof(line));
-	if (n < 0)
-		return (uint64_t)(int64_t)n;
-	const struct visor_vm_rt *rt = run->vm->rt;
-	if (rt && rt->printk) {
-		rt->printk(rt->printk_ctx, line, (size_t)n);
-	} else {
-		fwrite(line, 1, (size_t)n, stdout);
-		fflush(stdout);
-	}
-	return (uint64_t)n;
+	return trace_print(run, "bpf_trace_printk", r1, r2, args, 3);
+}
+
+/* bpf_trace_vprintk(fmt, fmt_size, data, data_len): data holds data_len / 8
+ * u64 arguments, at most 12. */
+static uint64_t h_trace_vprintk(HELPER_ARGS)
+{
+	const char *h = "bpf_trace_vprintk";
+	uint64_t args[VISOR_BPRINTF_MAX_ARGS];
+	if (r4 % 8 || r4 > sizeof(args) || (r4 && !r3))
+		return (uint64_t)-EINVAL;
+	if (!visor_helper_mem(run, r3, r4, false, h, "data"))
+		return 0;
+	memcpy(args, (const void *)(uintptr_t)r3, r4);
+	return trace_print(run, h, r1, r2, args, (uint32_t)(r4 / 8));
 }
 
 int visor_vm_register_linux_helpers(struct visor_vm *vm)
@@ -305,6 +251,7 @@ int visor_vm_register_linux_helpers(struct visor_vm *vm)
 		{114, "bpf_probe_read_user_str", h_probe_read_user_str},
 		{118, "bpf_jiffies64", h_jiffies64},
 		{125, "bpf_ktime_get_boot_ns", h_ktime_get_boot_ns},
+		{177, "bpf_trace_vprintk", h_trace_vprintk},
 		{182, "bpf_strncmp", h_strncmp},
 	};
 	if (!vm)

@@ -9,12 +9,87 @@
 
 #include "helpers.h"
 
+static bool is_map_of_maps(const struct visor_map *m)
+{
+	uint32_t t = visor_map_type(m);
+	return t == VISOR_MAP_TYPE_ARRAY_OF_MAPS || t == VISOR_MAP_TYPE_HASH_OF_MAPS;
+}
+
+struct inner_search {
+	visor_map_match_fn match;
+	const void *arg;
+	struct visor_map *found;
+};
+
+static long match_inner(struct visor_map *outer, const void *key, void *inner, void *ctx)
+{
+	struct inner_search *s = ctx;
+	(void)outer;
+	(void)key;
+	if (!s->match(inner, s->arg))
+		return 0;
+	s->found = inner;
+	return 1;
+}
+
+/* Inner maps held by outer right now; each is alive for the rest of the
+ * run (the read-side section, docs/MAPS.md). */
+static struct visor_map *search_outer(struct visor_map *outer, visor_map_match_fn match,
+				      const void *arg)
+{
+	struct inner_search s = {match, arg, NULL};
+	if (visor_map_type(outer) == VISOR_MAP_TYPE_HASH_OF_MAPS) {
+		visor_map_for_each_elem(outer, match_inner, &s);
+		return s.found;
+	}
+	for (uint32_t i = 0; i < visor_map_max_entries(outer); i++) {
+		struct visor_map *inner = visor_map_lookup_ptr(outer, &i);
+		if (inner && match(inner, arg))
+			return inner;
+	}
+	return NULL;
+}
+
+struct visor_map *visor_helper_find_map(const struct visor_vm_run *run, visor_map_match_fn match,
+					const void *arg)
+{
+	const struct visor_vm_rt *rt = run->vm->rt;
+	if (!rt)
+		return NULL;
+	for (size_t i = 0; i < rt->nmaps; i++)
+		if (match(rt->maps[i], arg))
+			return rt->maps[i];
+	uint32_t n = run->ninner < VISOR_RUN_INNER ? run->ninner : VISOR_RUN_INNER;
+	for (uint32_t i = 0; i < n; i++)
+		if (match(run->inner[i], arg))
+			return run->inner[i];
+	for (size_t i = 0; i < rt->nmaps; i++) {
+		struct visor_map *m = is_map_of_maps(rt->maps[i]) ? search_outer(rt->maps[i], match, arg)
+								  : NULL;
+		if (m)
+			return m;
+	}
+	return NULL;
+}
+
+/* Remembers an inner map a lookup gave the run, so later helper calls on
+ * it need no search; past VISOR_RUN_INNER the search finds it. */
+static void record_inner(struct visor_vm_run *run, struct visor_map *inner)
+{
+	for (uint32_t i = 0; i < run->ninner && i < VISOR_RUN_INNER; i++)
+		if (run->inner[i] == inner)
+			return;
+	if (run->ninner < VISOR_RUN_INNER)
+		run->inner[run->ninner++] = inner;
+}
+
 static struct visor_map *arg_map(struct visor_vm_run *run, uint64_t p, const char *helper)
 {
 	struct visor_map *m = visor_vm_rt_map(run, p);
 	if (!m)
-		visor_vm_run_fail(run, -EINVAL, "%s: 0x%llx is not a map bound to the program", helper,
-				  (unsigned long long)p);
+		visor_vm_run_fail(run, -EINVAL,
+				  "%s: 0x%llx is not a map bound to the program nor an inner map of one",
+				  helper, (unsigned long long)p);
 	return m;
 }
 
@@ -41,10 +116,12 @@ static uint64_t h_map_lookup_elem(uint64_t r1, uint64_t r2, uint64_t r3, uint64_
 	if (!m || !visor_helper_mem(run, r2, visor_map_key_size(m), false, "bpf_map_lookup_elem", "key"))
 		return 0;
 	void *v = visor_map_lookup_ptr(m, (const void *)(uintptr_t)r2);
-	uint32_t t = visor_map_type(m);
-	if (!v || t == VISOR_MAP_TYPE_ARRAY_OF_MAPS || t == VISOR_MAP_TYPE_HASH_OF_MAPS)
-		return (uintptr_t)v; /* inner maps are handles, not memory */
-	visor_vm_run_hand_out(run, v, visor_map_value_size(m), value_writable(m));
+	if (v && is_map_of_maps(m)) {
+		record_inner(run, v); /* a handle for the map helpers, not memory */
+		return (uintptr_t)v;
+	}
+	if (v)
+		visor_vm_run_hand_out_value(run, v, visor_map_value_size(m), value_writable(m));
 	return (uintptr_t)v;
 }
 
@@ -56,6 +133,11 @@ static uint64_t h_map_update_elem(uint64_t r1, uint64_t r2, uint64_t r3, uint64_
 	if (!m || !visor_helper_mem(run, r2, visor_map_key_size(m), false, h, "key") ||
 	    !visor_helper_mem(run, r3, visor_map_value_size(m), false, h, "value"))
 		return 0;
+	if ((r4 & VISOR_F_LOCK) && run->held_lock) {
+		/* It would wait on a lock this run may hold itself. */
+		visor_vm_run_fail(run, -EINVAL, "%s: BPF_F_LOCK while holding a bpf_spin_lock", h);
+		return 0;
+	}
 	return (uint64_t)(int64_t)visor_map_update_from_prog(m, (const void *)(uintptr_t)r2,
 							     (const void *)(uintptr_t)r3, r4);
 }

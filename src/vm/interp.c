@@ -96,8 +96,15 @@ static uint64_t atomic_apply(void *p, bool is64, uint8_t op, uint64_t src, uint6
 	}
 }
 
-int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_t budget,
-		       uint64_t *r0_out, uint64_t *executed)
+/* The dispatch loop: runs from entry with r1..r5 = args and r10 = fp until
+ * the frame at depth `base` exits (0: the main program; a callback runs at
+ * the depth of its frame). The stack below stack_top is the run's; *left_io
+ * is the budget count-down, shared by a callback with the loop that called
+ * its helper. Not inlined: two callers, and the loop is large. */
+static int __attribute__((noinline))
+interp_loop(struct visor_vm_run *run, const struct visor_vm_slot *entry, const uint64_t args[5],
+	    uint64_t fp, const unsigned base, const uintptr_t stack_top, const uint64_t budget,
+	    uint64_t *left_io, uint64_t *r0_out)
 {
 	static const void *const dispatch[VM_OP__COUNT] = {
 #define VISOR_VM_LABEL(name) [VM_OP_##name] = &&op_##name,
@@ -107,25 +114,14 @@ int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_
 	const struct visor_vm_slot *const prog = run->vm->slots;
 	const struct visor_vm_slot *in;
 	uint64_t reg[11];
-	uint8_t stack[VISOR_STACK_SIZE] __attribute__((aligned(16)));
 	struct frame frames[VISOR_MAX_CALL_DEPTH];
-	unsigned depth = 0;
-	/* `left` counts down the budget; unlimited runs start at UINT64_MAX,
-	 * which no program reaches. */
-	const uint64_t start = budget ? budget : UINT64_MAX;
-	uint64_t left = start;
+	unsigned depth = base;
+	uint64_t left = *left_io;
 	int err = 0;
 
-	/* Only the frames in use are addressable, each zeroed when entered:
-	 * cheaper than clearing all eight, and as strict as the kernel, which
-	 * rejects stack accesses beyond the current frame's 512 bytes. */
-	const uintptr_t stack_top = (uintptr_t)stack + sizeof(stack);
-	memset(stack + sizeof(stack) - VISOR_STACK_FRAME, 0, VISOR_STACK_FRAME);
-	run->stack = (struct visor_vm_region){.base = stack_top - VISOR_STACK_FRAME,
-					      .len = VISOR_STACK_FRAME, .writable = true};
 	memset(reg, 0, sizeof(reg));
 	memcpy(&reg[1], args, 5 * sizeof(uint64_t));
-	reg[10] = stack_top;
+	reg[10] = fp;
 
 #define PC ((size_t)(in - prog))
 #define DST reg[in->dst]
@@ -186,10 +182,8 @@ int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_
 #define PKT(size, offset)                                                      \
 	{                                                                      \
 		uint64_t v;                                                    \
-		if (!packet_load(run, (offset), (size), &v)) {                 \
-			reg[0] = 0;                                            \
-			goto out_ok;                                           \
-		}                                                              \
+		if (!packet_load(run, (offset), (size), &v))                   \
+			goto out_packet_end;                                   \
 		reg[0] = v;                                                    \
 		NEXT();                                                        \
 	}
@@ -197,7 +191,7 @@ int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_
 	uint64_t fault_addr = 0, fault_size = 0;
 	bool fault_write = false;
 
-	in = prog;
+	in = entry;
 	if (left-- == 0)
 		goto out_budget;
 	goto *dispatch[in->op];
@@ -315,29 +309,44 @@ op_JSET32_K:
 op_JSET32_X:
 	JUMP((uint32_t)DST & (uint32_t)SRC);
 
-op_CALL_HELPER: {
-	uint64_t id = (uint32_t)IMM;
-	const struct visor_vm_helper *h = id < VISOR_MAX_HELPERS ? &run->vm->helpers[id] : NULL;
-	if (!h || !h->fn) {
-		visor_vm_run_error(run, PC, "call to unknown helper %d", (int32_t)IMM);
-		err = -ENOENT;
+#define HELPER_CALL(save, restore)                                             \
+	{                                                                      \
+		uint64_t id = (uint32_t)IMM;                                   \
+		const struct visor_vm_helper *h =                              \
+			id < VISOR_MAX_HELPERS ? &run->vm->helpers[id] : NULL; \
+		if (!h || !h->fn) {                                            \
+			visor_vm_run_error(run, PC, "call to unknown helper %d", (int32_t)IMM); \
+			err = -ENOENT;                                         \
+			goto out;                                              \
+		}                                                              \
+		save;                                                          \
+		reg[0] = h->fn(reg[1], reg[2], reg[3], reg[4], reg[5], run);   \
+		restore;                                                       \
+		if (__builtin_expect(run->stopped, 0))                         \
+			goto helper_stopped;                                   \
+		NEXT();                                                        \
+	}
+op_CALL_HELPER:
+	HELPER_CALL((void)0, (void)0)
+op_CALL_HELPER_CB:
+	/* A program with callbacks: leave what visor_vm_run_callback needs,
+	 * and take back the budget left after the callbacks ran. */
+	HELPER_CALL((run->cb.fp = reg[10], run->cb.depth = depth, run->cb.left = left,
+		     run->cb.stack_top = stack_top, run->cb.budget = budget),
+		    left = run->cb.left)
+helper_stopped:
+	if (run->err) {
+		err = run->err;
+		if (run->cb.err_located)
+			goto out; /* a callback's failure: its message names its insn */
+		char msg[VISOR_ERRMSG_LEN - 64];
+		char *buf = run->errbuf && run->errbuf_len ? run->errbuf : run->vm->errmsg;
+		snprintf(msg, sizeof(msg), "%.180s", buf);
+		visor_vm_run_error(run, PC, "helper %s: %s", run->vm->helpers[(uint32_t)IMM].name, msg);
 		goto out;
 	}
-	reg[0] = h->fn(reg[1], reg[2], reg[3], reg[4], reg[5], run);
-	if (__builtin_expect(run->stopped, 0)) {
-		if (run->err) {
-			char msg[VISOR_ERRMSG_LEN - 64];
-			char *buf = run->errbuf && run->errbuf_len ? run->errbuf : run->vm->errmsg;
-			snprintf(msg, sizeof(msg), "%.180s", buf);
-			visor_vm_run_error(run, PC, "helper %s: %s", h->name, msg);
-			err = run->err;
-			goto out;
-		}
-		reg[0] = run->stop_ret;
-		goto out_ok;
-	}
-	NEXT();
-}
+	reg[0] = run->stop_ret;
+	goto out_ok;
 op_CALL_LOCAL:
 	if (depth + 1 >= VISOR_MAX_CALL_DEPTH) {
 		visor_vm_run_error(run, PC, "call depth exceeds %d frames", VISOR_MAX_CALL_DEPTH);
@@ -354,7 +363,7 @@ op_CALL_LOCAL:
 	run->stack.len = stack_top - run->stack.base;
 	JUMP(1);
 op_EXIT:
-	if (depth == 0)
+	if (depth == base)
 		goto out_ok;
 	depth--;
 	memcpy(&reg[6], frames[depth].saved, sizeof(frames[depth].saved));
@@ -430,6 +439,13 @@ out_fault:
 			   (unsigned long long)fault_addr);
 	err = -EFAULT;
 	goto out;
+out_packet_end:
+	/* LD_ABS/LD_IND out of bounds ends the whole run with r0 = 0, from a
+	 * callback too. */
+	reg[0] = 0;
+	if (base)
+		visor_vm_run_stop(run, 0);
+	goto out_ok;
 out_budget:
 	/* PC is the instruction that would have run next. */
 	visor_vm_run_error(run, PC, "instruction budget of %llu exhausted",
@@ -439,10 +455,56 @@ out_budget:
 out_ok:
 	*r0_out = reg[0];
 out:
+	*left_io = left;
+	return err;
+}
+
+int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_t budget,
+		       uint64_t *r0_out, uint64_t *executed)
+{
+	uint8_t stack[VISOR_STACK_SIZE] __attribute__((aligned(16)));
+	/* `left` counts down the budget; unlimited runs start at UINT64_MAX,
+	 * which no program reaches. */
+	const uint64_t start = budget ? budget : UINT64_MAX;
+	uint64_t left = start;
+
+	/* Only the frames in use are addressable, each zeroed when entered:
+	 * cheaper than clearing all eight, and as strict as the kernel, which
+	 * rejects stack accesses beyond the current frame's 512 bytes. */
+	const uintptr_t stack_top = (uintptr_t)stack + sizeof(stack);
+	memset(stack + sizeof(stack) - VISOR_STACK_FRAME, 0, VISOR_STACK_FRAME);
+	run->stack = (struct visor_vm_region){.base = stack_top - VISOR_STACK_FRAME,
+					      .len = VISOR_STACK_FRAME, .writable = true};
+	int err = interp_loop(run, run->vm->slots, args, stack_top, 0, stack_top, budget, &left,
+			      r0_out);
 	*executed = start - left;
 	if (budget && err == -E2BIG)
 		*executed = budget;
 	/* The stack dies with this call: make sure no helper keeps using it. */
 	run->stack.len = 0;
+	return err;
+}
+
+/* A callback: one frame below the frame that called the helper (saved in
+ * run->cb by CALL_HELPER_CB), zeroed and addressable while it runs, on the
+ * same budget. */
+int visor_vm_interpret_callback(struct visor_vm_run *run, uint32_t pc, const uint64_t args[5],
+				uint64_t *r0)
+{
+	const struct visor_vm_reentry saved = run->cb;
+	if (saved.depth + 1 >= VISOR_MAX_CALL_DEPTH)
+		return -EOVERFLOW;
+	const uint64_t fp = saved.fp - VISOR_STACK_FRAME;
+	memset((void *)(uintptr_t)(fp - VISOR_STACK_FRAME), 0, VISOR_STACK_FRAME);
+	run->stack.base = fp - VISOR_STACK_FRAME;
+	run->stack.len = saved.stack_top - run->stack.base;
+	uint64_t left = saved.left;
+	int err = interp_loop(run, run->vm->slots + pc, args, fp, saved.depth + 1, saved.stack_top,
+			      saved.budget, &left, r0);
+	/* The callback's helper calls overwrote the caller's state. */
+	run->cb = saved;
+	run->cb.left = left;
+	run->stack.base = saved.fp - VISOR_STACK_FRAME;
+	run->stack.len = saved.stack_top - run->stack.base;
 	return err;
 }

@@ -41,6 +41,7 @@ void visor_vm_jit_free(struct visor_vm *vm)
 	if (!vm->jit)
 		return;
 	munmap(vm->jit->mem, vm->jit->map_len);
+	free(vm->jit->layout.cb_entry);
 	free(vm->jit);
 	vm->jit = NULL;
 }
@@ -78,6 +79,7 @@ int visor_vm_jit_compile(struct visor_vm *vm, unsigned flags)
 		return jit_fail(vm, err, why);
 	if (code.entry < JIT_ENTRY_PREFIX || code.entry_budget < JIT_ENTRY_PREFIX) {
 		free(code.code);
+		free(code.cb_entry);
 		return jit_fail(vm, -EINVAL, "internal error: no padding before an entry point");
 	}
 	uint64_t t1 = now_ns();
@@ -91,6 +93,7 @@ int visor_vm_jit_compile(struct visor_vm *vm, unsigned flags)
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (mem == MAP_FAILED) {
 		free(code.code);
+		free(code.cb_entry);
 		return jit_fail(vm, -ENOMEM, "cannot map memory for the code");
 	}
 	memcpy(mem, code.code, code.len);
@@ -99,11 +102,13 @@ int visor_vm_jit_compile(struct visor_vm *vm, unsigned flags)
 	memset((uint8_t *)mem + code.len, 0xcc, map_len - code.len);
 	if (mprotect(mem, map_len, PROT_READ | PROT_EXEC)) {
 		munmap(mem, map_len);
+		free(code.cb_entry);
 		return jit_fail(vm, -errno, "cannot make the code executable (mprotect)");
 	}
 	struct visor_jit_image *img = calloc(1, sizeof(*img));
 	if (!img) {
 		munmap(mem, map_len);
+		free(code.cb_entry);
 		return jit_fail(vm, -ENOMEM, "out of memory");
 	}
 	img->mem = mem;
@@ -176,6 +181,76 @@ static size_t budget_pc(const struct visor_vm *vm, size_t start, uint64_t k)
 
 typedef uint64_t (*jit_entry_fn)(struct visor_jit_ctx *ctx);
 
+void visor_jit_ctx_set_mem(struct visor_jit_ctx *ctx, const struct visor_vm_region *mem)
+{
+	ctx->mem_lo = mem->len ? mem->base : UINT64_MAX;
+	for (int k = 0; k < 4; k++) {
+		uint64_t size = 1u << k;
+		ctx->mem_hi[k] = mem->len >= size ? mem->base + mem->len - size : ctx->mem_lo - 1;
+	}
+}
+
+/* Turns the exit status of the code into the interpreter's error (message
+ * and errno), or 0 with *r0 replaced when a helper stopped the run. */
+static int jit_status(struct visor_vm_run *run, const struct visor_jit_ctx *ctx,
+		      uint64_t budget, uint64_t *r0)
+{
+	const struct visor_vm *vm = run->vm;
+	size_t pc = ctx->pc;
+	int err = 0;
+	switch (ctx->status) {
+	case JIT_ST_OK:
+		break;
+	case JIT_ST_FAULT:
+		visor_vm_run_error(run, pc, "%s of %llu bytes at 0x%llx is outside the stack, the input memory and every registered region",
+				   (ctx->info & 1) ? "store" : "load",
+				   (unsigned long long)(1u << ((ctx->info >> 1) & 3)),
+				   (unsigned long long)ctx->addr);
+		err = -EFAULT;
+		break;
+	case JIT_ST_MISALIGNED:
+		visor_vm_run_error(run, pc, "misaligned %u-byte atomic access at 0x%llx",
+				   vm->slots[pc].op == VM_OP_ATOMIC64 ? 8 : 4,
+				   (unsigned long long)ctx->addr);
+		err = -EFAULT;
+		break;
+	case JIT_ST_NO_HELPER:
+		visor_vm_run_error(run, pc, "call to unknown helper %d", (int32_t)vm->slots[pc].imm);
+		err = -ENOENT;
+		break;
+	case JIT_ST_HELPER_STOP:
+		if (run->err && run->cb.err_located) {
+			err = run->err; /* a callback's failure: its message names its insn */
+		} else if (run->err) {
+			const struct visor_vm_helper *h = &vm->helpers[(uint32_t)vm->slots[pc].imm];
+			char msg[VISOR_ERRMSG_LEN - 64];
+			char *buf = run->errbuf && run->errbuf_len ? run->errbuf : run->vm->errmsg;
+			snprintf(msg, sizeof(msg), "%.180s", buf);
+			visor_vm_run_error(run, pc, "helper %s: %s", h->name, msg);
+			err = run->err;
+		} else {
+			*r0 = run->stop_ret;
+		}
+		break;
+	case JIT_ST_DEPTH:
+		visor_vm_run_error(run, pc, "call depth exceeds %d frames", VISOR_MAX_CALL_DEPTH);
+		err = -EOVERFLOW;
+		break;
+	case JIT_ST_BUDGET:
+		pc = budget_pc(vm, pc, ctx->left);
+		visor_vm_run_error(run, pc, "instruction budget of %llu exhausted",
+				   (unsigned long long)budget);
+		err = -E2BIG;
+		break;
+	case JIT_ST_FALL_OFF:
+	default:
+		visor_vm_run_error(run, pc, "execution fell off the end of the program");
+		err = -EINVAL;
+		break;
+	}
+	return err;
+}
+
 int visor_vm_jit_run(struct visor_vm_run *run, const uint64_t args[5], uint64_t budget,
 		     uint64_t *r0_out, uint64_t *executed)
 {
@@ -199,13 +274,11 @@ int visor_vm_jit_run(struct visor_vm_run *run, const uint64_t args[5], uint64_t 
 	ctx.info = 0;
 	run->stack = (struct visor_vm_region){.base = ctx.stack_base, .len = VISOR_STACK_FRAME,
 					      .writable = true};
-	ctx.mem_lo = run->mem.len ? run->mem.base : UINT64_MAX;
-	for (int k = 0; k < 4; k++) {
-		uint64_t size = 1u << k;
-		ctx.stack_end[k] = ctx.stack_top - size;
-		ctx.mem_hi[k] = run->mem.len >= size ? run->mem.base + run->mem.len - size
-						     : ctx.mem_lo - 1;
-	}
+	for (int k = 0; k < 4; k++)
+		ctx.stack_end[k] = ctx.stack_top - (1u << k);
+	visor_jit_ctx_set_mem(&ctx, &run->mem);
+	void *outer_ctx = run->jit_ctx; /* a helper may re-enter the JIT */
+	run->jit_ctx = &ctx;
 	ctx.helpers = vm->helpers;
 	ctx.run = run;
 	ctx.packet = run->packet;
@@ -213,60 +286,15 @@ int visor_vm_jit_run(struct visor_vm_run *run, const uint64_t args[5], uint64_t 
 	ctx.slow_access = slow_access;
 	memcpy(ctx.args, args, sizeof(ctx.args));
 	ctx.left = budget;
+	ctx.cb_returned = 0;
+	run->cb.budget = budget; /* which variant a callback enters */
 
 	jit_entry_fn fn = (jit_entry_fn)(void *)((uint8_t *)img->mem +
 						  (budget ? img->layout.entry_budget : img->layout.entry));
 	uint64_t r0 = fn(&ctx);
+	run->jit_ctx = outer_ctx;
 
-	size_t pc = ctx.pc;
-	switch (ctx.status) {
-	case JIT_ST_OK:
-		break;
-	case JIT_ST_FAULT:
-		visor_vm_run_error(run, pc, "%s of %llu bytes at 0x%llx is outside the stack, the input memory and every registered region",
-				   (ctx.info & 1) ? "store" : "load",
-				   (unsigned long long)(1u << ((ctx.info >> 1) & 3)),
-				   (unsigned long long)ctx.addr);
-		err = -EFAULT;
-		break;
-	case JIT_ST_MISALIGNED:
-		visor_vm_run_error(run, pc, "misaligned %u-byte atomic access at 0x%llx",
-				   vm->slots[pc].op == VM_OP_ATOMIC64 ? 8 : 4,
-				   (unsigned long long)ctx.addr);
-		err = -EFAULT;
-		break;
-	case JIT_ST_NO_HELPER:
-		visor_vm_run_error(run, pc, "call to unknown helper %d", (int32_t)vm->slots[pc].imm);
-		err = -ENOENT;
-		break;
-	case JIT_ST_HELPER_STOP:
-		if (run->err) {
-			const struct visor_vm_helper *h = &vm->helpers[(uint32_t)vm->slots[pc].imm];
-			char msg[VISOR_ERRMSG_LEN - 64];
-			char *buf = run->errbuf && run->errbuf_len ? run->errbuf : run->vm->errmsg;
-			snprintf(msg, sizeof(msg), "%.180s", buf);
-			visor_vm_run_error(run, pc, "helper %s: %s", h->name, msg);
-			err = run->err;
-		} else {
-			r0 = run->stop_ret;
-		}
-		break;
-	case JIT_ST_DEPTH:
-		visor_vm_run_error(run, pc, "call depth exceeds %d frames", VISOR_MAX_CALL_DEPTH);
-		err = -EOVERFLOW;
-		break;
-	case JIT_ST_BUDGET:
-		pc = budget_pc(vm, pc, ctx.left);
-		visor_vm_run_error(run, pc, "instruction budget of %llu exhausted",
-				   (unsigned long long)budget);
-		err = -E2BIG;
-		break;
-	case JIT_ST_FALL_OFF:
-	default:
-		visor_vm_run_error(run, pc, "execution fell off the end of the program");
-		err = -EINVAL;
-		break;
-	}
+	err = jit_status(run, &ctx, budget, &r0);
 	/* A run ends on the last instruction of a segment, so every charged
 	 * dispatch happened. Without a budget nothing is counted. */
 	if (!budget)
@@ -279,4 +307,58 @@ int visor_vm_jit_run(struct visor_vm_run *run, const uint64_t args[5], uint64_t 
 		*r0_out = r0;
 	run->stack.len = 0;
 	return err;
+}
+
+typedef uint64_t (*jit_callback_fn)(struct visor_jit_ctx *ctx, uint64_t code,
+				    const uint64_t *args);
+
+/* A callback in machine code: the variant the run uses, entered through its
+ * stub in a new frame below the frame that called the helper. An error
+ * inside unwinds to the stub (ctx->saved_rsp is the stub's meanwhile), not
+ * through the helper's C frames. */
+int visor_vm_jit_callback(struct visor_vm_run *run, uint32_t pc, const uint64_t args[5],
+			  uint64_t *r0)
+{
+	struct visor_jit_ctx *ctx = run->jit_ctx;
+	const struct visor_vm *vm = run->vm;
+	const struct visor_jit_code *code = &vm->jit->layout;
+	const uint64_t caller_base = ctx->stack_base, saved_rsp = ctx->saved_rsp;
+
+	/* The caller's r10 at the stack array's first frame: no frame left. */
+	if (caller_base + VISOR_STACK_FRAME <= ctx->stack_limit)
+		return -EOVERFLOW;
+	size_t lo = 0, hi = vm->ncb_targets;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (vm->cb_targets[mid] < pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == vm->ncb_targets || vm->cb_targets[lo] != pc)
+		return -EINVAL; /* visor_vm_run_callback validated it */
+	const size_t variant = run->cb.budget ? 1 : 0;
+	uint64_t entry = (uintptr_t)code->code + code->cb_entry[variant * vm->ncb_targets + lo];
+	jit_callback_fn fn = (jit_callback_fn)(void *)(code->code + code->cb_stub[variant]);
+
+	ctx->cb_returned = 0;
+	uint64_t ret = fn(ctx, entry, args);
+	const bool returned = ctx->cb_returned;
+	ctx->cb_returned = 0;
+	ctx->saved_rsp = saved_rsp;
+	ctx->stack_base = caller_base;
+	run->stack.base = caller_base;
+	run->stack.len = ctx->stack_top - caller_base;
+	if (returned) {
+		*r0 = ret;
+		return 0;
+	}
+	/* Left through the error exit: LD_ABS out of bounds (status OK) or a
+	 * helper's stop end the run successfully; the rest are errors. */
+	if (ctx->status == JIT_ST_OK) {
+		visor_vm_run_stop(run, 0);
+		return -ECANCELED;
+	}
+	int err = jit_status(run, ctx, run->cb.budget, r0);
+	return err ? err : -ECANCELED;
 }

@@ -50,6 +50,7 @@ struct visor_jit_ctx {
 	uint64_t args[5];   /* r1..r5 at entry */
 	uint64_t stack_top; /* r10 at entry */
 	uint64_t tail_calls; /* reserved for tail calls (prog arrays) */
+	uint64_t cb_returned; /* set by the callback stub when the callback exits */
 	/* out */
 	uint32_t status, pc;
 	uint64_t addr;
@@ -70,6 +71,13 @@ struct visor_jit_code {
 	size_t entry;        /* budget not counted */
 	size_t entry_budget; /* counts instructions against ctx->left */
 	size_t tail_entry[2]; /* where a tail call into each variant lands */
+	/* Callbacks (visor_vm_jit_callback), per variant (0: no budget): the
+	 * stub uint64_t stub(ctx, code address, const uint64_t args[5]) that
+	 * runs a subprogram in a new frame, and the code offset of each
+	 * vm->cb_targets[i] at cb_entry[variant * ncb_targets + i] (malloc'd,
+	 * NULL without callbacks). */
+	size_t cb_stub[2];
+	uint32_t *cb_entry;
 };
 
 /* A compiled program, owned by the VM. */
@@ -91,9 +99,16 @@ struct visor_jit_image {
 int visor_jit_arch_compile(const struct visor_vm *vm, unsigned flags, uint64_t seed,
 			   struct visor_jit_code *out, char *err, size_t err_len);
 
+/* Sets the input memory bounds the code checks (at run start, and when a
+ * helper moves the packet: run->jit_ctx). */
+void visor_jit_ctx_set_mem(struct visor_jit_ctx *ctx, const struct visor_vm_region *mem);
+
 /* Runs the compiled program like visor_vm_interpret runs the slots. */
 int visor_vm_jit_run(struct visor_vm_run *run, const uint64_t args[5], uint64_t budget,
 		     uint64_t *r0, uint64_t *executed);
 void visor_vm_jit_free(struct visor_vm *vm);
+/* The JIT's part of visor_vm_run_callback (run->jit_ctx is set). */
+int visor_vm_jit_callback(struct visor_vm_run *run, uint32_t pc, const uint64_t args[5],
+			  uint64_t *r0);
 
 #endif

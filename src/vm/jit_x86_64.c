@@ -172,6 +172,9 @@ struct jit {
 	size_t ncold, cap_cold;
 
 	uint32_t *seg_n; /* per pc: instructions in the segment it starts, 0 = none */
+	/* Callbacks: the stub of each variant, the offsets of the targets. */
+	size_t cb_stub[2];
+	uint32_t *cb_entry;
 
 	/* Common stubs of the current variant. */
 	int l_body, l_epilogue, l_error_exit, l_oob, l_misaligned, l_access_slow, l_frame_zero,
@@ -1139,6 +1142,7 @@ static void emit_insn(struct jit *j, uint32_t pc)
 			jmp_to(j, CC_JMP, s->target);
 		return;
 	case VM_OP_CALL_HELPER:
+	case VM_OP_CALL_HELPER_CB: /* the JIT's state is in ctx already */
 		emit_helper_call(j, pc, (uint32_t)s->imm);
 		return;
 	case VM_OP_CALL_LOCAL:
@@ -1252,8 +1256,8 @@ static int compute_segments(struct jit *j)
 		if (s->op == VM_OP_LDDW_HI)
 			continue;
 		bool jumps = (s->op >= VM_OP_JA && s->op <= VM_OP_JSLE32_X) || s->op == VM_OP_CALL_LOCAL;
-		if (jumps)
-			start[s->target] = 1;
+		if (jumps || (s->op == VM_OP_LDDW && s->src == VISOR_LDDW_FUNC))
+			start[s->target] = 1; /* callbacks are entered with a charge */
 		if (ends_segment(s->op))
 			start[pc + 1] = 1;
 	}
@@ -1299,6 +1303,56 @@ static void emit_cold(struct jit *j, const struct cold *c)
 		jmp_to(j, CC_JMP, j->l_status[JIT_ST_BUDGET]);
 		return;
 	}
+}
+
+/* Bytes of int3 before each entry point; see "Entry points" at the top. */
+#define ENTRY_GUARD 16
+_Static_assert(ENTRY_GUARD >= JIT_ENTRY_PREFIX, "padding before the entries");
+
+/* uint64_t stub(ctx, code, args): a callback of a helper (bpf_loop ...) in
+ * a new frame below the helper's caller (ctx->stack_base is that frame's
+ * bottom, so the new r10). The prologue mirrors the main entry, so errors
+ * unwind here through the common epilogue (saved_rsp is ours; the C side
+ * restores the caller's) and the alignment is the body's. A normal exit
+ * returns here and sets ctx->cb_returned. Then the targets' offsets. */
+static void emit_callback_stub(struct jit *j)
+{
+	need(j, 256);
+	while (j->len % 16)
+		e1(j, 0xcc);
+	for (int i = 0; i < ENTRY_GUARD; i++)
+		e1(j, 0xcc);
+	j->cb_stub[j->budget] = j->len;
+	push(j, RBP);
+	push(j, RBX);
+	push(j, R12);
+	push(j, R13);
+	push(j, R14);
+	push(j, R15);
+	mov_rr(j, true, CTX, RDI);
+	op_rm(j, true, 0x89, RSP, CTX, CTX_OFF(saved_rsp));
+	load64(j, RBP, CTX, CTX_OFF(stack_base));
+	call_to(j, j->l_frame_enter); /* zeroes (if checked), sets stack_base */
+	mov_rr(j, true, ADR, RSI);
+	mov_rr(j, true, AUX, RDX);
+	for (int r = 1; r <= 5; r++)
+		load64(j, reg_map[r], AUX, 8 * (r - 1));
+	zero(j, RAX);
+	zero(j, RBX);
+	zero(j, R13);
+	zero(j, R14);
+	zero(j, R15);
+	e1(j, 0x41); /* call r11 */
+	e1(j, 0xff);
+	modrm_rr(j, 2, ADR);
+	rex(j, true, 0, CTX); /* mov qword [r12 + cb_returned], 1 */
+	e1(j, 0xc7);
+	modrm_mem(j, 0, CTX, CTX_OFF(cb_returned));
+	e4(j, 1);
+	jmp_to(j, CC_JMP, j->l_epilogue);
+	size_t n = j->vm->ncb_targets;
+	for (size_t i = 0; i < n; i++)
+		j->cb_entry[j->budget * n + i] = (uint32_t)j->lab[j->vm->cb_targets[i]];
 }
 
 /* The entry, the shared stubs, the body and the cold stubs of one variant.
@@ -1468,11 +1522,9 @@ static void emit_variant(struct jit *j, size_t *tail)
 		struct cold c = j->cold[i];
 		emit_cold(j, &c);
 	}
+	if (j->vm->ncb_targets && !j->err)
+		emit_callback_stub(j);
 }
-
-/* Bytes of int3 before each entry point; see "Entry points" at the top. */
-#define ENTRY_GUARD 16
-_Static_assert(ENTRY_GUARD >= JIT_ENTRY_PREFIX, "padding before the entries");
 
 static void emit_one(struct jit *j, bool budget, size_t *entry, size_t *tail)
 {
@@ -1495,14 +1547,14 @@ static void emit_one(struct jit *j, bool budget, size_t *entry, size_t *tail)
  * does not use are never touched. */
 static size_t code_bound(const struct visor_vm *vm)
 {
-	size_t n = 2 * (640 + ENTRY_GUARD) + 64;
+	size_t n = 2 * (640 + ENTRY_GUARD) + 64 + 2 * 160; /* + callback stubs */
 
 	for (size_t pc = 0; pc <= vm->count; pc++) {
 		uint8_t op = vm->slots[pc].op;
 		size_t one;
 		if (op == VM_OP_ATOMIC32 || op == VM_OP_ATOMIC64)
 			one = 112;
-		else if (op == VM_OP_CALL_HELPER)
+		else if (op == VM_OP_CALL_HELPER || op == VM_OP_CALL_HELPER_CB)
 			one = 96;
 		else if (op >= VM_OP_LDABS_B && op <= VM_OP_STX_DW)
 			one = 80;
@@ -1542,7 +1594,10 @@ int visor_jit_arch_compile(const struct visor_vm *vm, unsigned flags, uint64_t s
 	 * here so that later growth failures leave a valid array. */
 	j.cap_lab = 2 * vm->count + 256;
 	j.lab = malloc(j.cap_lab * sizeof(*j.lab));
-	if (!j.buf || !j.lab || compute_segments(&j)) {
+	if (vm->ncb_targets &&
+	    !(j.cb_entry = malloc(2 * vm->ncb_targets * sizeof(*j.cb_entry))))
+		j.err = -ENOMEM;
+	if (!j.buf || !j.lab || j.err || compute_segments(&j)) {
 		j.err = -ENOMEM;
 		goto out;
 	}
@@ -1556,6 +1611,7 @@ out:
 	free(j.cold);
 	free(j.seg_n);
 	if (j.err) {
+		free(j.cb_entry);
 		if (j.buf != j.sink)
 			free(j.buf);
 		snprintf(err, err_len, j.err == -ENOMEM ? "out of memory compiling %zu instructions" :
@@ -1564,6 +1620,9 @@ out:
 	}
 	out->code = j.buf;
 	out->len = j.len;
+	out->cb_entry = j.cb_entry;
+	out->cb_stub[0] = j.cb_stub[0];
+	out->cb_stub[1] = j.cb_stub[1];
 	return 0;
 }
 

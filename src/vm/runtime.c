@@ -90,7 +90,7 @@ int visor_vm_set_prog_type(struct visor_vm *vm, uint32_t type)
 	if (vm->slots)
 		return rt_fail(vm, -EBUSY, "set_prog_type: a program is loaded (unload it first)");
 	if (type != 0 && type != VISOR_VM_PROG_XDP && type != VISOR_VM_PROG_SOCKET_FILTER &&
-	    type != VISOR_VM_PROG_SCHED_CLS)
+	    type != VISOR_VM_PROG_SCHED_CLS && !visor_vm_ctx_is_buffer(type))
 		return rt_fail(vm, -EINVAL, "set_prog_type: program type %u has no context in the visor VM yet",
 			       type);
 	struct visor_vm_rt *rt = visor_vm_rt_get(vm);
@@ -166,13 +166,21 @@ int visor_vm_rt_lddw(struct visor_vm *vm, size_t pc, uint64_t *imm)
 
 /* ---- memory handed out during a run --------------------------------------- */
 
+static bool is_handle(struct visor_map *m, const void *p)
+{
+	return (const void *)m == p;
+}
+
 struct visor_map *visor_vm_rt_map(const struct visor_vm_run *run, uint64_t p)
 {
+	/* The bound table first, without the generic search's indirect calls:
+	 * what lddw loads, on every map helper call. */
 	const struct visor_vm_rt *rt = run->vm->rt;
-	for (size_t i = 0; rt && i < rt->nmaps; i++)
-		if ((uint64_t)(uintptr_t)rt->maps[i] == p)
-			return rt->maps[i];
-	return NULL;
+	if (rt)
+		for (size_t i = 0; i < rt->nmaps; i++)
+			if ((uintptr_t)rt->maps[i] == p)
+				return rt->maps[i];
+	return visor_helper_find_map(run, is_handle, (const void *)(uintptr_t)p);
 }
 
 void visor_vm_run_hand_out(struct visor_vm_run *run, const void *p, uint64_t len, bool writable)
@@ -193,6 +201,15 @@ void visor_vm_run_hand_out(struct visor_vm_run *run, const void *p, uint64_t len
 	run->nhanded = n + 1;
 }
 
+void visor_vm_run_hand_out_value(struct visor_vm_run *run, const void *p, uint64_t len,
+				 bool writable)
+{
+	visor_vm_run_hand_out(run, p, len, writable);
+	if (run->nhanded > VISOR_RUN_HANDED)
+		run->handed[VISOR_RUN_HANDED] =
+			(struct visor_vm_region){.base = (uintptr_t)p, .len = len, .writable = writable};
+}
+
 void visor_vm_run_take_back(struct visor_vm_run *run, const void *p)
 {
 	uint32_t n = run->nhanded < VISOR_RUN_HANDED ? run->nhanded : VISOR_RUN_HANDED;
@@ -201,34 +218,38 @@ void visor_vm_run_take_back(struct visor_vm_run *run, const void *p)
 			run->handed[i].len = 0;
 }
 
+struct value_access {
+	uint64_t addr, size;
+	bool write;
+};
+
+static bool holds_value(struct visor_map *m, const void *arg)
+{
+	const struct value_access *a = arg;
+	if (a->write && (visor_map_flags(m) & VISOR_F_RDONLY_PROG))
+		return false;
+	return visor_map_value_ok(m, (const void *)(uintptr_t)a->addr, a->size);
+}
+
 bool visor_vm_run_handed_ok(const struct visor_vm_run *run, uint64_t addr, uint64_t size,
 			    bool write)
 {
-	uint32_t n = run->nhanded < VISOR_RUN_HANDED ? run->nhanded : VISOR_RUN_HANDED;
-	for (uint32_t i = 0; i < n; i++) {
+	bool overflowed = run->nhanded > VISOR_RUN_HANDED;
+	/* Overflowed: the newest value first (the slot is set only then). */
+	for (uint32_t i = overflowed ? VISOR_RUN_HANDED + 1 : run->nhanded; i-- > 0;) {
 		const struct visor_vm_region *r = &run->handed[i];
 		if (r->len >= size && addr - r->base <= r->len - size && (r->writable || !write))
 			return true;
 	}
-	if (run->nhanded <= VISOR_RUN_HANDED || !run->vm->rt)
+	if (!overflowed || !run->vm->rt)
 		return false;
-	/* More pointers than the record holds: any value of a bound map is
-	 * memory that lives as long as the map (docs/MAPS.md). */
-	const struct visor_vm_rt *rt = run->vm->rt;
-	for (size_t i = 0; i < rt->nmaps; i++) {
-		struct visor_map *m = rt->maps[i];
-		if (write && (visor_map_flags(m) & VISOR_F_RDONLY_PROG))
-			continue;
-		if (visor_map_value_ok(m, (const void *)(uintptr_t)addr, size))
-			return true;
-	}
-	return false;
+	/* More pointers than the record holds: any value of a map the run may
+	 * use is memory that lives as long as the map (docs/MAPS.md). */
+	struct value_access a = {addr, size, write};
+	return visor_helper_find_map(run, holds_value, &a) != NULL;
 }
 
 /* ---- BPF_PROG_TEST_RUN ------------------------------------------------------ */
-
-#define XDP_HEADROOM 256 /* XDP_PACKET_HEADROOM */
-#define XDP_TAILROOM 320 /* room bpf_xdp_adjust_tail may grow into */
 
 static uint64_t now_ns(void)
 {
@@ -250,7 +271,7 @@ static int tr_fail(struct visor_vm *vm, struct visor_prog_test_run_opts *o, int 
 /* One run with r1 = the context (handed out, read-only for XDP) and the
  * packet [base, base + len) as the input memory (the fast path of the
  * access checks, and what LD_ABS / LD_IND read). */
-static int run_once(struct visor_vm *vm, const struct visor_prog_test_run_opts *o, void *ctx,
+static int run_once(struct visor_vm *vm, struct visor_prog_test_run_opts *o, void *ctx,
 		    size_t ctx_len, bool ctx_writable, uintptr_t base, size_t len, bool pkt_writable,
 		    uint64_t *r0)
 {
@@ -259,6 +280,7 @@ static int run_once(struct visor_vm *vm, const struct visor_prog_test_run_opts *
 		.mem = {.base = base, .len = len, .writable = pkt_writable},
 		.errbuf = o->errbuf,
 		.errbuf_len = o->errbuf_len,
+		.ctx = ctx,
 	};
 	uint64_t args[5] = {(uintptr_t)ctx, 0, 0, 0, 0};
 	uint64_t executed;
@@ -268,12 +290,25 @@ static int run_once(struct visor_vm *vm, const struct visor_prog_test_run_opts *
 		run.packet_len = len;
 	}
 	visor_vm_run_hand_out(&run, ctx, ctx_len, ctx_writable);
-	bool jit = o->engine == VISOR_ENGINE_JIT || (o->engine == VISOR_ENGINE_AUTO && vm->jit);
 	visor_map_read_lock();
-	int err = jit ? visor_vm_jit_run(&run, args, o->budget, r0, &executed)
-		      : visor_vm_interpret(&run, args, o->budget, r0, &executed);
+	int err = visor_vm_run_chain(&run, o->engine, args, o->budget, r0, &executed);
+	if (run.held_lock)
+		err = visor_vm_run_release_lock(&run, err);
 	visor_map_read_unlock();
+	/* A hook layer acts on a redirect only when the program returns it. */
+	uint32_t redirect_act = vm->rt->prog_type == VISOR_VM_PROG_XDP ? VISOR_XDP_REDIRECT
+								       : VISOR_TC_ACT_REDIRECT;
+	bool redirected = !err && run.redirect.kind && (uint32_t)*r0 == redirect_act;
+	o->redirect = redirected ? run.redirect : (struct visor_redirect){0};
 	return err;
+}
+
+/* The redirect of the last run, for callers whose opts have the field. */
+static void copy_redirect(struct visor_prog_test_run_opts *opts,
+			  const struct visor_prog_test_run_opts *o)
+{
+	if (opts->sz >= offsetof(struct visor_prog_test_run_opts, redirect) + sizeof(o->redirect))
+		opts->redirect = o->redirect;
 }
 
 static bool all_zero(const void *p, size_t from, size_t to)
@@ -373,6 +408,7 @@ static int test_run_skb(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 	if (!err) {
 		opts->retval = (uint32_t)r0;
 		opts->duration = (uint32_t)(dt / repeat);
+		copy_redirect(opts, o);
 		/* The frame after the run; socket filters get the link-layer
 		 * header back as zeros, as the kernel pushes it. */
 		size_t out_len = hh + len;
@@ -411,6 +447,91 @@ static int test_run_skb(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 	return err;
 }
 
+/* bpf_prog_test_run_xdp: the packet in a page-sized frame (see
+ * runtime_internal.h), set up once: like the kernel, repeated runs see what
+ * the previous ones left (moved head, tail, metadata, writes). */
+static int test_run_xdp(struct visor_vm *vm, struct visor_prog_test_run_opts *opts,
+			struct visor_prog_test_run_opts *o)
+{
+	if (!o->data_in || o->data_size_in < 14)
+		return tr_fail(vm, o, -EINVAL, "XDP needs data_in of at least 14 bytes (an Ethernet header)");
+	if (o->data_size_in > 65536 - VISOR_XDP_HEADROOM)
+		return tr_fail(vm, o, -E2BIG, "data_in larger than 64 KiB");
+	/* The kernel makes a context when either ctx_in or ctx_out is given;
+	 * its data_end must then be the size of data_in. */
+	bool has_ctx = o->ctx_in || o->ctx_out;
+	struct visor_xdp_md md = {0};
+	if (o->ctx_in) {
+		if (o->ctx_size_in != sizeof(md))
+			return tr_fail(vm, o, -EINVAL, "ctx_in must be a struct xdp_md (24 bytes)");
+		memcpy(&md, o->ctx_in, sizeof(md));
+	}
+	/* xdp_convert_md_to_buff: the first md.data bytes of data_in are
+	 * metadata (data_meta .. data). */
+	if (has_ctx && (md.data_meta || md.data_end != o->data_size_in || md.data > md.data_end ||
+			(md.data & 3) || md.data > VISOR_XDP_META_MAX))
+		return tr_fail(vm, o, -EINVAL, "ctx_in: data_meta must be 0, data_end the size of data_in and data the metadata length (a multiple of 4, at most 252)");
+	if (md.egress_ifindex || (!md.ingress_ifindex && md.rx_queue_index))
+		return tr_fail(vm, o, -EINVAL, "ctx_in: egress_ifindex must be 0, rx_queue_index needs ingress_ifindex");
+	if (visor_map_set_cpu(o->cpu))
+		return tr_fail(vm, o, -EINVAL, "cpu slot out of range (visor_map_possible_cpus)");
+
+	uint32_t metalen = md.data, size = o->data_size_in - metalen;
+	/* Frames larger than a page become fragments in the kernel; visor keeps
+	 * them linear, with no room to grow. */
+	size_t hard_end = VISOR_XDP_FRAME_SIZE - VISOR_XDP_SHINFO_SIZE;
+	if (VISOR_XDP_HEADROOM + (size_t)size > hard_end)
+		hard_end = VISOR_XDP_HEADROOM + (size_t)size;
+	uint8_t *buf = calloc(1, hard_end);
+	if (!buf)
+		return tr_fail(vm, o, -ENOMEM, "out of memory");
+	memcpy(buf + VISOR_XDP_HEADROOM - metalen, o->data_in, o->data_size_in);
+	struct visor_xdp_buff x = {
+		.data = (uintptr_t)buf + VISOR_XDP_HEADROOM,
+		.data_end = (uintptr_t)buf + VISOR_XDP_HEADROOM + size,
+		.data_meta = (uintptr_t)buf + VISOR_XDP_HEADROOM - metalen,
+		/* The kernel's test runs receive on the loopback device (1). */
+		.ingress_ifindex = md.ingress_ifindex ? md.ingress_ifindex : 1,
+		.rx_queue_index = md.rx_queue_index,
+		.buf = buf,
+		.buf_len = hard_end,
+	};
+	uint32_t repeat = o->repeat ? o->repeat : 1;
+	uint64_t r0 = 0, t0 = now_ns();
+	int err = 0;
+	for (uint32_t i = 0; i < repeat && !err; i++)
+		err = run_once(vm, o, &x, VISOR_XDP_CTX_VISIBLE, false, x.data_meta,
+			       x.data_end - x.data_meta, true, &r0);
+	uint64_t dt = now_ns() - t0;
+	if (!err) {
+		opts->retval = (uint32_t)r0;
+		opts->duration = (uint32_t)(dt / repeat);
+		copy_redirect(opts, o);
+		/* As the kernel: data_out is the metadata and the packet. */
+		size_t len = x.data_end - x.data_meta;
+		if (o->data_out) {
+			memcpy(o->data_out, (void *)(uintptr_t)x.data_meta,
+			       len < o->data_size_out ? len : o->data_size_out);
+			if (len > o->data_size_out)
+				err = -ENOSPC;
+		}
+		opts->data_size_out = (uint32_t)len;
+		if (o->ctx_out && opts->sz >= offsetof(struct visor_prog_test_run_opts, ctx_size_out) +
+						      sizeof(o->ctx_size_out)) {
+			/* xdp_convert_buff_to_md: data and data_end relative to data_meta. */
+			md.data = (uint32_t)(x.data - x.data_meta);
+			md.data_end = (uint32_t)len;
+			size_t n = o->ctx_size_out < sizeof(md) ? o->ctx_size_out : sizeof(md);
+			memcpy(o->ctx_out, &md, n);
+			if (n < sizeof(md) && !err)
+				err = -ENOSPC;
+			opts->ctx_size_out = sizeof(md);
+		}
+	}
+	free(buf);
+	return err;
+}
+
 int visor_prog_test_run(struct visor_vm *vm, struct visor_prog_test_run_opts *opts)
 {
 	/* Every field up to the outputs must be there; errbuf may be missing. */
@@ -424,64 +545,13 @@ int visor_prog_test_run(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 	if (!vm->slots)
 		return tr_fail(vm, &o, -EINVAL, "no program loaded");
 	if (!vm->rt || !vm->rt->prog_type)
-		return tr_fail(vm, &o, -ENOTSUP, "only XDP, socket filter and tc programs can be test-run (visor_vm_set_prog_type)");
+		return tr_fail(vm, &o, -ENOTSUP, "only programs with a type can be test-run (visor_vm_set_prog_type)");
 	bool jit = o.engine == VISOR_ENGINE_JIT || (o.engine == VISOR_ENGINE_AUTO && vm->jit);
 	if (jit && !vm->jit)
 		return tr_fail(vm, &o, -EINVAL, "the program is not JIT-compiled (visor_vm_jit_compile)");
+	if (visor_vm_ctx_is_buffer(vm->rt->prog_type)) /* test_run_tracing.c */
+		return visor_vm_test_run_buffer(vm, opts, &o);
 	if (vm->rt->prog_type != VISOR_VM_PROG_XDP)
 		return test_run_skb(vm, opts, &o);
-	if (!o.data_in || o.data_size_in < 14)
-		return tr_fail(vm, &o, -EINVAL, "XDP needs data_in of at least 14 bytes (an Ethernet header)");
-	if (o.data_size_in > 65536 - XDP_HEADROOM - XDP_TAILROOM)
-		return tr_fail(vm, &o, -E2BIG, "data_in larger than a page-sized XDP frame allows");
-	struct visor_xdp_md md = {0};
-	if (o.ctx_in) {
-		if (o.ctx_size_in != sizeof(md))
-			return tr_fail(vm, &o, -EINVAL, "ctx_in must be a struct xdp_md (24 bytes)");
-		memcpy(&md, o.ctx_in, sizeof(md));
-		if (md.data || md.data_end || md.data_meta || md.egress_ifindex)
-			return tr_fail(vm, &o, -EINVAL, "ctx_in: data, data_end, data_meta and egress_ifindex must be 0");
-	}
-	if (visor_map_set_cpu(o.cpu))
-		return tr_fail(vm, &o, -EINVAL, "cpu slot out of range (visor_map_possible_cpus)");
-
-	size_t buf_len = XDP_HEADROOM + o.data_size_in + XDP_TAILROOM;
-	uint8_t *buf = malloc(buf_len);
-	if (!buf)
-		return tr_fail(vm, &o, -ENOMEM, "out of memory");
-	uint32_t repeat = o.repeat ? o.repeat : 1;
-	uint64_t r0 = 0, t0 = now_ns();
-	int err = 0;
-	struct visor_xdp_buff x;
-	for (uint32_t i = 0; i < repeat && !err; i++) {
-		/* Every run sees the packet as given, as the kernel's. */
-		memset(buf, 0, buf_len);
-		memcpy(buf + XDP_HEADROOM, o.data_in, o.data_size_in);
-		x = (struct visor_xdp_buff){
-			.data = (uintptr_t)buf + XDP_HEADROOM,
-			.data_end = (uintptr_t)buf + XDP_HEADROOM + o.data_size_in,
-			.data_meta = (uintptr_t)buf + XDP_HEADROOM,
-			.ingress_ifindex = md.ingress_ifindex,
-			.rx_queue_index = md.rx_queue_index,
-			.buf = buf,
-			.buf_len = buf_len,
-		};
-		err = run_once(vm, &o, &x, VISOR_XDP_CTX_VISIBLE, false, x.data_meta,
-			       x.data_end - x.data_meta, true, &r0);
-	}
-	uint64_t dt = now_ns() - t0;
-	if (!err) {
-		opts->retval = (uint32_t)r0;
-		opts->duration = (uint32_t)(dt / repeat);
-		size_t len = x.data_end - x.data;
-		if (o.data_out) {
-			memcpy(o.data_out, (void *)(uintptr_t)x.data,
-			       len < o.data_size_out ? len : o.data_size_out);
-			if (len > o.data_size_out)
-				err = -ENOSPC;
-		}
-		opts->data_size_out = (uint32_t)len;
-	}
-	free(buf);
-	return err;
+	return test_run_xdp(vm, opts, &o);
 }

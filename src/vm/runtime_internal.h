@@ -11,6 +11,7 @@ struct visor_vm_rt {
 	size_t nmaps;
 	bool *value_region;      /* a region was added for maps[i]'s value */
 	uint32_t prog_type;
+	uint32_t max_ctx_offset; /* end of the furthest context access (ctx_rewrite.c) */
 	visor_printk_fn printk;
 	void *printk_ctx;
 };
@@ -31,6 +32,18 @@ struct visor_xdp_buff {
 };
 #define VISOR_XDP_CTX_VISIBLE 40
 
+/* XDP frame geometry of test runs, as the kernel's bpf_prog_test_run_xdp:
+ * a page per frame, the packet 256 bytes in (XDP_PACKET_HEADROOM), the
+ * first 40 bytes reserved for struct xdp_frame, the last 320 for struct
+ * skb_shared_info. buf is data_hard_start, buf + buf_len the end adjust_tail
+ * may grow to (xdp_data_hard_end). Metadata: multiples of 4 up to 252
+ * bytes (skb_shared_info.meta_len is a u8). */
+#define VISOR_XDP_HEADROOM 256
+#define VISOR_XDP_FRAME_SIZE 4096
+#define VISOR_XDP_SHINFO_SIZE 320
+#define VISOR_XDP_FRAME_RESERVE 40
+#define VISOR_XDP_META_MAX 252
+
 /* What r1 points to in socket filter and tc programs: struct __sk_buff
  * with every field at its own offset, then the three pointer fields as
  * 64-bit pointers, which the load-time rewrite makes data (76), data_end
@@ -45,16 +58,41 @@ struct visor_skb {
 #define VISOR_SKB_CTX_VISIBLE 216
 
 struct visor_vm_rt *visor_vm_rt_get(struct visor_vm *vm); /* allocates; NULL: no memory */
-/* Is p one of the maps bound to the run's program? */
+/* Is p a map the run may use: one bound to its program, or an inner map of
+ * a bound map of maps (visor_helper_find_map)? */
 struct visor_map *visor_vm_rt_map(const struct visor_vm_run *run, uint64_t p);
+/* helpers_maps.c: the first map the run may use for which match(m, arg)
+ * holds: the bound maps, the inner maps its map-in-map lookups returned
+ * (run->inner), then every inner map a bound map of maps holds now. Exact:
+ * only maps reached through the bound table are ever dereferenced. */
+typedef bool (*visor_map_match_fn)(struct visor_map *m, const void *arg);
+struct visor_map *visor_helper_find_map(const struct visor_vm_run *run, visor_map_match_fn match,
+					const void *arg);
 /* Records [p, p + len) as accessible for the rest of the run. */
 void visor_vm_run_hand_out(struct visor_vm_run *run, const void *p, uint64_t len, bool writable);
+/* The same for a value of a map the run may use (the fallback of an
+ * overflowed record vouches for it): never lost, only moved to the
+ * overflow slot. */
+void visor_vm_run_hand_out_value(struct visor_vm_run *run, const void *p, uint64_t len,
+				 bool writable);
 void visor_vm_run_take_back(struct visor_vm_run *run, const void *p);
 
 /* ctx_rewrite.c: rewrites context accesses of vm->insns for the program
  * type (XDP, socket filter, tc); 0 or -EINVAL / -EOPNOTSUPP / -ENOMEM with
  * vm->errmsg set. */
 int visor_vm_rewrite_ctx(struct visor_vm *vm);
+
+/* ctx_tracing.c: is the program type one whose context is a plain buffer
+ * (kprobe, tracepoint, raw tracepoint, tracing, syscall)? And the check of
+ * one access through the context, with the kernel's rules for the type:
+ * 0 or -EINVAL with vm->errmsg set. */
+bool visor_vm_ctx_is_buffer(uint32_t prog_type);
+int visor_vm_check_ctx_buffer(struct visor_vm *vm, size_t pc, const struct visor_insn *in);
+
+/* test_run_tracing.c: visor_prog_test_run for those types; opts is the
+ * caller's struct (outputs), o the copy sized to this library's. */
+int visor_vm_test_run_buffer(struct visor_vm *vm, struct visor_prog_test_run_opts *opts,
+			     const struct visor_prog_test_run_opts *o);
 
 /* The Linux name of helper id ("bpf_map_lookup_elem"), or NULL. */
 const char *visor_linux_helper_name(uint32_t id);

@@ -96,8 +96,11 @@ void visor_vm_unload(struct visor_vm *vm)
 	visor_vm_jit_free(vm);
 	free(vm->insns);
 	free(vm->slots);
+	free(vm->cb_targets);
 	vm->insns = NULL;
 	vm->slots = NULL;
+	vm->cb_targets = NULL;
+	vm->ncb_targets = 0;
 	vm->count = 0;
 }
 
@@ -253,6 +256,18 @@ static int decode_one(struct visor_vm *vm, size_t pc, struct visor_vm_slot *s)
 	case VISOR_CLS_LD:
 		if (in->code == VISOR_OPCODE_LDDW) {
 			s->op = VM_OP_LDDW;
+			if (in->src == VISOR_LDDW_FUNC) {
+				/* A callback's address (bpf_loop ...): its first
+				 * instruction, tagged; see VISOR_VM_FUNC_TAG. */
+				int64_t target = (int64_t)pc + in->imm + 1;
+				if (target < 0 || (uint64_t)target >= vm->count)
+					return vm_fail(vm, -EINVAL,
+						       "insn %zu: lddw func to %lld is outside the program (0..%zu)",
+						       pc, (long long)target, vm->count - 1);
+				s->target = (int32_t)target;
+				s->imm = VISOR_VM_FUNC_TAG | (uint64_t)target;
+				return 0;
+			}
 			/* Map sources resolve through the table bound by visor_vm_set_maps. */
 			if (in->src != VISOR_LDDW_IMM && vm->rt &&
 			    (in->src == VISOR_LDDW_MAP_FD || in->src == VISOR_LDDW_MAP_VALUE ||
@@ -300,6 +315,41 @@ static int decode_one(struct visor_vm *vm, size_t pc, struct visor_vm_slot *s)
 	}
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The callback targets (lddw src 4), for helpers to validate what they are
+ * given. A program with callbacks gets CALL_HELPER_CB for its helper calls:
+ * they leave the interpreter's state for a helper that calls back. */
+static int collect_callbacks(struct visor_vm *vm)
+{
+	size_t n = 0;
+	for (size_t pc = 0; pc < vm->count; pc++)
+		n += vm->slots[pc].op == VM_OP_LDDW && vm->slots[pc].src == VISOR_LDDW_FUNC;
+	if (!n)
+		return 0;
+	vm->cb_targets = malloc(n * sizeof(*vm->cb_targets));
+	if (!vm->cb_targets)
+		return vm_fail(vm, -ENOMEM, "out of memory loading %zu instructions", vm->count);
+	for (size_t pc = 0; pc < vm->count; pc++) {
+		struct visor_vm_slot *s = &vm->slots[pc];
+		if (s->op == VM_OP_LDDW && s->src == VISOR_LDDW_FUNC)
+			vm->cb_targets[vm->ncb_targets++] = (uint32_t)s->target;
+		else if (s->op == VM_OP_CALL_HELPER)
+			s->op = VM_OP_CALL_HELPER_CB;
+	}
+	qsort(vm->cb_targets, n, sizeof(*vm->cb_targets), cmp_u32);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!k || vm->cb_targets[k - 1] != vm->cb_targets[i])
+			vm->cb_targets[k++] = vm->cb_targets[i];
+	vm->ncb_targets = k;
+	return 0;
+}
+
 int visor_vm_load(struct visor_vm *vm, const struct visor_insn *insns, size_t count)
 {
 	if (!vm)
@@ -331,10 +381,14 @@ int visor_vm_load(struct visor_vm *vm, const struct visor_insn *insns, size_t co
 	for (size_t pc = 0; pc < count && !err; pc++) {
 		struct visor_vm_slot *s = &vm->slots[pc];
 		bool jumps = (s->op >= VM_OP_JA && s->op <= VM_OP_JSLE32_X) || s->op == VM_OP_CALL_LOCAL;
-		if (jumps && vm->slots[s->target].op == VM_OP_LDDW_HI)
+		bool func = s->op == VM_OP_LDDW && s->src == VISOR_LDDW_FUNC;
+		if ((jumps || func) && vm->slots[s->target].op == VM_OP_LDDW_HI)
 			err = vm_fail(vm, -EINVAL, "insn %zu: %s to %d lands in the middle of lddw", pc,
-				      s->op == VM_OP_CALL_LOCAL ? "call" : "jump", s->target);
+				      func ? "lddw func" : s->op == VM_OP_CALL_LOCAL ? "call" : "jump",
+				      s->target);
 	}
+	if (!err)
+		err = collect_callbacks(vm);
 	vm->slots[count].op = VM_OP_FALL_OFF;
 	if (err)
 		visor_vm_unload(vm);
@@ -409,8 +463,9 @@ int visor_vm_exec(struct visor_vm *vm, struct visor_vm_exec_opts *opts, uint64_t
 	/* Map values handed to the program stay valid until the run ends. */
 	if (vm->rt)
 		visor_map_read_lock();
-	int err = jit ? visor_vm_jit_run(&run, args, o.budget, &ret, &executed)
-		      : visor_vm_interpret(&run, args, o.budget, &ret, &executed);
+	int err = visor_vm_run_chain(&run, o.engine, args, o.budget, &ret, &executed);
+	if (run.held_lock)
+		err = visor_vm_run_release_lock(&run, err);
 	if (vm->rt)
 		visor_map_read_unlock();
 	if (opts->sz >= offsetof(struct visor_vm_exec_opts, insns_executed) + sizeof(uint64_t))

@@ -2,6 +2,7 @@
 #ifndef VISOR_VM_INTERNAL_H
 #define VISOR_VM_INTERNAL_H
 
+#include <visor/runtime.h>
 #include <visor/vm.h>
 
 /* Pre-decoded operations: one per distinct behaviour, so the interpreter's
@@ -28,7 +29,7 @@
 	X(JSET32_X) X(JNE32_K) X(JNE32_X) X(JSGT32_K) X(JSGT32_X) X(JSGE32_K) X(JSGE32_X)       \
 	X(JLT32_K) X(JLT32_X) X(JLE32_K) X(JLE32_X) X(JSLT32_K) X(JSLT32_X) X(JSLE32_K)         \
 	X(JSLE32_X)                                                                             \
-	X(CALL_HELPER) X(CALL_LOCAL) X(EXIT)                                                    \
+	X(CALL_HELPER) X(CALL_HELPER_CB) X(CALL_LOCAL) X(EXIT)                                                    \
 	X(LDDW)                                                                                 \
 	X(LDABS_B) X(LDABS_H) X(LDABS_W)                                            \
 	X(LDIND_B) X(LDIND_H) X(LDIND_W)                                            \
@@ -78,11 +79,35 @@ struct visor_vm {
 	char errmsg[VISOR_ERRMSG_LEN];
 	struct visor_jit_image *jit; /* machine code, see jit.h; NULL if none */
 	struct visor_vm_rt *rt; /* maps, program type, helper state (runtime.c); NULL if unused */
+	/* Callback entry points: the targets of lddw src 4, sorted, once each. */
+	uint32_t *cb_targets;
+	size_t ncb_targets;
+};
+
+/* What lddw src 4 (VISOR_LDDW_FUNC) loads: the target instruction tagged
+ * so that it is no address (non-canonical) and helpers tell it from
+ * garbage. Only targets of a lddw src 4 in the program are accepted. */
+#define VISOR_VM_FUNC_TAG 0xbfc0000000000000ull
+#define VISOR_VM_FUNC_PC_MASK 0xffffffffull
+
+/* Re-entry into the program from a helper (visor_vm_run_callback). The JIT
+ * keeps its state in its context (run->jit_ctx); the interpreter saves it
+ * here at each helper call of a program with callbacks (CALL_HELPER_CB). */
+struct visor_vm_reentry {
+	uint64_t fp;        /* interpreter: r10 of the frame calling the helper */
+	uint64_t left;      /* interpreter: its budget count-down */
+	uint64_t stack_top; /* interpreter: r10 of the main frame */
+	uint64_t budget;    /* the run's budget (0: none), both engines */
+	uint32_t depth;     /* interpreter: frames in use below the main one */
+	uint32_t nesting;   /* callbacks running now */
+	bool err_located;   /* run->err's message names the failing instruction */
 };
 
 #define VISOR_STACK_SIZE (VISOR_STACK_FRAME * VISOR_MAX_CALL_DEPTH)
 
 #define VISOR_RUN_HANDED 8
+#define VISOR_RUN_INNER 4
+struct visor_map;
 
 /* State of one execution; lives on the caller's stack. */
 struct visor_vm_run {
@@ -98,15 +123,51 @@ struct visor_vm_run {
 	/* Memory helpers handed out during this run (map values, ring buffer
 	 * samples, the context): scattered heap chunks no fixed region covers.
 	 * Checked after the registered regions; nhanded > VISOR_RUN_HANDED means
-	 * the record overflowed and the bound maps are asked instead. */
+	 * the record overflowed and the bound maps are asked instead. Slot
+	 * VISOR_RUN_HANDED then holds the newest map value handed out
+	 * (visor_vm_run_hand_out_value), checked first: the load that follows
+	 * a lookup needs no map search. */
 	uint32_t nhanded;
-	struct visor_vm_region handed[VISOR_RUN_HANDED];
+	struct visor_vm_region handed[VISOR_RUN_HANDED + 1];
+	/* Packet helpers (helpers_packet.c): the context the run was started
+	 * with (helpers trust no other), the JIT's struct visor_jit_ctx while
+	 * machine code runs (a helper that moves the packet updates its
+	 * bounds too), and the target bpf_redirect* recorded. */
+	void *ctx;
+	void *jit_ctx;
+	struct visor_redirect redirect;
+	/* Lock and map helpers (helpers_lock.c, helpers_maps.c): the
+	 * bpf_spin_lock this run holds, and inner maps map-in-map lookups gave
+	 * it (past VISOR_RUN_INNER the bound outer maps are searched). */
+	void *held_lock;
+	uint32_t ninner;
+	struct visor_map *inner[VISOR_RUN_INNER];
+	struct visor_vm_reentry cb; /* callbacks (helpers_callback.c) */
+	/* bpf_tail_call (helpers_tailcall.c): the engine the chain runs on,
+	 * tail calls made so far, and the program to continue with once the
+	 * current one stopped, with its r1 (tail_target NULL: the run is over). */
+	int engine;
+	uint32_t tail_calls;
+	struct visor_vm *tail_target;
+	uint64_t tail_r1;
 };
+
+/* helpers_tailcall.c: runs run->vm's program on engine (enum
+ * visor_vm_engine), then every program it tail-calls, with the budget
+ * that is left; executed counts the whole chain. The caller holds the map
+ * read lock. A failure in a target is reported in the first program's
+ * errmsg (or errbuf), naming the tail call. */
+int visor_vm_run_chain(struct visor_vm_run *run, int engine, const uint64_t args[5],
+		       uint64_t budget, uint64_t *r0, uint64_t *executed);
 
 /* runtime.c: the handed-out record, lddw of maps, load-time context rewrite. */
 bool visor_vm_run_handed_ok(const struct visor_vm_run *run, uint64_t addr, uint64_t size,
 			    bool write);
 int visor_vm_rt_lddw(struct visor_vm *vm, size_t pc, uint64_t *imm);
+/* helpers_lock.c: a run that ends holding a bpf_spin_lock (run->held_lock)
+ * releases it, and fails if it had not failed already (the kernel's
+ * verifier refuses such programs). Returns the run's error. */
+int visor_vm_run_release_lock(struct visor_vm_run *run, int err);
 int visor_vm_rt_prepare(struct visor_vm *vm);
 /* helper_protos.c: the type's helper allowlist; 0 or -EINVAL, message set. */
 int visor_vm_rt_check_helper(struct visor_vm *vm, size_t pc, int32_t imm);
@@ -114,6 +175,21 @@ void visor_vm_rt_free(struct visor_vm *vm);
 
 int visor_vm_interpret(struct visor_vm_run *run, const uint64_t args[5], uint64_t budget,
 		       uint64_t *r0, uint64_t *executed);
+/* Runs the subprogram at pc of the running program from inside a helper,
+ * with r1..r5 = args, in a new frame below the caller's, on the run's
+ * budget; *r0 is its result. Returns 0, or a negative errno when the run
+ * must end: the callback failed (the run failed, the message names the
+ * callback's instruction), went past the call depth, or stopped the run
+ * (visor_vm_run_stop, LD_ABS out of bounds). The helper then returns at
+ * once. pc must be a callback target (visor_vm_callback_pc). */
+int visor_vm_run_callback(struct visor_vm_run *run, uint32_t pc, const uint64_t args[5],
+			  uint64_t *r0);
+/* The interpreter's part of it (interp.c). */
+int visor_vm_interpret_callback(struct visor_vm_run *run, uint32_t pc, const uint64_t args[5],
+				uint64_t *r0);
+/* Is value what lddw src 4 loads for a callback of vm's program? *pc: its
+ * first instruction. */
+bool visor_vm_callback_pc(const struct visor_vm *vm, uint64_t value, uint32_t *pc);
 void visor_vm_run_error(struct visor_vm_run *run, size_t pc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

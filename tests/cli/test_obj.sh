@@ -26,7 +26,7 @@ expect 0 "proto_counts  hash    4     16          256" "" -- "$visor" obj info "
 expect 0 'license  "GPL"' "" -- "$visor" obj info "$xdp"
 expect 0 ".rodata.str1.1  array" "" -- "$visor" obj info "$progs/globals.bpf.o"
 expect 0 "no: kfunc call to 'bpf_task_acquire'" "" -- "$visor" obj info "$progs/core.bpf.o"
-expect 0 "no: program type not supported by the VM yet" "" -- "$visor" obj info "$progs/tracepoint.bpf.o"
+expect 0 "no: program type not supported by the VM yet" "" -- "$visor" obj info "$progs/sections.bpf.o"
 expect 0 "tc_mark           tc          sched_cls     29  0         yes" "" -- "$visor" obj info "$progs/tc.bpf.o"
 
 # Hand-made Ethernet + IPv4 UDP packets, 192.0.2.1 -> 198.51.100.7.
@@ -81,7 +81,7 @@ expect 1 "" "junk.o: " -- "$visor" obj info "$tmp/junk.o"
 expect 1 "" "junk.o: " -- "$visor" test-run "$tmp/junk.o" --data "$tmp/udp9.bin"
 expect 1 "" "no program named 'nope'" -- "$visor" test-run "$xdp" --prog nope --data "$tmp/udp9.bin"
 expect 1 "" "is not supported by the visor VM yet" -- \
-	"$visor" test-run "$progs/tracepoint.bpf.o" --prog tp_getpid --data "$tmp/udp9.bin"
+	"$visor" test-run "$progs/tracing_ctx.bpf.o" --prog perf_unsupported --data "$tmp/udp9.bin"
 expect 0 "retval 0 (TC_ACT_OK)" "" -- "$visor" test-run "$progs/tc.bpf.o" --prog tc_mark --data "$tmp/udp9.bin"
 expect 0 "retval 0 (TC_ACT_OK)" "" -- "$visor" test-run "$progs/tc.bpf.o" --prog tc_mark --data "$tmp/udp9.bin" --jit
 expect 0 "retval 0 (drop)" "" -- "$visor" test-run "$progs/socket.bpf.o" --data "$tmp/udp9.bin"

@@ -1,4 +1,4 @@
-/* Differential runs of a compiled object (tests/progs/*.bpf.o): the same
+/* Differential runs of a compiled object (tests/progs/NAME.bpf.o): the same
  * program, inputs and map contents on visor's interpreter, visor's JIT and
  * (as root) the kernel through libbpf + BPF_PROG_TEST_RUN. Return values,
  * output data, ctx_out, ring buffer samples and every comparable map are
@@ -43,6 +43,9 @@ struct objdiff_update {
 	const void *value; /* per-CPU maps: one value, written to every CPU */
 };
 
+struct visor_obj;
+struct visor_map;
+
 struct objdiff {
 	const char *path;  /* the compiled object */
 	const char *prog;  /* the program (function) name */
@@ -53,7 +56,16 @@ struct objdiff {
 	 * never compared by content. */
 	const char *const *ignore_maps;
 	bool ignore_data_out; /* output data not compared */
+	/* Optional: called with the interpreter's maps (in the order of the
+	 * object's map definitions) after its last case, to check expected
+	 * contents; objdiff_map() finds one by name. */
+	void (*check_maps)(void *arg, const struct visor_obj *obj, struct visor_map *const *maps);
+	void *check_arg;
 };
+
+/* The map of obj called name among maps (as given to check_maps), or NULL. */
+struct visor_map *objdiff_map(const struct visor_obj *obj, struct visor_map *const *maps,
+			      const char *name);
 
 /* Runs every case on the interpreter, the JIT and the kernel (root), in
  * order, each on a fresh load of the object, on CPU 0 (the thread is pinned

@@ -9,10 +9,15 @@
 
 /* Each returns the bytes written at p. */
 size_t pkt_eth(uint8_t *p, const uint8_t dst[6], const uint8_t src[6], uint16_t ethertype);
+/* Ethernet header with the default addresses of the whole frames below. */
+size_t pkt_eth_hdr(uint8_t *p, uint16_t ethertype);
 /* IPv4 header (20 bytes, checksum set) + l4 payload; src/dst in host order
  * (e.g. 0xc0000201 = 192.0.2.1). */
 size_t pkt_ipv4(uint8_t *p, uint32_t src, uint32_t dst, uint8_t proto, const void *l4,
 		size_t l4len);
+/* Recomputes the header checksum of the IPv4 header at iph (after a field
+ * such as the TOS was changed). */
+void pkt_ipv4_fix_checksum(uint8_t *iph);
 /* IPv6 header (40 bytes) + l4 payload; src/dst 16 bytes each. */
 size_t pkt_ipv6(uint8_t *p, const uint8_t src[16], const uint8_t dst[16], uint8_t next,
 		const void *l4, size_t l4len);

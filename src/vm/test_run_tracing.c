@@ -1,0 +1,142 @@
+/* BPF_PROG_TEST_RUN for the tracing-family types, whose context is a plain
+ * buffer filled from ctx_in (ctx_tracing.c has their access rules). Raw
+ * tracepoint and syscall programs follow the kernel's
+ * bpf_prog_test_run_raw_tp and bpf_prog_test_run_syscall (measured on
+ * Linux 6.18); the kernel cannot test-run kprobe, tracepoint and tracing
+ * programs (-ENOTSUPP, -EFAULT for tp_btf), visor runs them the same way,
+ * with ctx_in as the pt_regs, the record or the arguments. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <visor/maps.h>
+
+#include "jit.h"
+#include "runtime_internal.h"
+
+static int fail(struct visor_vm *vm, const struct visor_prog_test_run_opts *o, int err,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(struct visor_vm *vm, const struct visor_prog_test_run_opts *o, int err,
+		const char *fmt, ...)
+{
+	char msg[VISOR_ERRMSG_LEN];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (o->errbuf && o->errbuf_len)
+		snprintf(o->errbuf, o->errbuf_len, "test_run: %s", msg);
+	else
+		snprintf(vm->errmsg, sizeof(vm->errmsg), "test_run: %.*s",
+			 (int)sizeof(vm->errmsg) - 16, msg);
+	return err;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct buffer_type {
+	const char *name;
+	const char *ctx;  /* what ctx_in is */
+	uint32_t max_in;  /* largest ctx_in the kernel takes */
+	uint32_t min_len; /* the context is at least this long (zero-padded) */
+	bool as_kernel;   /* the kernel test-runs the type: its limits on repeat */
+};
+
+static const struct buffer_type *buffer_type(uint32_t t)
+{
+	static const struct buffer_type kprobe = {"kprobe", "a struct pt_regs", 168, 168, false},
+					tp = {"tracepoint", "the tracepoint record", 8192, 0, false},
+					raw = {"raw tracepoint", "the u64 arguments", 96, 0, true},
+					tracing = {"tracing", "the u64 arguments", 96, 0, false},
+					sys = {"syscall", "the program's buffer", 65535, 0, true};
+	switch (t) {
+	case VISOR_VM_PROG_KPROBE:
+		return &kprobe;
+	case VISOR_VM_PROG_TRACEPOINT:
+		return &tp;
+	case VISOR_VM_PROG_RAW_TRACEPOINT:
+		return &raw;
+	case VISOR_VM_PROG_TRACING:
+		return &tracing;
+	}
+	return &sys;
+}
+
+int visor_vm_test_run_buffer(struct visor_vm *vm, struct visor_prog_test_run_opts *opts,
+			     const struct visor_prog_test_run_opts *o)
+{
+	uint32_t type = vm->rt->prog_type;
+	const struct buffer_type *bt = buffer_type(type);
+	bool syscall = type == VISOR_VM_PROG_SYSCALL;
+
+	if (o->data_in || o->data_size_in || o->data_out)
+		return fail(vm, o, -EINVAL, "%s programs take no data_in / data_out: the context is ctx_in (%s)",
+			    bt->name, bt->ctx);
+	if (bt->as_kernel && o->repeat > 1)
+		return fail(vm, o, -EINVAL, "%s programs run once: repeat must be 0 or 1 (the kernel refuses repeat)",
+			    bt->name);
+	if (o->ctx_size_in && !o->ctx_in)
+		return fail(vm, o, -EINVAL, "ctx_size_in is %u but ctx_in is NULL", o->ctx_size_in);
+	if (o->ctx_size_in > bt->max_in)
+		return fail(vm, o, -EINVAL, "ctx_in has %u bytes; %s programs take at most %u (%s)",
+			    o->ctx_size_in, bt->name, bt->max_in, bt->ctx);
+	uint32_t len = o->ctx_size_in > bt->min_len ? o->ctx_size_in : bt->min_len;
+	if (len < vm->rt->max_ctx_offset)
+		return fail(vm, o, -EINVAL, "the program reads the context up to byte %u, but ctx_in has only %u bytes",
+			    vm->rt->max_ctx_offset, o->ctx_size_in);
+	if (visor_map_set_cpu(o->cpu))
+		return fail(vm, o, -EINVAL, "cpu slot %u out of range (visor_map_possible_cpus)", o->cpu);
+
+	/* No context at all is a NULL r1, as the kernel's. */
+	uint8_t *buf = len ? calloc(1, len) : NULL;
+	if (len && !buf)
+		return fail(vm, o, -ENOMEM, "out of memory");
+	bool jit = o->engine == VISOR_ENGINE_JIT || (o->engine == VISOR_ENGINE_AUTO && vm->jit);
+	uint32_t repeat = o->repeat ? o->repeat : 1;
+	uint64_t r0 = 0, executed, t0 = now_ns();
+	int err = 0;
+	for (uint32_t i = 0; i < repeat && !err; i++) {
+		/* Every run sees the context as given. */
+		if (o->ctx_size_in)
+			memcpy(buf, o->ctx_in, o->ctx_size_in);
+		struct visor_vm_run run = {
+			.vm = vm,
+			.mem = {.base = (uintptr_t)buf, .len = len, .writable = syscall},
+			.errbuf = o->errbuf,
+			.errbuf_len = o->errbuf_len,
+		};
+		uint64_t args[5] = {(uintptr_t)buf, 0, 0, 0, 0};
+		visor_map_read_lock();
+		err = jit ? visor_vm_jit_run(&run, args, o->budget, &r0, &executed)
+			  : visor_vm_interpret(&run, args, o->budget, &r0, &executed);
+		visor_map_read_unlock();
+	}
+	uint64_t dt = now_ns() - t0;
+	if (!err) {
+		opts->retval = (uint32_t)r0;
+		opts->duration = (uint32_t)(dt / repeat);
+		opts->data_size_out = 0;
+		if (o->ctx_out && opts->sz >= offsetof(struct visor_prog_test_run_opts, ctx_size_out) +
+						      sizeof(o->ctx_size_out)) {
+			/* Only a syscall program's buffer comes back (the kernel
+			 * copies it into ctx_in). */
+			uint32_t n = syscall ? o->ctx_size_in : 0;
+			if (n)
+				memcpy(o->ctx_out, buf, n < o->ctx_size_out ? n : o->ctx_size_out);
+			if (n > o->ctx_size_out)
+				err = -ENOSPC;
+			opts->ctx_size_out = n;
+		}
+	}
+	free(buf);
+	return err;
+}
