@@ -48,6 +48,8 @@ int visor_vm_set_maps(struct visor_vm *vm, struct visor_map *const *maps, size_t
 #define VISOR_VM_PROG_TRACING 26
 #define VISOR_VM_PROG_SYSCALL 31
 int visor_vm_set_prog_type(struct visor_vm *vm, uint32_t type);
+/* Does the visor VM have a context for this program type (the ones above)? */
+bool visor_vm_prog_type_supported(uint32_t type);
 
 /* Registers the helpers visor implements under their Linux ids
  * (bpf_map_lookup_elem = 1 ...; the list is in docs/RUNTIME.md). Returns 0

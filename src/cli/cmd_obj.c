@@ -42,14 +42,7 @@ static void vm_verdict(const struct visor_obj_prog *p, char *buf, size_t len)
 		if (!strncmp(why, "prog '", 6) && colon)
 			s = colon + 3;
 		snprintf(buf, len, "no: %.*s", (int)(len > 8 ? len - 8 : 0), s);
-	} else if (visor_obj_prog_type(p) != VISOR_VM_PROG_XDP &&
-		   visor_obj_prog_type(p) != VISOR_VM_PROG_SOCKET_FILTER &&
-		   visor_obj_prog_type(p) != VISOR_VM_PROG_SCHED_CLS &&
-		   visor_obj_prog_type(p) != VISOR_VM_PROG_KPROBE &&
-		   visor_obj_prog_type(p) != VISOR_VM_PROG_TRACEPOINT &&
-		   visor_obj_prog_type(p) != VISOR_VM_PROG_RAW_TRACEPOINT &&
-		   visor_obj_prog_type(p) != VISOR_VM_PROG_TRACING &&
-		   visor_obj_prog_type(p) != VISOR_VM_PROG_SYSCALL) {
+	} else if (!visor_vm_prog_type_supported(visor_obj_prog_type(p))) {
 		snprintf(buf, len, "no: program type not supported by the VM yet");
 	} else {
 		snprintf(buf, len, "yes");

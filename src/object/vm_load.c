@@ -143,17 +143,11 @@ int visor_obj_prog_load_vm(struct visor_vm *vm, const struct visor_obj_prog *pro
 	if (rc)
 		return fail(err, errlen, rc, "%s", why);
 	uint32_t type = visor_obj_prog_type(prog);
-	switch (type) {
-	case VISOR_VM_PROG_XDP: case VISOR_VM_PROG_SOCKET_FILTER: case VISOR_VM_PROG_SCHED_CLS:
-	case VISOR_VM_PROG_KPROBE: case VISOR_VM_PROG_TRACEPOINT: case VISOR_VM_PROG_RAW_TRACEPOINT:
-	case VISOR_VM_PROG_TRACING: case VISOR_VM_PROG_SYSCALL:
-		break;
-	default: {
+	if (!visor_vm_prog_type_supported(type)) {
 		const char *tn = visor_obj_prog_type_name(type);
 		return fail(err, errlen, -EOPNOTSUPP,
 			    "prog '%s': program type %s is not supported by the visor VM yet (XDP, socket filter, tc, kprobe, tracepoint, raw tracepoint, tracing and syscall only)",
 			    name, tn ? tn : "unknown");
-	}
 	}
 	if ((rc = visor_vm_set_maps(vm, maps, count)) || (rc = visor_vm_set_prog_type(vm, type)) ||
 	    (rc = visor_vm_register_linux_helpers(vm)))

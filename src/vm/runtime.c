@@ -83,14 +83,19 @@ int visor_vm_set_maps(struct visor_vm *vm, struct visor_map *const *maps, size_t
 	return 0;
 }
 
+bool visor_vm_prog_type_supported(uint32_t type)
+{
+	return type == VISOR_VM_PROG_XDP || type == VISOR_VM_PROG_SOCKET_FILTER ||
+	       type == VISOR_VM_PROG_SCHED_CLS || visor_vm_ctx_is_buffer(type);
+}
+
 int visor_vm_set_prog_type(struct visor_vm *vm, uint32_t type)
 {
 	if (!vm)
 		return -EINVAL;
 	if (vm->slots)
 		return rt_fail(vm, -EBUSY, "set_prog_type: a program is loaded (unload it first)");
-	if (type != 0 && type != VISOR_VM_PROG_XDP && type != VISOR_VM_PROG_SOCKET_FILTER &&
-	    type != VISOR_VM_PROG_SCHED_CLS && !visor_vm_ctx_is_buffer(type))
+	if (type != 0 && !visor_vm_prog_type_supported(type))
 		return rt_fail(vm, -EINVAL, "set_prog_type: program type %u has no context in the visor VM yet",
 			       type);
 	struct visor_vm_rt *rt = visor_vm_rt_get(vm);
@@ -271,9 +276,9 @@ static int tr_fail(struct visor_vm *vm, struct visor_prog_test_run_opts *o, int 
 /* One run with r1 = the context (handed out, read-only for XDP) and the
  * packet [base, base + len) as the input memory (the fast path of the
  * access checks, and what LD_ABS / LD_IND read). */
-static int run_once(struct visor_vm *vm, struct visor_prog_test_run_opts *o, void *ctx,
-		    size_t ctx_len, bool ctx_writable, uintptr_t base, size_t len, bool pkt_writable,
-		    uint64_t *r0)
+int visor_vm_test_run_once(struct visor_vm *vm, struct visor_prog_test_run_opts *o, void *ctx,
+			   size_t ctx_len, bool ctx_writable, uintptr_t base, size_t len,
+			   bool pkt_writable, uint64_t *r0)
 {
 	struct visor_vm_run run = {
 		.vm = vm,
@@ -289,7 +294,8 @@ static int run_once(struct visor_vm *vm, struct visor_prog_test_run_opts *o, voi
 		run.packet = (const uint8_t *)base;
 		run.packet_len = len;
 	}
-	visor_vm_run_hand_out(&run, ctx, ctx_len, ctx_writable);
+	if (ctx_len) /* else the context is the input memory itself */
+		visor_vm_run_hand_out(&run, ctx, ctx_len, ctx_writable);
 	visor_map_read_lock();
 	int err = visor_vm_run_chain(&run, o->engine, args, o->budget, r0, &executed);
 	if (run.held_lock)
@@ -402,7 +408,7 @@ static int test_run_skb(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 			.data_meta = data,
 		};
 		memcpy(skb.md.cb, in.cb, sizeof(in.cb));
-		err = run_once(vm, o, &skb, VISOR_SKB_CTX_VISIBLE, true, data, len, tc, &r0);
+		err = visor_vm_test_run_once(vm, o, &skb, VISOR_SKB_CTX_VISIBLE, true, data, len, tc, &r0);
 	}
 	uint64_t dt = now_ns() - t0;
 	if (!err) {
@@ -500,7 +506,7 @@ static int test_run_xdp(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 	uint64_t r0 = 0, t0 = now_ns();
 	int err = 0;
 	for (uint32_t i = 0; i < repeat && !err; i++)
-		err = run_once(vm, o, &x, VISOR_XDP_CTX_VISIBLE, false, x.data_meta,
+		err = visor_vm_test_run_once(vm, o, &x, VISOR_XDP_CTX_VISIBLE, false, x.data_meta,
 			       x.data_end - x.data_meta, true, &r0);
 	uint64_t dt = now_ns() - t0;
 	if (!err) {

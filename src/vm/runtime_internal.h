@@ -89,10 +89,18 @@ int visor_vm_rewrite_ctx(struct visor_vm *vm);
 bool visor_vm_ctx_is_buffer(uint32_t prog_type);
 int visor_vm_check_ctx_buffer(struct visor_vm *vm, size_t pc, const struct visor_insn *in);
 
+/* runtime.c: one test run of the loaded program (tail calls followed, a
+ * spin lock left held released, the redirect recorded in o): r1 = ctx,
+ * handed out as [ctx, ctx + ctx_len) unless ctx_len is 0, and
+ * [base, base + len) the input memory (the packet, or the context itself). */
+int visor_vm_test_run_once(struct visor_vm *vm, struct visor_prog_test_run_opts *o, void *ctx,
+			   size_t ctx_len, bool ctx_writable, uintptr_t base, size_t len,
+			   bool pkt_writable, uint64_t *r0);
+
 /* test_run_tracing.c: visor_prog_test_run for those types; opts is the
  * caller's struct (outputs), o the copy sized to this library's. */
 int visor_vm_test_run_buffer(struct visor_vm *vm, struct visor_prog_test_run_opts *opts,
-			     const struct visor_prog_test_run_opts *o);
+			     struct visor_prog_test_run_opts *o);
 
 /* The Linux name of helper id ("bpf_map_lookup_elem"), or NULL. */
 const char *visor_linux_helper_name(uint32_t id);

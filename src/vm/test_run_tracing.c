@@ -72,7 +72,7 @@ static const struct buffer_type *buffer_type(uint32_t t)
 }
 
 int visor_vm_test_run_buffer(struct visor_vm *vm, struct visor_prog_test_run_opts *opts,
-			     const struct visor_prog_test_run_opts *o)
+			     struct visor_prog_test_run_opts *o)
 {
 	uint32_t type = vm->rt->prog_type;
 	const struct buffer_type *bt = buffer_type(type);
@@ -100,25 +100,16 @@ int visor_vm_test_run_buffer(struct visor_vm *vm, struct visor_prog_test_run_opt
 	uint8_t *buf = len ? calloc(1, len) : NULL;
 	if (len && !buf)
 		return fail(vm, o, -ENOMEM, "out of memory");
-	bool jit = o->engine == VISOR_ENGINE_JIT || (o->engine == VISOR_ENGINE_AUTO && vm->jit);
 	uint32_t repeat = o->repeat ? o->repeat : 1;
-	uint64_t r0 = 0, executed, t0 = now_ns();
+	uint64_t r0 = 0, t0 = now_ns();
 	int err = 0;
 	for (uint32_t i = 0; i < repeat && !err; i++) {
-		/* Every run sees the context as given. */
+		/* Every run sees the context as given. The context is the
+		 * run's input memory (the fast path), writable for syscall. */
 		if (o->ctx_size_in)
 			memcpy(buf, o->ctx_in, o->ctx_size_in);
-		struct visor_vm_run run = {
-			.vm = vm,
-			.mem = {.base = (uintptr_t)buf, .len = len, .writable = syscall},
-			.errbuf = o->errbuf,
-			.errbuf_len = o->errbuf_len,
-		};
-		uint64_t args[5] = {(uintptr_t)buf, 0, 0, 0, 0};
-		visor_map_read_lock();
-		err = jit ? visor_vm_jit_run(&run, args, o->budget, &r0, &executed)
-			  : visor_vm_interpret(&run, args, o->budget, &r0, &executed);
-		visor_map_read_unlock();
+		err = visor_vm_test_run_once(vm, o, buf, 0, false,
+					     (uintptr_t)buf, len, syscall, &r0);
 	}
 	uint64_t dt = now_ns() - t0;
 	if (!err) {
