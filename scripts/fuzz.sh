@@ -15,8 +15,11 @@ for bin in "$build"/fuzz_*; do
   work=$(mktemp -d)
   mkdir -p "$corpus"
   echo "fuzz: $name for ${secs}s (corpus: $(ls "$corpus" | wc -l) inputs)"
+  # The object loader also starts from every object the build compiled.
+  seeds=()
+  [ "$name" = fuzz_object ] && [ -d "$build/tests/progs" ] && seeds=("$build/tests/progs")
   (cd "$work" && "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 "$work" "$corpus" >"$work/log" 2>&1)
+      -print_final_stats=1 "$work" "$corpus" "${seeds[@]}" >"$work/log" 2>&1)
   rc=$?
   grep -E "^(stat::number_of_executed_units|stat::new_units_added)" "$work/log" | sed "s/^/fuzz: $name /"
   if [ $rc -ne 0 ]; then

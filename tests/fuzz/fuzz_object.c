@@ -1,14 +1,18 @@
 /* libFuzzer target for the ELF object loader: any bytes go to
  * visor_obj_open_mem; a model that comes back is walked end to end (every
  * program's stream, relocation, subprogram, line and the refusal query), so
- * a dangling pointer or out-of-range index in it shows up under ASan.
- * Seeds: small objects compiled from tests/progs. */
+ * a dangling pointer or out-of-range index in it shows up under ASan, and
+ * then loaded whole into the visor engine (maps created, relocations
+ * applied, programs validated, the JIT compiled), which must refuse or load
+ * with one line, never crash. Seeds: the kept corpus, and scripts/fuzz.sh
+ * adds every object compiled from tests/progs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <bpf/libbpf.h>
 #include <visor/object.h>
+#include <visor/vm.h>
 
 static volatile uint64_t sink;
 
@@ -63,6 +67,34 @@ static void walk(const struct visor_obj *o)
 	sink = sum;
 }
 
+/* Maps as large as the kernel allows would only measure the allocator (and
+ * trip libFuzzer's memory limit): objects asking for more than 16 MiB of
+ * map memory are parsed but not loaded. */
+static bool small_maps(const struct visor_obj *o)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < visor_obj_map_count(o); i++) {
+		const struct visor_obj_map_def *d = visor_obj_map_def_at(o, i);
+		total += ((uint64_t)d->key_size + d->value_size + 64) * d->max_entries;
+		if (d->inner)
+			total += ((uint64_t)d->inner->key_size + d->inner->value_size + 64) *
+				 d->inner->max_entries;
+	}
+	return total <= (16u << 20);
+}
+
+static void load_whole(const struct visor_obj *o)
+{
+	char err[512] = "";
+	struct visor_obj_vm_opts opts = {.sz = sizeof(opts), .jit = visor_vm_jit_supported()};
+	struct visor_obj_vm *ovm = visor_obj_vm_load(o, &opts, err, sizeof(err));
+	if (!ovm && (!err[0] || strchr(err, '\n'))) {
+		fprintf(stderr, "load refused without a one-line message: '%s'\n", err);
+		abort();
+	}
+	visor_obj_vm_destroy(ovm);
+}
+
 static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	return 0;
@@ -82,6 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	walk(o);
+	if (small_maps(o))
+		load_whole(o);
 	visor_obj_close(o);
 	return 0;
 }
