@@ -57,6 +57,16 @@ if [ -f "$progs/xdp_parser.bpf.o" ]; then
 	ip='\x45\x00\x00\x1c\x00\x01\x00\x00\x40\x11\x00\x00\xc0\x00\x02\x01\xc6\x33\x64\x07'
 	printf "$eth$ip"'\x30\x39\x00\x35\x00\x08\x00\x00' >"$tmp/udp53.bin"
 	"$visor" test-run "$progs/xdp_parser.bpf.o" --data "$tmp/udp53.bin" --jit --repeat 100 --dump-maps | head -20
+
+	step "tail calls (tests/progs/tailcall.bpf.c): the dispatcher jumps to tail_ipv4 by EtherType; tail_recurse hits the kernel's limit of 33"
+	"$visor" test-run "$progs/tailcall.bpf.o" --prog xdp_dispatch --data "$tmp/udp53.bin" --jit --repeat 1000
+	"$visor" test-run "$progs/tailcall.bpf.o" --prog tail_recurse --data "$tmp/udp53.bin"
+
+	step "bpf_loop with a callback (tests/progs/loop.bpf.c), then its globals"
+	"$visor" test-run "$progs/loop.bpf.o" --data "$tmp/udp53.bin" --repeat 100 --dump-maps | head -12
+
+	step "a syscall program (tests/progs/syscall.bpf.c): a = 7, b = 5, op = multiply; result 35 (0x23) comes back in its context"
+	"$visor" test-run "$progs/syscall.bpf.o" --ctx-hex "07 00 00 00 00 00 00 00 05 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 76 69 73 72 00 00 00 00"
 fi
 
 step "bpf_conformance plugin protocol"
