@@ -348,6 +348,16 @@ static void check_loop(void *arg, const struct visor_obj *obj, struct visor_map 
 	      (unsigned long long)want->iters);
 }
 
+/* objdiff_check, saying how many engines agreed. */
+static int compare(const struct objdiff *d, const struct objdiff_case *cases, size_t n,
+		   struct objdiff_result *res)
+{
+	int engines = objdiff_check(d, cases, n, res);
+	printf("%s: %s: %d engines compared%s\n", d->path + strlen(VISOR_BINARY_DIR) + 1, d->prog,
+	       engines, engines == 3 ? " (interp, jit, kernel)" : "");
+	return engines;
+}
+
 static void test_loop_object(void)
 {
 	const uint32_t lens[] = {14, 40, 63};
@@ -363,8 +373,8 @@ static void test_loop_object(void)
 	}
 	struct objdiff d = {.path = LOOP_OBJ, .prog = "xdp_loop", .check_maps = check_loop,
 			    .check_arg = &want};
-	struct objdiff_result res[3];
-	int engines = objdiff_check(&d, cases, 3, res);
+	struct objdiff_result res[3] = {0};
+	int engines = compare(&d, cases, 3, res);
 	CHECK(engines >= 2, "loop.bpf.o: objdiff %d", engines);
 	for (int i = 0; i < 3; i++)
 		CHECK(res[i].err == 0 && res[i].retval == 2, "loop case %d: err %d retval %u", i,
@@ -485,20 +495,20 @@ static void test_foreach_object(void)
 	struct objdiff_case cases[2];
 	frame_cases(cases, lens, 2);
 	struct foreach_model model = {lens, 2};
-	struct objdiff_result res[2];
+	struct objdiff_result res[2] = {0};
 
 	struct objdiff d = {.path = FOREACH_OBJ, .prog = "xdp_foreach",
 			    .check_maps = check_foreach, .check_arg = &model};
-	CHECK(objdiff_check(&d, cases, 2, res) >= 2, "xdp_foreach");
+	CHECK(compare(&d, cases, 2, res) >= 2, "xdp_foreach");
 	CHECK(res[0].retval == 2 && res[1].retval == 2, "xdp_foreach retval");
 
 	d = (struct objdiff){.path = FOREACH_OBJ, .prog = "xdp_nested", .check_maps = check_nested};
-	CHECK(objdiff_check(&d, cases, 1, res) >= 2, "xdp_nested");
+	CHECK(compare(&d, cases, 1, res) >= 2, "xdp_nested");
 	CHECK(res[0].retval == 2, "xdp_nested retval %u", res[0].retval);
 
 	d = (struct objdiff){.path = FOREACH_OBJ, .prog = "xdp_loop_args",
 			     .check_maps = check_loop_args};
-	CHECK(objdiff_check(&d, cases, 1, res) >= 2, "xdp_loop_args");
+	CHECK(compare(&d, cases, 1, res) >= 2, "xdp_loop_args");
 	CHECK(res[0].retval == 2, "xdp_loop_args retval %u (2^23 iterations)", res[0].retval);
 }
 

@@ -80,9 +80,11 @@ void visor_map_read_lock(void)
 		return; /* out of memory: degrade to the unprotected (kernel) rule */
 	if (t->depth++ == 0) {
 		/* A seq_cst exchange: the store and the full fence in one
-		 * instruction on x86 (xchg), where store + fence is a costly
-		 * mfence. */
+		 * instruction on x86 (xchg) instead of a store and an mfence. */
 		atomic_exchange(&t->epoch, atomic_load(&g_epoch));
+#if !defined(__x86_64__)
+		atomic_thread_fence(memory_order_seq_cst); /* elsewhere the exchange may not be one */
+#endif
 	}
 }
 
@@ -111,6 +113,16 @@ uint64_t visor_ebr_stamp(void)
 {
 	full_fence();
 	return atomic_load(&g_epoch);
+}
+
+uint64_t visor_ebr_stamp_locked(void)
+{
+#if defined(__x86_64__)
+	atomic_signal_fence(memory_order_seq_cst); /* the compiler keeps the order too */
+	return atomic_load(&g_epoch);
+#else
+	return visor_ebr_stamp();
+#endif
 }
 
 uint64_t visor_ebr_safe_before(void)

@@ -253,7 +253,7 @@ static inline uint64_t fold_mul(uint64_t a, uint64_t b)
 static inline uint32_t hash_word(uint64_t w, uint64_t seed, size_t n)
 {
 	uint64_t x = fold_mul(w ^ seed ^ HK0, HK1 ^ n);
-	return (uint32_t)(fold_mul(x, HK2 ^ seed) >> 7);
+	return (uint32_t)(fold_mul(x, (HK2 ^ seed) | 1) >> 7); /* | 1: never a zero factor */
 }
 
 static uint32_t hash_bytes(const uint8_t *p, size_t n, uint64_t seed)
@@ -491,8 +491,12 @@ static void value_set_new(struct hash_map *h, struct hash_elem *e, const void *v
 	if (mode == FROM_REF) {
 		memcpy(val(h, e), value, sizeof(void *));
 	} else if (!h->percpu) {
-		visor_value_copy_zero_lock(&h->map, val(h, e), value); /* a new lock is free */
-		memset(val(h, e) + vs, 0, h->value_rsz - vs);
+		if (h->map.spin_lock_off < 0) /* inline: the update path's copy */
+			visor_long_memcpy(val(h, e), value, vs);
+		else
+			visor_value_copy_zero_lock(&h->map, val(h, e), value); /* a new lock is free */
+		if (h->value_rsz > vs)
+			memset(val(h, e) + vs, 0, h->value_rsz - vs);
 	} else if (mode == FROM_USER) {
 		for (uint32_t c = 0; c < h->map.nr_cpus; c++)
 			visor_long_memcpy(pcpu_val(h, e, c), (const uint8_t *)value + c * h->value_rsz,

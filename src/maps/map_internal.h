@@ -128,6 +128,9 @@ static inline uint32_t visor_cur_cpu(void)
 
 /* The epoch to stamp on something just unlinked. */
 uint64_t visor_ebr_stamp(void);
+/* The same, called right after taking a visor_spin_t: on x86 the lock's
+ * atomic exchange is already the fence the stamp needs. */
+uint64_t visor_ebr_stamp_locked(void);
 /* Advances the epoch and returns the oldest epoch still in use: anything
  * stamped strictly before it can no longer be seen by a reader. */
 uint64_t visor_ebr_safe_before(void);
@@ -150,6 +153,10 @@ void visor_defer_add(struct visor_defer_list *l, struct visor_defer *d,
 /* Waits for a grace period and runs everything still pending. */
 void visor_defer_flush(struct visor_defer_list *l);
 
+typedef struct {
+	_Atomic int v;
+} visor_spin_t;
+
 /* ---- Element pool (pool.c) ---------------------------------------------- */
 
 /* Fixed-size elements carved from chunks that live as long as the pool, so a
@@ -168,7 +175,7 @@ struct visor_pool_chunk {
 	size_t used;    /* carved so far */
 };
 struct visor_pool {
-	pthread_mutex_t lock;
+	visor_spin_t lock; /* short sections; a spinlock costs one atomic, a mutex two */
 	size_t elem_size;
 	size_t pcpu_size;   /* per-CPU value bytes per element (0: none) */
 	uint32_t nr_cpus;
@@ -263,10 +270,8 @@ void visor_mim_put_deferred(struct visor_defer_list *l, struct visor_map *inner)
 /* ---- Small helpers ------------------------------------------------------ */
 
 /* A test-and-test-and-set lock for the short critical sections of bucket
- * writers and queues; yields when a holder was preempted. */
-typedef struct {
-	_Atomic int v;
-} visor_spin_t;
+ * writers, queues and pools; yields when a holder was preempted
+ * (visor_spin_t is defined above the pool, which holds one). */
 
 static inline void visor_cpu_relax(void)
 {

@@ -39,7 +39,6 @@ int visor_pool_init(struct visor_pool *p, size_t elem_size, size_t prealloc, siz
 		    void (*init)(struct visor_pool *p, void *elem, uint8_t *pcpu, size_t stride))
 {
 	memset(p, 0, sizeof(*p));
-	pthread_mutex_init(&p->lock, NULL);
 	p->elem_size = ROUND8(elem_size);
 	while (p->elem_size < 64 && (p->elem_size & (p->elem_size - 1)))
 		p->elem_size += 8;
@@ -72,7 +71,6 @@ void visor_pool_destroy(struct visor_pool *p)
 		c = next;
 	}
 	atomic_store(&p->chunks, NULL);
-	pthread_mutex_destroy(&p->lock);
 }
 
 /* Moves retired elements no reader can still hold to the free list. */
@@ -109,7 +107,7 @@ static void *carve(struct visor_pool *p, struct visor_pool_chunk *c)
 void *visor_pool_alloc(struct visor_pool *p)
 {
 	void *e = NULL;
-	pthread_mutex_lock(&p->lock);
+	visor_spin_lock(&p->lock);
 	if (!p->free) {
 		struct visor_pool_chunk *c = atomic_load_explicit(&p->chunks, memory_order_relaxed);
 		if (c && c->used < c->n) {
@@ -129,31 +127,33 @@ void *visor_pool_alloc(struct visor_pool *p)
 		p->grow = p->grow * 2 > p->max_chunk ? p->max_chunk : p->grow * 2;
 	}
 out:
-	pthread_mutex_unlock(&p->lock);
+	visor_spin_unlock(&p->lock);
 	return e;
 }
 
 void visor_pool_free_now(struct visor_pool *p, void *elem)
 {
 	struct visor_pool_node *n = elem;
-	pthread_mutex_lock(&p->lock);
+	visor_spin_lock(&p->lock);
 	n->next = p->free;
 	p->free = n;
-	pthread_mutex_unlock(&p->lock);
+	visor_spin_unlock(&p->lock);
 }
 
 void visor_pool_retire(struct visor_pool *p, void *elem)
 {
 	struct visor_pool_node *n = elem;
-	n->epoch = visor_ebr_stamp();
 	n->next = NULL;
-	pthread_mutex_lock(&p->lock);
+	visor_spin_lock(&p->lock);
+	/* After the lock: on x86 its atomic exchange is the fence the stamp
+	 * needs (the unlink before the epoch load), so none is added. */
+	n->epoch = visor_ebr_stamp_locked();
 	*p->pending_tail = n;
 	p->pending_tail = &n->next;
 	/* Scan in batches; back off while a long reader keeps elements busy. */
 	if (++p->npending >= p->reclaim_at)
 		reclaim(p);
-	pthread_mutex_unlock(&p->lock);
+	visor_spin_unlock(&p->lock);
 }
 
 /* off % d, with magic = UINT64_MAX / d + 1: a multiplication instead of a

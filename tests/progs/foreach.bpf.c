@@ -119,58 +119,62 @@ static long sum_pcpu_hash(struct bpf_map *map, __u32 *key, __u32 *value, struct 
 	return 0;
 }
 
+/* Element i of the packet-length-dependent contents. */
+static long fill_maps(__u32 i, __u32 *len)
+{
+	__u32 k = i * 7 + *len;
+	__u64 v = i + 1;
+	__u64 lk = (__u64)k << 32 | i;
+	__u32 lv = i * 3;
+
+	bpf_map_update_elem(&table, &k, &v, BPF_ANY);
+	bpf_map_update_elem(&recent, &lk, &lv, BPF_ANY);
+	if (i < 6)
+		bpf_map_update_elem(&per_cpu_hash, &i, &lv, BPF_ANY);
+	return 0;
+}
+
 SEC("xdp")
 int xdp_foreach(struct xdp_md *ctx)
 {
 	__u32 len = ctx->data_end - ctx->data;
-	__u32 n = len % 16 + 4;
 	struct walk w = {};
 
-	for (__u32 i = 0; i < 20; i++) {
-		if (i >= n)
-			break;
-		__u32 k = i * 7 + len;
-		__u64 v = i + 1;
-		__u64 lk = (__u64)k << 32 | i;
-		__u32 lv = i * 3;
-		bpf_map_update_elem(&table, &k, &v, BPF_ANY);
-		bpf_map_update_elem(&recent, &lk, &lv, BPF_ANY);
-		if (i < 6)
-			bpf_map_update_elem(&per_cpu_hash, &i, &lv, BPF_ANY);
-	}
+	w.sum = w.seen = flags_zero; /* unknown to the verifier, see above */
+	bpf_loop(len % 16 + 4, fill_maps, &len, 0);
 
 	w.modify = flags_one;
 	put(R_HASH_N, bpf_for_each_map_elem(&table, sum_hash, &w, 0));
 	put(R_HASH_SUM, w.sum);
 
 	/* Which elements come first differs from the kernel: only counts. */
-	w.sum = w.seen = 0;
+	w.sum = w.seen = flags_zero;
 	w.stop_after = stop_3;
 	w.modify = 0;
 	put(R_HASH_STOP_N, bpf_for_each_map_elem(&table, sum_hash, &w, 0));
 	put(R_HASH_STOP_SEEN, w.seen);
 
-	w.sum = w.seen = 0;
+	w.sum = w.seen = flags_zero;
 	w.stop_after = 0;
 	w.add = len;
 	put(R_ARRAY_N, bpf_for_each_map_elem(&slots, fill_array, &w, 0));
 	put(R_ARRAY_SUM, w.sum);
 
-	w.sum = w.seen = 0;
+	w.sum = w.seen = flags_zero;
 	w.stop_after = stop_6;
 	w.add = 1;
 	put(R_ARRAY_STOP_N, bpf_for_each_map_elem(&slots, fill_array, &w, 0));
 
-	w.sum = w.seen = 0;
+	w.sum = w.seen = flags_zero;
 	w.stop_after = 0;
 	put(R_LRU_N, bpf_for_each_map_elem(&recent, sum_lru, &w, 0));
 	put(R_LRU_SUM, w.sum);
 
-	w.sum = w.seen = 0;
+	w.sum = w.seen = flags_zero;
 	put(R_PCPU_N, bpf_for_each_map_elem(&per_cpu, sum_pcpu, &w, 0));
 	put(R_PCPU_SUM, w.sum);
 
-	w.sum = w.seen = 0;
+	w.sum = w.seen = flags_zero;
 	put(R_PCPU_HASH_N, bpf_for_each_map_elem(&per_cpu_hash, sum_pcpu_hash, &w, 0));
 	put(R_PCPU_HASH_SUM, w.sum);
 
