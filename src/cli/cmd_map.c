@@ -1,11 +1,13 @@
-/* visor map dump: the contents of an object's maps, bpftool style. Also
- * the dump `visor test-run --dump-maps` prints after its runs. */
+/* visor map dump: the contents of an object's maps, or of a map pinned in
+ * the kernel (bpffs), bpftool style. Also the dump `visor test-run
+ * --dump-maps` prints after its runs. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <visor/kernel.h>
 #include <visor/maps.h>
 #include <visor/object.h>
 #include <visor/runtime.h>
@@ -16,14 +18,38 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: visor map dump OBJ [--map NAME]\n"
+		"       visor map dump PINNED\n"
 		"Creates OBJ's maps from their definitions, as `visor test-run` does, and prints\n"
 		"their contents like `bpftool map dump`: key and value in hex, per-CPU values one\n"
 		"line per CPU, global data (.data, .rodata, .bss) as hex with ASCII. In a fresh\n"
 		"process that is the initial contents: global data as compiled, other maps empty.\n"
 		"To see maps after a program ran, use 'visor test-run ... --dump-maps'.\n"
-		"Pinned kernel maps (/sys/fs/bpf/...) come with the kernel backend, not yet.\n\n"
-		"  --map NAME          only this map (default: every map)\n"
+		"Pinned kernel maps: a PINNED path on the bpf filesystem (/sys/fs/bpf/...)\n"
+		"is read from the kernel (needs root): the same lines, and for maps with BTF\n"
+		"each key and value also formatted through it ('formatted: KEY -> VALUE').\n\n"
+		"  --map NAME          only this map of OBJ (default: every map)\n"
 		"  -h, --help          this text\n");
+}
+
+/* One element: "key: ..  value: .." on a line, or the key then one line
+ * per CPU. */
+static void print_entry(FILE *out, const uint8_t *key, uint32_t ks, const uint8_t *val,
+			uint32_t vs, int percpu, uint32_t ncpu, size_t stride)
+{
+	fputs("key: ", out);
+	cli_hex_bytes(out, key, ks);
+	if (percpu) {
+		fputc('\n', out);
+		for (uint32_t c = 0; c < ncpu; c++) {
+			fprintf(out, "  value (CPU %02u): ", c);
+			cli_hex_bytes(out, val + c * stride, vs);
+			fputc('\n', out);
+		}
+	} else {
+		fputs("  value: ", out);
+		cli_hex_bytes(out, val, vs);
+		fputc('\n', out);
+	}
 }
 
 static int no_listing(uint32_t type)
@@ -70,20 +96,8 @@ int cli_map_dump(FILE *out, struct visor_map *map, const struct visor_obj_map_de
 			cli_hexdump(out, val, vs, "  ");
 			continue;
 		}
-		fputs("key: ", out);
-		cli_hex_bytes(out, key, ks);
-		if (visor_map_nr_cpus(map) > 1 || uvs != vs) {
-			fputc('\n', out);
-			for (uint32_t c = 0; c < ncpu; c++) {
-				fprintf(out, "  value (CPU %02u): ", c);
-				cli_hex_bytes(out, val + c * stride, vs);
-				fputc('\n', out);
-			}
-		} else {
-			fputs("  value: ", out);
-			cli_hex_bytes(out, val, vs);
-			fputc('\n', out);
-		}
+		print_entry(out, key, ks, val, vs, visor_map_nr_cpus(map) > 1 || uvs != vs, ncpu,
+			    stride);
 	}
 	if (rc && rc != -ENOENT && !status) {
 		cli_error("map %s: get_next_key: %s", name, visor_map_errmsg(map));
@@ -92,6 +106,130 @@ int cli_map_dump(FILE *out, struct visor_map *map, const struct visor_obj_map_de
 	if (!global)
 		fprintf(out, "Found %zu element%s\n", found, found == 1 ? "" : "s");
 	free(prev), free(key), free(val);
+	return status;
+}
+
+/* Formatted text of a key or value through the map's BTF into *buf (grown
+ * as needed): 1 when there is some, 0 when the map has no BTF for it or the
+ * formatting failed (the hex line stands alone then). */
+static int btf_text(struct visor_kernel_map *m, int value, const void *data, char **buf,
+		    size_t *cap)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		int n = value ? visor_kernel_map_format_value(m, data, *buf, *cap)
+			      : visor_kernel_map_format_key(m, data, *buf, *cap);
+		if (n < 0)
+			return 0;
+		if ((size_t)n < *cap)
+			return 1;
+		char *nb = realloc(*buf, (size_t)n + 1);
+		if (!nb)
+			return 0;
+		*buf = nb;
+		*cap = (size_t)n + 1;
+	}
+	return 0;
+}
+
+/* Walks a pinned kernel map: the same lines as cli_map_dump, then the BTF
+ * formatting of each element when the map has BTF. */
+static int dump_pinned(FILE *out, struct visor_kernel_map *m, const char *path)
+{
+	const struct visor_kernel_map_info *in = visor_kernel_map_info(m);
+	const char *tn = visor_kernel_map_type_name(in->type);
+	const char *name = in->name[0] ? in->name : path;
+	fprintf(out, "map %s: ", name);
+	if (tn)
+		fputs(tn, out);
+	else
+		fprintf(out, "type %u", in->type);
+	fprintf(out, ", key %u, value %u, max_entries %u", in->key_size, in->value_size,
+		in->max_entries);
+	if (in->map_flags)
+		fprintf(out, ", flags 0x%x", in->map_flags);
+	fprintf(out, ", id %u%s\n", in->id, in->btf_id ? ", btf" : "");
+	if (visor_kernel_map_type_keyless(in->type)) {
+		fprintf(out, "  (a %s has no keys to list)\n", tn ? tn : "map");
+		return 0;
+	}
+	size_t cap = 256;
+	uint8_t *prev = malloc(in->key_size ? in->key_size : 1);
+	uint8_t *key = malloc(in->key_size ? in->key_size : 1);
+	uint8_t *val = malloc(in->value_buf_size ? in->value_buf_size : 1);
+	char *kt = malloc(cap), *vt = NULL;
+	size_t kcap = cap, vcap = 0;
+	if (!prev || !key || !val || !kt) {
+		free(prev), free(key), free(val), free(kt);
+		cli_error("%s: out of memory", path);
+		return -1;
+	}
+	int percpu = in->nr_cpus > 1 || in->value_stride != in->value_size;
+	size_t found = 0;
+	int rc, status = 0;
+	for (rc = visor_kernel_map_get_next_key(m, NULL, key); rc == 0;
+	     rc = visor_kernel_map_get_next_key(m, prev, key)) {
+		memcpy(prev, key, in->key_size);
+		int lr = visor_kernel_map_lookup(m, key, val);
+		if (lr == -ENOENT)
+			continue; /* deleted meanwhile, or an empty prog/map array slot */
+		if (lr == -EOPNOTSUPP || lr == -VISOR_ENOTSUPP) {
+			fprintf(out, "  (values of a %s cannot be read from user space)\n",
+				tn ? tn : "map of this type");
+			rc = -ENOENT;
+			break;
+		}
+		if (lr) {
+			cli_error("%s: %s", path, visor_kernel_map_errmsg(m));
+			status = -1;
+			break;
+		}
+		found++;
+		print_entry(out, key, in->key_size, val, in->value_size, percpu, in->nr_cpus,
+			    in->value_stride);
+		if (!in->btf_value_type_id)
+			continue;
+		int have_key = btf_text(m, 0, key, &kt, &kcap);
+		if (percpu) {
+			if (have_key)
+				fprintf(out, "  formatted key: %s\n", kt);
+			for (uint32_t c = 0; c < in->nr_cpus; c++)
+				if (btf_text(m, 1, val + (size_t)c * in->value_stride, &vt, &vcap))
+					fprintf(out, "  formatted (CPU %02u): %s\n", c, vt);
+		} else if (btf_text(m, 1, val, &vt, &vcap)) {
+			fprintf(out, "  formatted: %s%s%s\n", have_key ? kt : "",
+				have_key ? " -> " : "", vt);
+		}
+	}
+	if (rc && rc != -ENOENT && !status) {
+		cli_error("%s: %s", path, visor_kernel_map_errmsg(m));
+		status = -1;
+	}
+	fprintf(out, "Found %zu element%s\n", found, found == 1 ? "" : "s");
+	free(prev), free(key), free(val), free(kt), free(vt);
+	return status;
+}
+
+/* A pinned map is a path on bpffs, or one under /sys/fs/bpf that does not
+ * exist (so the message is about pins, not object files). */
+static int is_pinned_path(const char *path)
+{
+	int r = visor_kernel_is_bpffs(path, NULL, 0);
+	if (r >= 0)
+		return r;
+	size_t dl = strlen(VISOR_KERNEL_BPFFS_DIR);
+	return !strncmp(path, VISOR_KERNEL_BPFFS_DIR, dl) && (!path[dl] || path[dl] == '/');
+}
+
+static int cmd_map_dump_pinned(const char *path)
+{
+	struct visor_kernel_map *m;
+	char err[512];
+	if (visor_kernel_map_open_pinned(path, &m, err, sizeof(err))) {
+		cli_error("%s", err);
+		return 1;
+	}
+	int status = dump_pinned(stdout, m, path) ? 1 : 0;
+	visor_kernel_map_close(m);
 	return status;
 }
 
@@ -107,7 +245,7 @@ int cmd_map(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2 || strcmp(argv[1], "dump")) {
-		cli_error("map: expected 'visor map dump OBJ' (try 'visor map --help')");
+		cli_error("map: expected 'visor map dump OBJ|PINNED' (try 'visor map --help')");
 		return 2;
 	}
 	const char *only = NULL;
@@ -122,10 +260,18 @@ int cmd_map(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		cli_error("map dump: expected one object file (try 'visor map --help')");
+		cli_error("map dump: expected one object file or pinned map (try 'visor map --help')");
 		return 2;
 	}
 	const char *path = argv[optind];
+	if (is_pinned_path(path)) {
+		if (only) {
+			cli_error("map dump: --map selects a map of an object file; %s is one pinned map",
+				  path);
+			return 2;
+		}
+		return cmd_map_dump_pinned(path);
+	}
 	char err[512];
 	struct visor_obj *obj = cli_open_obj(path);
 	if (!obj)

@@ -1,0 +1,44 @@
+/* Shared inside src/kernel/: the open pinned map and the message helper. */
+#ifndef VISOR_KERNEL_INTERNAL_H
+#define VISOR_KERNEL_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <visor/kernel.h>
+
+struct btf;
+struct btf_dump;
+
+struct visor_kernel_map {
+	int fd;
+	struct visor_kernel_map_info info;
+	char errmsg[256];
+	/* BTF-formatted output (btf_format.c): fetched on first use. */
+	struct btf *btf;
+	struct btf_dump *dump;
+	char *out;           /* where btf_dump's printf callback writes */
+	size_t out_len, out_pos;
+};
+
+/* vsnprintf into err when err is not NULL; returns rc so error paths read
+ * "return kernel_err(err, len, -ENOENT, ...)". */
+static inline int __attribute__((format(printf, 4, 5)))
+kernel_err(char *err, size_t err_len, int rc, const char *fmt, ...)
+{
+	if (err && err_len) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, err_len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+/* Releases what btf_format.c fetched (visor_kernel_map_close). */
+void kernel_map_btf_free(struct visor_kernel_map *map);
+
+/* strerror, plus the kernel's internal ENOTSUPP (524) that bpf() leaks. */
+const char *kernel_strerror(int err);
+
+#endif
