@@ -280,13 +280,12 @@ int visor_vm_test_run_once(struct visor_vm *vm, struct visor_prog_test_run_opts 
 			   size_t ctx_len, bool ctx_writable, uintptr_t base, size_t len,
 			   bool pkt_writable, uint64_t *r0)
 {
-	struct visor_vm_run run = {
-		.vm = vm,
-		.mem = {.base = base, .len = len, .writable = pkt_writable},
-		.errbuf = o->errbuf,
-		.errbuf_len = o->errbuf_len,
-		.ctx = ctx,
-	};
+	struct visor_vm_run run;
+	visor_vm_run_init(&run, vm);
+	run.mem = (struct visor_vm_region){.base = base, .len = len, .writable = pkt_writable};
+	run.errbuf = o->errbuf;
+	run.errbuf_len = o->errbuf_len;
+	run.ctx = ctx;
 	uint64_t args[5] = {(uintptr_t)ctx, 0, 0, 0, 0};
 	uint64_t executed;
 	if (vm->rt->prog_type != VISOR_VM_PROG_XDP) {

@@ -440,14 +440,14 @@ int visor_vm_exec(struct visor_vm *vm, struct visor_vm_exec_opts *opts, uint64_t
 	else
 		o.errbuf[0] = 0;
 
-	struct visor_vm_run run = {
-		.vm = vm,
-		.mem = {.base = (uintptr_t)o.mem, .len = o.mem ? o.mem_len : 0, .writable = true},
-		.packet = o.packet ? o.packet : o.mem,
-		.packet_len = o.packet ? o.packet_len : (o.mem ? o.mem_len : 0),
-		.errbuf = o.errbuf,
-		.errbuf_len = o.errbuf_len,
-	};
+	struct visor_vm_run run;
+	visor_vm_run_init(&run, vm);
+	run.mem = (struct visor_vm_region){.base = (uintptr_t)o.mem, .len = o.mem ? o.mem_len : 0,
+					   .writable = true};
+	run.packet = o.packet ? o.packet : o.mem;
+	run.packet_len = o.packet ? o.packet_len : (o.mem ? o.mem_len : 0);
+	run.errbuf = o.errbuf;
+	run.errbuf_len = o.errbuf_len;
 	uint64_t args[5] = {(uintptr_t)o.mem, o.mem ? o.mem_len : 0, 0, 0, 0};
 	if (o.set_args)
 		memcpy(args, o.args, sizeof(args));
