@@ -153,6 +153,19 @@ static bool stage(size_t *used, size_t size, bool align)
 	return true;
 }
 
+/* A string argument read safely into str (BIN_ARGS_SIZE bytes) and staged:
+ * as much as the buffer still holds; a bad address reads as "". */
+static bool stage_str(size_t *used, char *str, uint64_t addr)
+{
+	if (*used == BIN_ARGS_SIZE)
+		return false;
+	long len = visor_safe_read_str(str, addr, BIN_ARGS_SIZE - *used);
+	if (len < 0)
+		str[0] = 0, len = 1;
+	*used += (size_t)len;
+	return true;
+}
+
 long visor_bprintf(const char *fmt, size_t fmt_size, const uint64_t *args, uint32_t nargs,
 		   char *out, size_t cap, char *why, size_t why_len)
 {
@@ -212,13 +225,9 @@ long visor_bprintf(const char *fmt, size_t fmt_size, const uint64_t *args, uint3
 				if (!ends_word(f[3]))
 					return bad(why, why_len, -EINVAL, "'%.16s': %%p%cs must end the word",
 						   start, c);
-				if (used == BIN_ARGS_SIZE)
-					goto nospc;
 				char str[BIN_ARGS_SIZE];
-				long len = visor_safe_read_str(str, a, BIN_ARGS_SIZE - used);
-				if (len < 0)
-					str[0] = 0, len = 1;
-				used += (size_t)len;
+				if (!stage_str(&used, str, a))
+					goto nospc;
 				put_str(&s, str, strlen(str)); /* staged: no width */
 			} else if (c == 'B') {
 				n = (size_t)snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)a);
@@ -251,13 +260,9 @@ long visor_bprintf(const char *fmt, size_t fmt_size, const uint64_t *args, uint3
 		if (*f == 's') {
 			if (!ends_word(f[1]))
 				return bad(why, why_len, -EINVAL, "'%.16s': %%s must end the word", start);
-			if (used == BIN_ARGS_SIZE)
-				goto nospc;
 			char str[BIN_ARGS_SIZE];
-			long len = visor_safe_read_str(str, a, BIN_ARGS_SIZE - used);
-			if (len < 0)
-				str[0] = 0, len = 1;
-			used += (size_t)len;
+			if (!stage_str(&used, str, a))
+				goto nospc;
 			field(&s, &sp, str, strlen(str));
 			continue;
 		}

@@ -1309,6 +1309,21 @@ static void emit_cold(struct jit *j, const struct cold *c)
 #define ENTRY_GUARD 16
 _Static_assert(ENTRY_GUARD >= JIT_ENTRY_PREFIX, "padding before the entries");
 
+/* The start of every entry: the callee-saved registers pushed, the context
+ * (first C argument) in CTX, and the native stack pointer kept in it, so
+ * that an error anywhere unwinds with one load. */
+static void emit_enter(struct jit *j)
+{
+	push(j, RBP);
+	push(j, RBX);
+	push(j, R12);
+	push(j, R13);
+	push(j, R14);
+	push(j, R15);
+	mov_rr(j, true, CTX, RDI);
+	op_rm(j, true, 0x89, RSP, CTX, CTX_OFF(saved_rsp));
+}
+
 /* uint64_t stub(ctx, code, args): a callback of a helper (bpf_loop ...) in
  * a new frame below the helper's caller (ctx->stack_base is that frame's
  * bottom, so the new r10). The prologue mirrors the main entry, so errors
@@ -1323,14 +1338,7 @@ static void emit_callback_stub(struct jit *j)
 	for (int i = 0; i < ENTRY_GUARD; i++)
 		e1(j, 0xcc);
 	j->cb_stub[j->budget] = j->len;
-	push(j, RBP);
-	push(j, RBX);
-	push(j, R12);
-	push(j, R13);
-	push(j, R14);
-	push(j, R15);
-	mov_rr(j, true, CTX, RDI);
-	op_rm(j, true, 0x89, RSP, CTX, CTX_OFF(saved_rsp));
+	emit_enter(j);
 	load64(j, RBP, CTX, CTX_OFF(stack_base));
 	call_to(j, j->l_frame_enter); /* zeroes (if checked), sets stack_base */
 	mov_rr(j, true, ADR, RSI);
@@ -1381,14 +1389,7 @@ static void emit_variant(struct jit *j, size_t *tail)
 
 	need(j, 512);
 	/* Prologue: fixed size, see the top of the file. */
-	push(j, RBP);
-	push(j, RBX);
-	push(j, R12);
-	push(j, R13);
-	push(j, R14);
-	push(j, R15);
-	mov_rr(j, true, CTX, RDI);
-	op_rm(j, true, 0x89, RSP, CTX, CTX_OFF(saved_rsp));
+	emit_enter(j);
 	for (int r = 1; r <= 5; r++)
 		load64(j, reg_map[r], CTX, CTX_OFF(args) + 8 * (r - 1));
 	zero(j, RAX);
