@@ -17,22 +17,25 @@
 #define BPF_MAX_LOOPS (8u * 1024 * 1024) /* the kernel's limit of bpf_loop */
 #define CB_MAX_KEY 512                   /* a key the program could build on its stack */
 
-bool visor_vm_callback_pc(const struct visor_vm *vm, uint64_t value, uint32_t *pc)
+long visor_vm_callback_index(const struct visor_vm *vm, uint32_t pc)
 {
-	if ((value & ~VISOR_VM_FUNC_PC_MASK) != VISOR_VM_FUNC_TAG)
-		return false;
-	uint32_t want = (uint32_t)value;
 	size_t lo = 0, hi = vm->ncb_targets;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (vm->cb_targets[mid] < want)
+		if (vm->cb_targets[mid] < pc)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (lo == vm->ncb_targets || vm->cb_targets[lo] != want)
+	return lo < vm->ncb_targets && vm->cb_targets[lo] == pc ? (long)lo : -1;
+}
+
+bool visor_vm_callback_pc(const struct visor_vm *vm, uint64_t value, uint32_t *pc)
+{
+	if ((value & ~VISOR_VM_FUNC_PC_MASK) != VISOR_VM_FUNC_TAG ||
+	    visor_vm_callback_index(vm, (uint32_t)value) < 0)
 		return false;
-	*pc = want;
+	*pc = (uint32_t)value;
 	return true;
 }
 

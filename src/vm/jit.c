@@ -327,18 +327,11 @@ int visor_vm_jit_callback(struct visor_vm_run *run, uint32_t pc, const uint64_t 
 	/* The caller's r10 at the stack array's first frame: no frame left. */
 	if (caller_base + VISOR_STACK_FRAME <= ctx->stack_limit)
 		return -EOVERFLOW;
-	size_t lo = 0, hi = vm->ncb_targets;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (vm->cb_targets[mid] < pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == vm->ncb_targets || vm->cb_targets[lo] != pc)
+	long lo = visor_vm_callback_index(vm, pc);
+	if (lo < 0)
 		return -EINVAL; /* visor_vm_run_callback validated it */
 	const size_t variant = run->cb.budget ? 1 : 0;
-	uint64_t entry = (uintptr_t)code->code + code->cb_entry[variant * vm->ncb_targets + lo];
+	uint64_t entry = (uintptr_t)code->code + code->cb_entry[variant * vm->ncb_targets + (size_t)lo];
 	jit_callback_fn fn = (jit_callback_fn)(void *)(code->code + code->cb_stub[variant]);
 
 	ctx->cb_returned = 0;

@@ -206,6 +206,8 @@ int visor_vm_interpret_callback(struct visor_vm_run *run, uint32_t pc, const uin
 /* Is value what lddw src 4 loads for a callback of vm's program? *pc: its
  * first instruction. */
 bool visor_vm_callback_pc(const struct visor_vm *vm, uint64_t value, uint32_t *pc);
+/* The index of callback target pc in vm->cb_targets (sorted), or -1. */
+long visor_vm_callback_index(const struct visor_vm *vm, uint32_t pc);
 void visor_vm_run_error(struct visor_vm_run *run, size_t pc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
