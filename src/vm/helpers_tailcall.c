@@ -88,8 +88,8 @@ int visor_register_tailcall_helpers(struct visor_vm *vm)
 	return visor_vm_register_helper(vm, 12, "bpf_tail_call", h_tail_call);
 }
 
-int visor_vm_run_chain(struct visor_vm_run *run, int engine, const uint64_t args[5],
-		       uint64_t budget, uint64_t *r0, uint64_t *executed)
+static int run_chain(struct visor_vm_run *run, int engine, const uint64_t args[5],
+		     uint64_t budget, uint64_t *r0, uint64_t *executed)
 {
 	struct visor_vm *first = run->vm;
 	uint64_t a[5], total = 0, given = budget;
@@ -155,5 +155,15 @@ int visor_vm_run_chain(struct visor_vm_run *run, int engine, const uint64_t args
 		run->errbuf = NULL;
 		run->errbuf_len = 0;
 	}
+	return err;
+}
+
+int visor_vm_run_chain(struct visor_vm_run *run, int engine, const uint64_t args[5],
+		       uint64_t budget, uint64_t *r0, uint64_t *executed)
+{
+	int err = run_chain(run, engine, args, budget, r0, executed);
+	/* Every run ends here: a spin lock the program kept is released. */
+	if (run->held_lock)
+		err = visor_vm_run_release_lock(run, err);
 	return err;
 }

@@ -297,8 +297,6 @@ int visor_vm_test_run_once(struct visor_vm *vm, struct visor_prog_test_run_opts 
 		visor_vm_run_hand_out(&run, ctx, ctx_len, ctx_writable);
 	visor_map_read_lock();
 	int err = visor_vm_run_chain(&run, o->engine, args, o->budget, r0, &executed);
-	if (run.held_lock)
-		err = visor_vm_run_release_lock(&run, err);
 	visor_map_read_unlock();
 	/* A hook layer acts on a redirect only when the program returns it. */
 	uint32_t redirect_act = vm->rt->prog_type == VISOR_VM_PROG_XDP ? VISOR_XDP_REDIRECT

@@ -464,8 +464,6 @@ int visor_vm_exec(struct visor_vm *vm, struct visor_vm_exec_opts *opts, uint64_t
 	if (vm->rt)
 		visor_map_read_lock();
 	int err = visor_vm_run_chain(&run, o.engine, args, o.budget, &ret, &executed);
-	if (run.held_lock)
-		err = visor_vm_run_release_lock(&run, err);
 	if (vm->rt)
 		visor_map_read_unlock();
 	if (opts->sz >= offsetof(struct visor_vm_exec_opts, insns_executed) + sizeof(uint64_t))

@@ -170,8 +170,9 @@ static inline void visor_vm_run_init(struct visor_vm_run *run, struct visor_vm *
 
 /* helpers_tailcall.c: runs run->vm's program on engine (enum
  * visor_vm_engine), then every program it tail-calls, with the budget
- * that is left; executed counts the whole chain. The caller holds the map
- * read lock. A failure in a target is reported in the first program's
+ * that is left; executed counts the whole chain, and a spin lock the run
+ * still holds at the end is released (failing the run). The caller holds
+ * the map read lock. A failure in a target is reported in the first program's
  * errmsg (or errbuf), naming the tail call. */
 int visor_vm_run_chain(struct visor_vm_run *run, int engine, const uint64_t args[5],
 		       uint64_t budget, uint64_t *r0, uint64_t *executed);
