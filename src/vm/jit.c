@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jit.h"
@@ -22,13 +21,6 @@ int visor_jit_arch_compile(const struct visor_vm *vm, unsigned flags, uint64_t s
 	return -EOPNOTSUPP;
 }
 #endif
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int jit_fail(struct visor_vm *vm, int err, const char *msg)
 {
@@ -69,9 +61,9 @@ int visor_vm_jit_compile(struct visor_vm *vm, unsigned flags)
 	 * for 8 bytes once the pool is up; the clock is a fallback only). */
 	uint64_t seed = 0;
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
-		seed = now_ns() ^ (uint64_t)(uintptr_t)vm;
+		seed = visor_vm_now_ns() ^ (uint64_t)(uintptr_t)vm;
 
-	uint64_t t0 = now_ns();
+	uint64_t t0 = visor_vm_now_ns();
 	struct visor_jit_code code;
 	char why[160];
 	int err = visor_jit_arch_compile(vm, flags, seed, &code, why, sizeof(why));
@@ -82,7 +74,7 @@ int visor_vm_jit_compile(struct visor_vm *vm, unsigned flags)
 		free(code.cb_entry);
 		return jit_fail(vm, -EINVAL, "internal error: no padding before an entry point");
 	}
-	uint64_t t1 = now_ns();
+	uint64_t t1 = visor_vm_now_ns();
 
 	/* Written while read+write, then read+execute: never both. The
 	 * mapping is populated in one go (on some hypervisors a page fault
@@ -116,7 +108,7 @@ int visor_vm_jit_compile(struct visor_vm *vm, unsigned flags)
 	img->layout = code;
 	img->layout.code = mem;
 	img->flags = flags;
-	img->compile_ns = now_ns() - t0;
+	img->compile_ns = visor_vm_now_ns() - t0;
 	img->codegen_ns = t1 - t0;
 	visor_vm_jit_free(vm);
 	vm->jit = img;

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <visor/maps.h>
 
@@ -256,20 +255,19 @@ bool visor_vm_run_handed_ok(const struct visor_vm_run *run, uint64_t addr, uint6
 
 /* ---- BPF_PROG_TEST_RUN ------------------------------------------------------ */
 
-static uint64_t now_ns(void)
+int visor_vm_test_run_fail(struct visor_vm *vm, const struct visor_prog_test_run_opts *o,
+			   int err, const char *fmt, ...)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int tr_fail(struct visor_vm *vm, struct visor_prog_test_run_opts *o, int err,
-		   const char *msg)
-{
+	char msg[VISOR_ERRMSG_LEN];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	if (o->errbuf && o->errbuf_len)
 		snprintf(o->errbuf, o->errbuf_len, "test_run: %s", msg);
 	else
-		snprintf(vm->errmsg, sizeof(vm->errmsg), "test_run: %s", msg);
+		snprintf(vm->errmsg, sizeof(vm->errmsg), "test_run: %.*s",
+			 (int)sizeof(vm->errmsg) - 16, msg);
 	return err;
 }
 
@@ -333,17 +331,17 @@ static int test_run_skb(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 	bool tc = vm->rt->prog_type == VISOR_VM_PROG_SCHED_CLS;
 	struct visor_sk_buff in = {0};
 	if (!o->data_in || o->data_size_in < 14)
-		return tr_fail(vm, o, -EINVAL, "skb programs need data_in of at least 14 bytes (an Ethernet header)");
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "skb programs need data_in of at least 14 bytes (an Ethernet header)");
 	/* As the kernel: an IPv4 or IPv6 frame must hold the IP header. */
 	const uint8_t *f = o->data_in;
 	if ((f[12] == 0x08 && f[13] == 0x00 && o->data_size_in < 14 + 20) ||
 	    (f[12] == 0x86 && f[13] == 0xdd && o->data_size_in < 14 + 40))
-		return tr_fail(vm, o, -EINVAL, "an IPv4 / IPv6 frame shorter than its IP header");
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "an IPv4 / IPv6 frame shorter than its IP header");
 	if (o->data_size_in > 65536 - SKB_HEADROOM)
-		return tr_fail(vm, o, -E2BIG, "data_in larger than 64 KiB");
+		return visor_vm_test_run_fail(vm, o, -E2BIG, "data_in larger than 64 KiB");
 	if (o->ctx_in) {
 		if (o->ctx_size_in > sizeof(in))
-			return tr_fail(vm, o, -EINVAL, "ctx_in is larger than struct __sk_buff (192 bytes)");
+			return visor_vm_test_run_fail(vm, o, -EINVAL, "ctx_in is larger than struct __sk_buff (192 bytes)");
 		memcpy(&in, o->ctx_in, o->ctx_size_in);
 		/* convert___skb_to_skb: only these fields may be set. */
 		if (!all_zero(&in, 0, SKB_OFF(mark)) ||
@@ -352,14 +350,14 @@ static int test_run_skb(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 		    !all_zero(&in, SKB_END(cb), SKB_OFF(tstamp)) ||
 		    !all_zero(&in, SKB_END(gso_segs), SKB_OFF(gso_size)) ||
 		    !all_zero(&in, SKB_END(gso_size), SKB_OFF(hwtstamp)))
-			return tr_fail(vm, o, -EINVAL, "ctx_in: only mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp may be set");
+			return visor_vm_test_run_fail(vm, o, -EINVAL, "ctx_in: only mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp may be set");
 	}
 	uint32_t hh = tc ? 0 : 14; /* socket filters start at the network header */
 	uint32_t len = o->data_size_in - hh;
 	if (in.wire_len && (in.wire_len < len || in.wire_len > 65536))
-		return tr_fail(vm, o, -EINVAL, "ctx_in: wire_len smaller than the packet or too large");
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "ctx_in: wire_len smaller than the packet or too large");
 	if (visor_map_set_cpu(o->cpu))
-		return tr_fail(vm, o, -EINVAL, "cpu slot out of range (visor_map_possible_cpus)");
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "cpu slot out of range (visor_map_possible_cpus)");
 	/* eth_type_trans on the loopback device: its address and broadcast
 	 * address are both 00:00:00:00:00:00, so ff:ff:ff:ff:ff:ff is just
 	 * multicast there. */
@@ -376,9 +374,9 @@ static int test_run_skb(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 	size_t buf_len = SKB_HEADROOM + o->data_size_in;
 	uint8_t *buf = malloc(buf_len);
 	if (!buf)
-		return tr_fail(vm, o, -ENOMEM, "out of memory");
+		return visor_vm_test_run_fail(vm, o, -ENOMEM, "out of memory");
 	uint32_t repeat = o->repeat ? o->repeat : 1;
-	uint64_t r0 = 0, t0 = now_ns();
+	uint64_t r0 = 0, t0 = visor_vm_now_ns();
 	int err = 0;
 	struct visor_skb skb;
 	for (uint32_t i = 0; i < repeat && !err; i++) {
@@ -407,7 +405,7 @@ static int test_run_skb(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 		memcpy(skb.md.cb, in.cb, sizeof(in.cb));
 		err = visor_vm_test_run_once(vm, o, &skb, VISOR_SKB_CTX_VISIBLE, true, data, len, tc, &r0);
 	}
-	uint64_t dt = now_ns() - t0;
+	uint64_t dt = visor_vm_now_ns() - t0;
 	if (!err) {
 		opts->retval = (uint32_t)r0;
 		opts->duration = (uint32_t)(dt / repeat);
@@ -457,27 +455,27 @@ static int test_run_xdp(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 			struct visor_prog_test_run_opts *o)
 {
 	if (!o->data_in || o->data_size_in < 14)
-		return tr_fail(vm, o, -EINVAL, "XDP needs data_in of at least 14 bytes (an Ethernet header)");
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "XDP needs data_in of at least 14 bytes (an Ethernet header)");
 	if (o->data_size_in > 65536 - VISOR_XDP_HEADROOM)
-		return tr_fail(vm, o, -E2BIG, "data_in larger than 64 KiB");
+		return visor_vm_test_run_fail(vm, o, -E2BIG, "data_in larger than 64 KiB");
 	/* The kernel makes a context when either ctx_in or ctx_out is given;
 	 * its data_end must then be the size of data_in. */
 	bool has_ctx = o->ctx_in || o->ctx_out;
 	struct visor_xdp_md md = {0};
 	if (o->ctx_in) {
 		if (o->ctx_size_in != sizeof(md))
-			return tr_fail(vm, o, -EINVAL, "ctx_in must be a struct xdp_md (24 bytes)");
+			return visor_vm_test_run_fail(vm, o, -EINVAL, "ctx_in must be a struct xdp_md (24 bytes)");
 		memcpy(&md, o->ctx_in, sizeof(md));
 	}
 	/* xdp_convert_md_to_buff: the first md.data bytes of data_in are
 	 * metadata (data_meta .. data). */
 	if (has_ctx && (md.data_meta || md.data_end != o->data_size_in || md.data > md.data_end ||
 			(md.data & 3) || md.data > VISOR_XDP_META_MAX))
-		return tr_fail(vm, o, -EINVAL, "ctx_in: data_meta must be 0, data_end the size of data_in and data the metadata length (a multiple of 4, at most 252)");
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "ctx_in: data_meta must be 0, data_end the size of data_in and data the metadata length (a multiple of 4, at most 252)");
 	if (md.egress_ifindex || (!md.ingress_ifindex && md.rx_queue_index))
-		return tr_fail(vm, o, -EINVAL, "ctx_in: egress_ifindex must be 0, rx_queue_index needs ingress_ifindex");
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "ctx_in: egress_ifindex must be 0, rx_queue_index needs ingress_ifindex");
 	if (visor_map_set_cpu(o->cpu))
-		return tr_fail(vm, o, -EINVAL, "cpu slot out of range (visor_map_possible_cpus)");
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "cpu slot out of range (visor_map_possible_cpus)");
 
 	uint32_t metalen = md.data, size = o->data_size_in - metalen;
 	/* Frames larger than a page become fragments in the kernel; visor keeps
@@ -487,7 +485,7 @@ static int test_run_xdp(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 		hard_end = VISOR_XDP_HEADROOM + (size_t)size;
 	uint8_t *buf = calloc(1, hard_end);
 	if (!buf)
-		return tr_fail(vm, o, -ENOMEM, "out of memory");
+		return visor_vm_test_run_fail(vm, o, -ENOMEM, "out of memory");
 	memcpy(buf + VISOR_XDP_HEADROOM - metalen, o->data_in, o->data_size_in);
 	struct visor_xdp_buff x = {
 		.data = (uintptr_t)buf + VISOR_XDP_HEADROOM,
@@ -500,12 +498,12 @@ static int test_run_xdp(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 		.buf_len = hard_end,
 	};
 	uint32_t repeat = o->repeat ? o->repeat : 1;
-	uint64_t r0 = 0, t0 = now_ns();
+	uint64_t r0 = 0, t0 = visor_vm_now_ns();
 	int err = 0;
 	for (uint32_t i = 0; i < repeat && !err; i++)
 		err = visor_vm_test_run_once(vm, o, &x, VISOR_XDP_CTX_VISIBLE, false, x.data_meta,
 			       x.data_end - x.data_meta, true, &r0);
-	uint64_t dt = now_ns() - t0;
+	uint64_t dt = visor_vm_now_ns() - t0;
 	if (!err) {
 		opts->retval = (uint32_t)r0;
 		opts->duration = (uint32_t)(dt / repeat);
@@ -546,12 +544,12 @@ int visor_prog_test_run(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 		o.errbuf[0] = 0;
 	vm->errmsg[0] = 0;
 	if (!vm->slots)
-		return tr_fail(vm, &o, -EINVAL, "no program loaded");
+		return visor_vm_test_run_fail(vm, &o, -EINVAL, "no program loaded");
 	if (!vm->rt || !vm->rt->prog_type)
-		return tr_fail(vm, &o, -ENOTSUP, "only programs with a type can be test-run (visor_vm_set_prog_type)");
+		return visor_vm_test_run_fail(vm, &o, -ENOTSUP, "only programs with a type can be test-run (visor_vm_set_prog_type)");
 	bool jit = o.engine == VISOR_ENGINE_JIT || (o.engine == VISOR_ENGINE_AUTO && vm->jit);
 	if (jit && !vm->jit)
-		return tr_fail(vm, &o, -EINVAL, "the program is not JIT-compiled (visor_vm_jit_compile)");
+		return visor_vm_test_run_fail(vm, &o, -EINVAL, "the program is not JIT-compiled (visor_vm_jit_compile)");
 	if (visor_vm_ctx_is_buffer(vm->rt->prog_type)) /* test_run_tracing.c */
 		return visor_vm_test_run_buffer(vm, opts, &o);
 	if (vm->rt->prog_type != VISOR_VM_PROG_XDP)

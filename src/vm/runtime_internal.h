@@ -97,6 +97,11 @@ int visor_vm_test_run_once(struct visor_vm *vm, struct visor_prog_test_run_opts 
 			   size_t ctx_len, bool ctx_writable, uintptr_t base, size_t len,
 			   bool pkt_writable, uint64_t *r0);
 
+/* runtime.c: a refused test run: "test_run: <why>" in o's errbuf (or the
+ * VM's errmsg); returns err. */
+int visor_vm_test_run_fail(struct visor_vm *vm, const struct visor_prog_test_run_opts *o,
+			   int err, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* test_run_tracing.c: visor_prog_test_run for those types; opts is the
  * caller's struct (outputs), o the copy sized to this library's. */
 int visor_vm_test_run_buffer(struct visor_vm *vm, struct visor_prog_test_run_opts *opts,

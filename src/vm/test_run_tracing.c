@@ -6,42 +6,14 @@
  * programs (-ENOTSUPP, -EFAULT for tp_btf), visor runs them the same way,
  * with ctx_in as the pt_regs, the record or the arguments. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <visor/maps.h>
 
 #include "jit.h"
 #include "runtime_internal.h"
-
-static int fail(struct visor_vm *vm, const struct visor_prog_test_run_opts *o, int err,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(struct visor_vm *vm, const struct visor_prog_test_run_opts *o, int err,
-		const char *fmt, ...)
-{
-	char msg[VISOR_ERRMSG_LEN];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (o->errbuf && o->errbuf_len)
-		snprintf(o->errbuf, o->errbuf_len, "test_run: %s", msg);
-	else
-		snprintf(vm->errmsg, sizeof(vm->errmsg), "test_run: %.*s",
-			 (int)sizeof(vm->errmsg) - 16, msg);
-	return err;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct buffer_type {
 	const char *name;
@@ -79,29 +51,29 @@ int visor_vm_test_run_buffer(struct visor_vm *vm, struct visor_prog_test_run_opt
 	bool syscall = type == VISOR_VM_PROG_SYSCALL;
 
 	if (o->data_in || o->data_size_in || o->data_out)
-		return fail(vm, o, -EINVAL, "%s programs take no data_in / data_out: the context is ctx_in (%s)",
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "%s programs take no data_in / data_out: the context is ctx_in (%s)",
 			    bt->name, bt->ctx);
 	if (bt->as_kernel && o->repeat > 1)
-		return fail(vm, o, -EINVAL, "%s programs run once: repeat must be 0 or 1 (the kernel refuses repeat)",
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "%s programs run once: repeat must be 0 or 1 (the kernel refuses repeat)",
 			    bt->name);
 	if (o->ctx_size_in && !o->ctx_in)
-		return fail(vm, o, -EINVAL, "ctx_size_in is %u but ctx_in is NULL", o->ctx_size_in);
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "ctx_size_in is %u but ctx_in is NULL", o->ctx_size_in);
 	if (o->ctx_size_in > bt->max_in)
-		return fail(vm, o, -EINVAL, "ctx_in has %u bytes; %s programs take at most %u (%s)",
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "ctx_in has %u bytes; %s programs take at most %u (%s)",
 			    o->ctx_size_in, bt->name, bt->max_in, bt->ctx);
 	uint32_t len = o->ctx_size_in > bt->min_len ? o->ctx_size_in : bt->min_len;
 	if (len < vm->rt->max_ctx_offset)
-		return fail(vm, o, -EINVAL, "the program reads the context up to byte %u, but ctx_in has only %u bytes",
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "the program reads the context up to byte %u, but ctx_in has only %u bytes",
 			    vm->rt->max_ctx_offset, o->ctx_size_in);
 	if (visor_map_set_cpu(o->cpu))
-		return fail(vm, o, -EINVAL, "cpu slot %u out of range (visor_map_possible_cpus)", o->cpu);
+		return visor_vm_test_run_fail(vm, o, -EINVAL, "cpu slot %u out of range (visor_map_possible_cpus)", o->cpu);
 
 	/* No context at all is a NULL r1, as the kernel's. */
 	uint8_t *buf = len ? calloc(1, len) : NULL;
 	if (len && !buf)
-		return fail(vm, o, -ENOMEM, "out of memory");
+		return visor_vm_test_run_fail(vm, o, -ENOMEM, "out of memory");
 	uint32_t repeat = o->repeat ? o->repeat : 1;
-	uint64_t r0 = 0, t0 = now_ns();
+	uint64_t r0 = 0, t0 = visor_vm_now_ns();
 	int err = 0;
 	for (uint32_t i = 0; i < repeat && !err; i++) {
 		/* Every run sees the context as given. The context is the
@@ -111,7 +83,7 @@ int visor_vm_test_run_buffer(struct visor_vm *vm, struct visor_prog_test_run_opt
 		err = visor_vm_test_run_once(vm, o, buf, 0, false,
 					     (uintptr_t)buf, len, syscall, &r0);
 	}
-	uint64_t dt = now_ns() - t0;
+	uint64_t dt = visor_vm_now_ns() - t0;
 	if (!err) {
 		opts->retval = (uint32_t)r0;
 		opts->duration = (uint32_t)(dt / repeat);

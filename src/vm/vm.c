@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <visor/maps.h>
 
@@ -396,6 +397,13 @@ int visor_vm_load(struct visor_vm *vm, const struct visor_insn *insns, size_t co
 }
 
 /* ---- running ------------------------------------------------------------- */
+
+uint64_t visor_vm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 void visor_vm_run_error(struct visor_vm_run *run, size_t pc, const char *fmt, ...)
 {

@@ -209,6 +209,8 @@ int visor_vm_interpret_callback(struct visor_vm_run *run, uint32_t pc, const uin
 bool visor_vm_callback_pc(const struct visor_vm *vm, uint64_t value, uint32_t *pc);
 /* The index of callback target pc in vm->cb_targets (sorted), or -1. */
 long visor_vm_callback_index(const struct visor_vm *vm, uint32_t pc);
+/* CLOCK_MONOTONIC in ns: compile times, test-run durations. */
+uint64_t visor_vm_now_ns(void);
 void visor_vm_run_error(struct visor_vm_run *run, size_t pc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
