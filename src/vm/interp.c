@@ -336,13 +336,7 @@ op_CALL_HELPER_CB:
 		    left = run->cb.left)
 helper_stopped:
 	if (run->err) {
-		err = run->err;
-		if (run->cb.err_located)
-			goto out; /* a callback's failure: its message names its insn */
-		char msg[VISOR_ERRMSG_LEN - 64];
-		char *buf = run->errbuf && run->errbuf_len ? run->errbuf : run->vm->errmsg;
-		snprintf(msg, sizeof(msg), "%.180s", buf);
-		visor_vm_run_error(run, PC, "helper %s: %s", run->vm->helpers[(uint32_t)IMM].name, msg);
+		err = visor_vm_run_helper_failed(run, PC);
 		goto out;
 	}
 	reg[0] = run->stop_ret;

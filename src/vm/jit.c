@@ -211,15 +211,8 @@ static int jit_status(struct visor_vm_run *run, const struct visor_jit_ctx *ctx,
 		err = -ENOENT;
 		break;
 	case JIT_ST_HELPER_STOP:
-		if (run->err && run->cb.err_located) {
-			err = run->err; /* a callback's failure: its message names its insn */
-		} else if (run->err) {
-			const struct visor_vm_helper *h = &vm->helpers[(uint32_t)vm->slots[pc].imm];
-			char msg[VISOR_ERRMSG_LEN - 64];
-			char *buf = run->errbuf && run->errbuf_len ? run->errbuf : run->vm->errmsg;
-			snprintf(msg, sizeof(msg), "%.180s", buf);
-			visor_vm_run_error(run, pc, "helper %s: %s", h->name, msg);
-			err = run->err;
+		if (run->err) {
+			err = visor_vm_run_helper_failed(run, pc);
 		} else {
 			*r0 = run->stop_ret;
 		}

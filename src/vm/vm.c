@@ -398,6 +398,18 @@ int visor_vm_load(struct visor_vm *vm, const struct visor_insn *insns, size_t co
 
 /* ---- running ------------------------------------------------------------- */
 
+int visor_vm_run_helper_failed(struct visor_vm_run *run, size_t pc)
+{
+	if (run->cb.err_located)
+		return run->err;
+	const struct visor_vm_helper *h = &run->vm->helpers[(uint32_t)run->vm->slots[pc].imm];
+	char msg[VISOR_ERRMSG_LEN - 64];
+	const char *buf = run->errbuf && run->errbuf_len ? run->errbuf : run->vm->errmsg;
+	snprintf(msg, sizeof(msg), "%.180s", buf);
+	visor_vm_run_error(run, pc, "helper %s: %s", h->name, msg);
+	return run->err;
+}
+
 uint64_t visor_vm_now_ns(void)
 {
 	struct timespec ts;

@@ -209,6 +209,10 @@ int visor_vm_interpret_callback(struct visor_vm_run *run, uint32_t pc, const uin
 bool visor_vm_callback_pc(const struct visor_vm *vm, uint64_t value, uint32_t *pc);
 /* The index of callback target pc in vm->cb_targets (sorted), or -1. */
 long visor_vm_callback_index(const struct visor_vm *vm, uint32_t pc);
+/* A helper called at pc failed the run (run->err): its message gets the
+ * instruction and the helper's name in front, unless a callback's failure
+ * already names its own instruction. Returns run->err. */
+int visor_vm_run_helper_failed(struct visor_vm_run *run, size_t pc);
 /* CLOCK_MONOTONIC in ns: compile times, test-run durations. */
 uint64_t visor_vm_now_ns(void);
 void visor_vm_run_error(struct visor_vm_run *run, size_t pc, const char *fmt, ...)
