@@ -1,22 +1,20 @@
 /* struct __sk_buff programs on the visor VM: the compiled tc classifiers
  * (tests/progs/tc.bpf.c) and socket filter (socket.bpf.c) run through the
  * object loader in the interpreter and the JIT, then the same objects in
- * the kernel with BPF_PROG_TEST_RUN on the same frames (root; one SKIP line
- * otherwise): return codes, output frames, ctx_out (mark, cb) and maps must
- * match. Plus the load-time context rules of each type and LD_ABS. */
-#include <arpa/inet.h>
+ * the kernel with BPF_PROG_TEST_RUN on the same frames (tests/lib/objdiff.c;
+ * root, one SKIP line otherwise): return codes, output frames, ctx_out
+ * (mark, cb) and maps must match. Plus the load-time context rules of each
+ * type and LD_ABS. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include <visor/maps.h>
 #include <visor/object.h>
 #include <visor/visor.h>
 
-#include "kernel_run.h"
+#include "objdiff.h"
+#include "packets.h"
 #include "testutil.h"
 
 #define TC_OBJ VISOR_BINARY_DIR "/tests/progs/tc.bpf.o"
@@ -30,38 +28,39 @@ struct pkt {
 	uint32_t len;
 };
 
-static uint32_t frame(uint8_t *p, const uint8_t dst0, uint16_t proto, uint8_t l4, uint8_t tos,
+/* Ethernet from 02:00:00:00:00:02 to dst. IPv4 (192.0.2.1 -> 198.51.100.7,
+ * the tos given) carries a 20-byte TCP-shaped header whatever the protocol:
+ * ports 12345 -> dport, data offset 5, the rest 0. Other EtherTypes:
+ * zero-padded to 60 bytes. */
+static uint32_t frame(uint8_t *p, const uint8_t dst[6], uint16_t proto, uint8_t l4, uint8_t tos,
 		      uint16_t dport)
 {
-	static const uint8_t src[6] = {0x02, 0, 0, 0, 0, 2};
+	const uint8_t hdr[20] = {0x30, 0x39, (uint8_t)(dport >> 8), (uint8_t)dport, [12] = 0x50};
 	memset(p, 0, MAX_PKT);
-	memset(p, dst0 == 0xff ? 0xff : 0, 6);
-	p[0] = dst0;
-	if (dst0 == 0x02)
-		p[5] = 1;
-	memcpy(p + 6, src, 6);
-	p[12] = proto >> 8, p[13] = proto & 0xff;
+	size_t n = pkt_eth_to(p, dst, proto);
 	if (proto != 0x0800)
 		return 60;
-	uint8_t ip[20] = {0x45, tos, 0, 40, 0, 1, 0x40, 0, 64, l4, 0, 0, 192, 0, 2, 1, 198, 51, 100, 7};
-	memcpy(p + 14, ip, 20);
-	p[34] = 0x30, p[35] = 0x39, p[36] = dport >> 8, p[37] = dport & 0xff;
-	p[46] = 0x50;
-	return 54;
+	n += pkt_ipv4(p + n, 0xc0000201 /* 192.0.2.1 */, 0xc6336407 /* 198.51.100.7 */, l4, hdr,
+		      sizeof(hdr));
+	p[14 + 1] = tos;
+	pkt_ipv4_fix_checksum(p + 14);
+	return (uint32_t)n;
 }
 
 static void make(struct pkt *v)
 {
+	static const uint8_t to[6] = {0x02, 0, 0, 0, 0, 1}, host[6] = {0},
+			     bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, mcast[6] = {0x01};
 	int n = 0;
-	v[n].name = "tcp/23", v[n].len = frame(v[n].data, 0x02, 0x0800, 6, 0x10, 23), n++;
-	v[n].name = "tcp/80", v[n].len = frame(v[n].data, 0x02, 0x0800, 6, 0, 80), n++;
-	v[n].name = "udp/53", v[n].len = frame(v[n].data, 0x02, 0x0800, 17, 0x2e, 53), n++;
-	v[n].name = "ipv6", v[n].len = frame(v[n].data, 0x02, 0x86dd, 0, 0, 0), n++;
-	v[n].name = "arp broadcast", v[n].len = frame(v[n].data, 0xff, 0x0806, 0, 0, 0), n++;
-	v[n].name = "multicast tcp", v[n].len = frame(v[n].data, 0x01, 0x0800, 6, 0, 23), n++;
-	v[n].name = "to host (zero mac)", v[n].len = frame(v[n].data, 0x00, 0x0800, 1, 0, 0), n++;
-	v[n].name = "802.3 length", v[n].len = frame(v[n].data, 0x02, 0x0040, 0, 0, 0), n++;
-	v[n].name = "bare ethernet (arp)", v[n].len = 14, frame(v[n].data, 0x02, 0x0806, 0, 0, 0), n++;
+	v[n].name = "tcp/23", v[n].len = frame(v[n].data, to, 0x0800, 6, 0x10, 23), n++;
+	v[n].name = "tcp/80", v[n].len = frame(v[n].data, to, 0x0800, 6, 0, 80), n++;
+	v[n].name = "udp/53", v[n].len = frame(v[n].data, to, 0x0800, 17, 0x2e, 53), n++;
+	v[n].name = "ipv6", v[n].len = frame(v[n].data, to, 0x86dd, 0, 0, 0), n++;
+	v[n].name = "arp broadcast", v[n].len = frame(v[n].data, bcast, 0x0806, 0, 0, 0), n++;
+	v[n].name = "multicast tcp", v[n].len = frame(v[n].data, mcast, 0x0800, 6, 0, 23), n++;
+	v[n].name = "to host (zero mac)", v[n].len = frame(v[n].data, host, 0x0800, 1, 0, 0), n++;
+	v[n].name = "802.3 length", v[n].len = frame(v[n].data, to, 0x0040, 0, 0, 0), n++;
+	v[n].name = "bare ethernet (arp)", v[n].len = 14, frame(v[n].data, to, 0x0806, 0, 0, 0), n++;
 }
 
 struct res {
@@ -69,6 +68,17 @@ struct res {
 	uint8_t out[NPKT][MAX_PKT];
 	uint64_t map[8];
 };
+
+/* The first 8 u64 values of key 0..7 for arrays, key 0 for .bss. */
+static void read_map(struct visor_map *m, struct res *r)
+{
+	uint32_t vs = visor_map_value_size(m);
+	for (uint32_t k = 0; k < 8; k++) {
+		uint64_t v[2] = {0};
+		if (vs <= sizeof(v) && visor_map_lookup(m, &k, v) == 0)
+			r->map[k] = v[0] + v[1];
+	}
+}
 
 /* Runs prog of obj on every frame with ctx_in cb[0] = 7 + i, then reads
  * map 0 (first 8 u64 values of key 0..7 for arrays, key 0 for .bss). */
@@ -104,14 +114,8 @@ static void run_visor(const char *path, const char *prog_name, int engine, const
 		r->mark[i] = out.mark;
 		r->cb0[i] = out.cb[0];
 	}
-	if (!rc && nmaps) {
-		uint32_t vs = visor_map_value_size(maps[0]);
-		for (uint32_t k = 0; k < 8; k++) {
-			uint64_t v[2] = {0};
-			if (vs <= sizeof(v) && visor_map_lookup(maps[0], &k, v) == 0)
-				r->map[k] = v[0] + v[1];
-		}
-	}
+	if (!rc && nmaps)
+		read_map(maps[0], r);
 	visor_vm_destroy(vm);
 	visor_obj_maps_destroy(maps, nmaps);
 	visor_obj_close(obj);
@@ -137,46 +141,63 @@ static void same(const char *what, const struct pkt *pk, const struct res *a, co
 		      (unsigned long long)a->map[k], (unsigned long long)b->map[k]);
 }
 
-static void run_kernel(const char *path, const char *prog_name, const char *map_name,
-		       const struct pkt *pk, struct res *r)
+struct named_map {
+	const char *name;
+	struct res *r;
+};
+
+static void objdiff_read_map(void *arg, const struct visor_obj *obj, struct visor_map *const *maps)
 {
-	struct bpf_object *bo = bpf_object__open_file(path, NULL);
-	CHECK(bo != NULL, "libbpf open: %s", strerror(errno));
-	if (!bo)
-		return;
-	int err = bpf_object__load(bo);
-	CHECK(err == 0, "libbpf load: %d", err);
-	struct bpf_program *p = bpf_object__find_program_by_name(bo, prog_name);
-	struct bpf_map *m = bpf_object__find_map_by_name(bo, map_name);
-	if (!err && p && m) {
-		int fd = bpf_program__fd(p);
-		for (int i = 0; i < NPKT; i++) {
-			struct visor_sk_buff in = {.cb = {7 + (uint32_t)i}}, out = {0};
-			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pk[i].data,
-				    .data_size_in = pk[i].len, .data_out = r->out[i],
-				    .data_size_out = MAX_PKT, .ctx_in = &in, .ctx_size_in = sizeof(in),
-				    .ctx_out = &out, .ctx_size_out = sizeof(out));
-			CHECK(bpf_prog_test_run_opts(fd, &o) == 0, "kernel %s %s: %s", prog_name,
-			      pk[i].name, strerror(errno));
-			r->ret[i] = o.retval;
-			r->out_len[i] = o.data_size_out;
-			r->mark[i] = out.mark;
-			r->cb0[i] = out.cb[0];
-		}
-		uint32_t vs = bpf_map__value_size(m);
-		for (uint32_t k = 0; k < 8; k++) {
-			uint64_t v[2] = {0};
-			if (vs <= sizeof(v) && bpf_map_lookup_elem(bpf_map__fd(m), &k, v) == 0)
-				r->map[k] = v[0] + v[1];
-		}
+	const struct named_map *nm = arg;
+	struct visor_map *m = objdiff_map(obj, maps, nm->name);
+	CHECK(m != NULL, "objdiff: no map %s", nm->name);
+	if (m)
+		read_map(m, nm->r);
+}
+
+/* The kernel comparison: prog on the same frames and ctx_in on the
+ * interpreter, the JIT and the kernel (objdiff: return codes, output frames,
+ * all of ctx_out and every map must agree; one SKIP line without the
+ * kernel). objdiff's interpreter results, read as run_visor reads them, must
+ * equal run_visor's, so the kernel agrees with them too. */
+static void run_objdiff(const char *path, const char *prog, const char *map, const struct pkt *pk,
+			const struct res *visor)
+{
+	struct visor_sk_buff in[NPKT];
+	struct objdiff_case c[NPKT];
+	static struct objdiff_result o[NPKT];
+	for (int i = 0; i < NPKT; i++) {
+		in[i] = (struct visor_sk_buff){.cb = {7 + (uint32_t)i}};
+		c[i] = (struct objdiff_case){.name = pk[i].name, .data = pk[i].data,
+					     .data_len = pk[i].len, .ctx = &in[i],
+					     .ctx_len = sizeof(in[i])};
 	}
-	bpf_object__close(bo);
+	struct res r = {0};
+	struct named_map nm = {map, &r};
+	struct objdiff d = {.path = path, .prog = prog, .check_maps = objdiff_read_map,
+			    .check_arg = &nm};
+	int engines = objdiff_check(&d, c, NPKT, o);
+	CHECK(engines >= 2, "%s: objdiff compared %d engines", prog, engines);
+	if (engines <= 0)
+		return;
+	for (int i = 0; i < NPKT; i++) {
+		struct visor_sk_buff out = {0};
+		CHECK(o[i].err == 0, "objdiff %s %s: err %d", prog, pk[i].name, o[i].err);
+		CHECK(o[i].ctx_len == sizeof(out), "objdiff ctx_size_out %u", o[i].ctx_len);
+		memcpy(&out, o[i].ctx, sizeof(out));
+		r.ret[i] = o[i].retval;
+		r.out_len[i] = o[i].data_len;
+		memcpy(r.out[i], o[i].data, o[i].data_len < MAX_PKT ? o[i].data_len : MAX_PKT);
+		r.mark[i] = out.mark;
+		r.cb0[i] = out.cb[0];
+	}
+	same("objdiff vs visor", pk, &r, visor, true);
 }
 
 static void compare(const char *path, const char *prog, const char *map, const struct pkt *pk,
 		    struct res *want)
 {
-	struct res interp = {0}, jit = {0}, kern = {0};
+	struct res interp = {0}, jit = {0};
 	run_visor(path, prog, VISOR_ENGINE_INTERP, pk, &interp);
 	if (want)
 		same(prog, pk, &interp, want, true);
@@ -184,13 +205,7 @@ static void compare(const char *path, const char *prog, const char *map, const s
 		run_visor(path, prog, VISOR_ENGINE_JIT, pk, &jit);
 		same("jit vs interp", pk, &jit, &interp, true);
 	}
-	char why[256];
-	if (!kernel_available(why, sizeof(why))) {
-		printf("SKIP kernel comparison of %s: %s\n", prog, why);
-		return;
-	}
-	run_kernel(path, prog, map, pk, &kern);
-	same("kernel vs visor", pk, &kern, &interp, true);
+	run_objdiff(path, prog, map, pk, &interp);
 }
 
 #define INSN(c, d, s, o, i) ((struct visor_insn){.code = (c), .dst = (d), .src = (s), .off = (o), .imm = (i)})

@@ -2,25 +2,26 @@
  * (tests/progs/xdp_parser.bpf.c) with its hash map created from the object's
  * definitions, run on hand-made packets in the interpreter and the JIT;
  * return codes and map contents checked, and compared with the kernel
- * (libbpf load + BPF_PROG_TEST_RUN) when it is available. Plus the runtime
- * API's refusals: lddw without maps, bad map indexes, context writes. */
-#include <arpa/inet.h>
+ * (libbpf load + BPF_PROG_TEST_RUN, through tests/lib/objdiff.c) when it is
+ * available. Plus the runtime API's refusals: lddw without maps, bad map
+ * indexes, context writes. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include <visor/maps.h>
 #include <visor/object.h>
 #include <visor/visor.h>
 
-#include "kernel_run.h"
+#include "objdiff.h"
+#include "packets.h"
 #include "testutil.h"
 
 #define OBJ_PATH VISOR_BINARY_DIR "/tests/progs/xdp_parser.bpf.o"
 #define MAX_PKT 128
+#define MAX_PKTS 16
+#define SRC4 0xc0000201u /* 192.0.2.1 */
+#define DST4 0xc6336407u /* 198.51.100.7 */
 
 struct counter {
 	uint64_t packets, bytes;
@@ -34,98 +35,67 @@ struct pkt {
 	uint32_t key;  /* protocol counted */
 };
 
-static size_t eth(uint8_t *p, uint16_t proto)
-{
-	static const uint8_t macs[12] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2};
-	memcpy(p, macs, 12);
-	p[12] = proto >> 8;
-	p[13] = proto & 0xff;
-	return 14;
-}
-
-/* IPv4 from 192.0.2.1 to 198.51.100.7, then l4 bytes. */
-static size_t ipv4(uint8_t *p, uint8_t proto, const uint8_t *l4, size_t l4len)
-{
-	uint8_t h[20] = {0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0, 192, 0, 2, 1, 198, 51, 100, 7};
-	uint16_t tot = htons((uint16_t)(20 + l4len));
-	memcpy(&h[2], &tot, 2);
-	memcpy(p, h, 20);
-	memcpy(p + 20, l4, l4len);
-	return 20 + l4len;
-}
-
-/* IPv6 from 2001:db8::1 to 2001:db8::2. */
-static size_t ipv6(uint8_t *p, uint8_t next, const uint8_t *l4, size_t l4len)
-{
-	memset(p, 0, 40);
-	p[0] = 0x60;
-	p[4] = 0;
-	p[5] = (uint8_t)l4len;
-	p[6] = next;
-	p[7] = 64;
-	p[8] = 0x20, p[9] = 0x01, p[10] = 0x0d, p[11] = 0xb8, p[23] = 1;
-	p[24] = 0x20, p[25] = 0x01, p[26] = 0x0d, p[27] = 0xb8, p[39] = 2;
-	memcpy(p + 40, l4, l4len);
-	return 40 + l4len;
-}
-
 static size_t make_packets(struct pkt *v)
 {
-	static const uint8_t udp53[8] = {0x30, 0x39, 0, 53, 0, 8, 0, 0};
-	static const uint8_t udp9[8] = {0x30, 0x39, 0, 9, 0, 8, 0, 0};
-	static const uint8_t tcp[20] = {0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff};
 	static const uint8_t icmp[8] = {8, 0, 0xf7, 0xff, 0, 1, 0, 1};
 	static const uint8_t icmp6[8] = {128, 0, 0, 0, 0, 1, 0, 1};
-	static const uint8_t arp[28] = {0, 1, 8, 0, 6, 4, 0, 1, 0x02, 0, 0, 0, 0, 1, 192, 0, 2, 1,
-					0, 0, 0, 0, 0, 0, 198, 51, 100, 7};
+	static const uint8_t mac1[6] = {0x02, 0, 0, 0, 0, 1}, unknown[6] = {0};
+	uint8_t a1[16], a2[16], tcp[20];
+	pkt_addr6(a1, 1);
+	pkt_addr6(a2, 2);
+	size_t tcplen = pkt_tcp(tcp, 12345, 80, 0x02, NULL, 0); /* SYN */
 	size_t n = 0, l;
 
 	v[n] = (struct pkt){.name = "ipv4 udp/53", .want = 2, .key = 17};
-	l = eth(v[n].data, 0x0800);
-	v[n].len = l + ipv4(v[n].data + l, 17, udp53, 8);
+	v[n].len = pkt_udp4(v[n].data, SRC4, DST4, 12345, 53, NULL, 0);
 	n++;
 	v[n] = (struct pkt){.name = "ipv4 udp/9 (discard)", .want = 1, .key = 17};
-	l = eth(v[n].data, 0x0800);
-	v[n].len = l + ipv4(v[n].data + l, 17, udp9, 8);
+	v[n].len = pkt_udp4(v[n].data, SRC4, DST4, 12345, 9, NULL, 0);
 	n++;
 	v[n] = (struct pkt){.name = "ipv4 tcp", .want = 2, .key = 6};
-	l = eth(v[n].data, 0x0800);
-	v[n].len = l + ipv4(v[n].data + l, 6, tcp, 20);
+	v[n].len = pkt_tcp4(v[n].data, SRC4, DST4, 12345, 80, 0x02);
 	n++;
 	v[n] = (struct pkt){.name = "ipv4 icmp", .want = 2, .key = 1};
-	l = eth(v[n].data, 0x0800);
-	v[n].len = l + ipv4(v[n].data + l, 1, icmp, 8);
+	l = pkt_eth_hdr(v[n].data, 0x0800);
+	v[n].len = l + pkt_ipv4(v[n].data + l, SRC4, DST4, 1, icmp, sizeof(icmp));
 	n++;
 	v[n] = (struct pkt){.name = "ipv6 udp/53", .want = 2, .key = 17};
-	l = eth(v[n].data, 0x86dd);
-	v[n].len = l + ipv6(v[n].data + l, 17, udp53, 8);
+	v[n].len = pkt_udp6(v[n].data, a1, a2, 12345, 53, NULL, 0);
 	n++;
 	v[n] = (struct pkt){.name = "ipv6 icmpv6", .want = 2, .key = 58};
-	l = eth(v[n].data, 0x86dd);
-	v[n].len = l + ipv6(v[n].data + l, 58, icmp6, 8);
+	l = pkt_eth_hdr(v[n].data, 0x86dd);
+	v[n].len = l + pkt_ipv6(v[n].data + l, a1, a2, 58, icmp6, sizeof(icmp6));
 	n++;
 	v[n] = (struct pkt){.name = "arp", .want = 2, .key = 255};
-	l = eth(v[n].data, 0x0806);
-	memcpy(v[n].data + l, arp, sizeof(arp));
-	v[n].len = l + sizeof(arp);
+	l = pkt_eth_hdr(v[n].data, 0x0806);
+	v[n].len = l + pkt_arp(v[n].data + l, 1, mac1, SRC4, unknown, DST4);
 	n++;
 	v[n] = (struct pkt){.name = "vlan ipv4 tcp", .want = 2, .key = 6};
-	l = eth(v[n].data, 0x8100);
-	v[n].data[l] = 0, v[n].data[l + 1] = 5, v[n].data[l + 2] = 0x08, v[n].data[l + 3] = 0;
-	l += 4;
-	v[n].len = l + ipv4(v[n].data + l, 6, tcp, 20);
+	l = pkt_eth_hdr(v[n].data, 0x8100);
+	l += pkt_vlan(v[n].data + l, 5, 0x0800);
+	v[n].len = l + pkt_ipv4(v[n].data + l, SRC4, DST4, 6, tcp, tcplen);
 	n++;
 	v[n] = (struct pkt){.name = "truncated ipv4", .want = 1, .key = UINT32_MAX};
-	v[n].len = eth(v[n].data, 0x0800) + 10;
+	v[n].len = pkt_eth_hdr(v[n].data, 0x0800) + 10;
 	n++;
 	return n;
 }
 
 struct result {
-	uint32_t ret[16];
 	struct counter counts[256];
 	bool present[256];
 };
+
+/* Keys 0..255 of proto_counts. */
+static void read_counts(struct visor_map *m, struct result *res)
+{
+	for (uint32_t k = 0; k < 256; k++) {
+		struct counter c;
+		res->present[k] = m && visor_map_lookup(m, &k, &c) == 0;
+		if (res->present[k])
+			res->counts[k] = c;
+	}
+}
 
 static void run_visor(const struct visor_obj *obj, int engine, const struct pkt *pk, size_t np,
 		      struct result *res)
@@ -159,7 +129,6 @@ static void run_visor(const struct visor_obj *obj, int engine, const struct pkt 
 			   .errbuf_len = sizeof(err));
 		int r = visor_prog_test_run(vm, &o);
 		CHECK(r == 0, "%s: %s: %s", ename, pk[i].name, err);
-		res->ret[i] = o.retval;
 		CHECK(o.retval == pk[i].want, "%s: %s: returned %u, want %u", ename, pk[i].name,
 		      o.retval, pk[i].want);
 		CHECK(o.data_size_out == pk[i].len && !memcmp(out, pk[i].data, pk[i].len),
@@ -170,12 +139,7 @@ static void run_visor(const struct visor_obj *obj, int engine, const struct pkt 
 		   .data_size_in = (uint32_t)pk[0].len, .repeat = 10, .engine = engine);
 	CHECK(visor_prog_test_run(vm, &o) == 0 && o.retval == pk[0].want, "%s: repeat", ename);
 
-	for (uint32_t k = 0; k < 256; k++) {
-		struct counter c;
-		res->present[k] = visor_map_lookup(maps[0], &k, &c) == 0;
-		if (res->present[k])
-			res->counts[k] = c;
-	}
+	read_counts(maps[0], res);
 	visor_vm_destroy(vm);
 	visor_obj_maps_destroy(maps, nmaps);
 }
@@ -205,48 +169,48 @@ static void check_expected(const char *who, const struct pkt *pk, size_t np,
 	}
 }
 
-static void run_kernel(const struct pkt *pk, size_t np, const struct result *ref)
+struct pkts {
+	const struct pkt *pk;
+	size_t np;
+};
+
+static void objdiff_counts(void *arg, const struct visor_obj *obj, struct visor_map *const *maps)
 {
-	char why[256];
-	if (!kernel_available(why, sizeof(why))) {
-		printf("SKIP kernel comparison: %s\n", why);
-		return;
+	const struct pkts *p = arg;
+	struct result res = {0};
+	struct visor_map *m = objdiff_map(obj, maps, "proto_counts");
+	CHECK(m != NULL, "objdiff: no map proto_counts");
+	read_counts(m, &res);
+	check_expected("objdiff interp", p->pk, p->np, &res);
+}
+
+/* The kernel comparison: every packet, then pk[0] repeated 10 times, on the
+ * interpreter, the JIT and the kernel (objdiff: return codes, output packets
+ * and proto_counts must agree; one SKIP line without the kernel). The
+ * interpreter's run is held to the same expected values as run_visor's. */
+static void run_objdiff(const struct pkt *pk, size_t np)
+{
+	struct objdiff_case c[MAX_PKTS + 1];
+	static struct objdiff_result r[MAX_PKTS + 1];
+	for (size_t i = 0; i < np; i++)
+		c[i] = (struct objdiff_case){.name = pk[i].name, .data = pk[i].data,
+					     .data_len = (uint32_t)pk[i].len};
+	c[np] = c[0];
+	c[np].name = "ipv4 udp/53 x10";
+	c[np].repeat = 10;
+	struct pkts arg = {pk, np};
+	struct objdiff d = {.path = OBJ_PATH, .prog = "xdp_count_protocols",
+			    .check_maps = objdiff_counts, .check_arg = &arg};
+	int engines = objdiff_check(&d, c, np + 1, r);
+	CHECK(engines >= 2, "objdiff compared %d engines", engines);
+	for (size_t i = 0; i <= np && engines > 0; i++) {
+		const struct pkt *p = &pk[i < np ? i : 0];
+		CHECK(r[i].err == 0 && r[i].retval == p->want,
+		      "objdiff interp: %s: err %d returned %u, want %u", c[i].name, r[i].err,
+		      r[i].retval, p->want);
+		CHECK(r[i].data_len == p->len && !memcmp(r[i].data, p->data, p->len),
+		      "objdiff interp: %s: packet changed", c[i].name);
 	}
-	struct bpf_object *bo = bpf_object__open_file(OBJ_PATH, NULL);
-	CHECK(bo != NULL, "libbpf open: %s", strerror(errno));
-	if (!bo)
-		return;
-	int err = bpf_object__load(bo);
-	CHECK(err == 0, "libbpf load: %d", err);
-	struct bpf_program *p = bpf_object__find_program_by_name(bo, "xdp_count_protocols");
-	struct bpf_map *m = bpf_object__find_map_by_name(bo, "proto_counts");
-	if (!err && p && m) {
-		int fd = bpf_program__fd(p), mfd = bpf_map__fd(m);
-		for (size_t i = 0; i < np; i++) {
-			LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pk[i].data,
-				    .data_size_in = (uint32_t)pk[i].len);
-			CHECK(bpf_prog_test_run_opts(fd, &o) == 0, "kernel test_run %s", pk[i].name);
-			CHECK(o.retval == ref->ret[i], "%s: kernel returned %u, visor %u", pk[i].name,
-			      o.retval, ref->ret[i]);
-		}
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pk[0].data,
-			    .data_size_in = (uint32_t)pk[0].len, .repeat = 10);
-		CHECK(bpf_prog_test_run_opts(fd, &o) == 0, "kernel repeat");
-		for (uint32_t k = 0; k < 256; k++) {
-			struct counter c;
-			bool present = bpf_map_lookup_elem(mfd, &k, &c) == 0;
-			CHECK(present == ref->present[k], "key %u: kernel %d visor %d", k, present,
-			      ref->present[k]);
-			if (present && ref->present[k])
-				CHECK(c.packets == ref->counts[k].packets &&
-					      c.bytes == ref->counts[k].bytes,
-				      "key %u: kernel %llu/%llu visor %llu/%llu", k,
-				      (unsigned long long)c.packets, (unsigned long long)c.bytes,
-				      (unsigned long long)ref->counts[k].packets,
-				      (unsigned long long)ref->counts[k].bytes);
-		}
-	}
-	bpf_object__close(bo);
 }
 
 #define INSN(c, d, s, o, i) ((struct visor_insn){.code = (c), .dst = (d), .src = (s), .off = (o), .imm = (i)})
@@ -310,7 +274,7 @@ static void test_refusals(void)
 
 int main(void)
 {
-	struct pkt pk[16];
+	struct pkt pk[MAX_PKTS];
 	size_t np = make_packets(pk);
 	char err[256];
 	struct visor_obj *obj = visor_obj_open_file(OBJ_PATH, NULL, err, sizeof(err));
@@ -326,7 +290,7 @@ int main(void)
 		run_visor(obj, VISOR_ENGINE_JIT, pk, np, &jit);
 		check_expected("jit", pk, np, &jit);
 	}
-	run_kernel(pk, np, &interp);
+	run_objdiff(pk, np);
 	visor_obj_close(obj);
 	return test_summary("test_runtime_xdp");
 }

@@ -152,3 +152,30 @@ void pkt_ipv4_fix_checksum(uint8_t *iph)
 	put16(iph + 10, 0);
 	put16(iph + 10, ip_checksum(iph, len));
 }
+
+size_t pkt_eth_to(uint8_t *p, const uint8_t dst[6], uint16_t ethertype)
+{
+	return pkt_eth(p, dst, MAC_SRC, ethertype);
+}
+
+size_t pkt_vlan(uint8_t *p, uint16_t tci, uint16_t ethertype)
+{
+	put16(p, tci);
+	put16(p + 2, ethertype);
+	return 4;
+}
+
+size_t pkt_arp(uint8_t *p, uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6],
+	       uint32_t tpa)
+{
+	put16(p, 1);          /* hardware: Ethernet */
+	put16(p + 2, 0x0800); /* protocol: IPv4 */
+	p[4] = 6;
+	p[5] = 4;
+	put16(p + 6, op);
+	memcpy(p + 8, sha, 6);
+	put32(p + 14, spa);
+	memcpy(p + 18, tha, 6);
+	put32(p + 24, tpa);
+	return 28;
+}

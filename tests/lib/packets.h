@@ -1,5 +1,5 @@
-/* Test frames: Ethernet, IPv4, IPv6, UDP, TCP, ICMP built into a buffer,
- * with documentation addresses only (192.0.2.0/24, 198.51.100.0/24,
+/* Test frames: Ethernet, 802.1Q, ARP, IPv4, IPv6, UDP, TCP, ICMP built into
+ * a buffer, with documentation addresses only (192.0.2.0/24, 198.51.100.0/24,
  * 203.0.113.0/24, 2001:db8::/32). Shared by the runtime tests. */
 #ifndef VISOR_TEST_PACKETS_H
 #define VISOR_TEST_PACKETS_H
@@ -34,5 +34,15 @@ size_t pkt_udp6(uint8_t *p, const uint8_t src[16], const uint8_t dst[16], uint16
 		uint16_t dport, const void *payload, size_t len);
 /* 2001:db8::<low> */
 void pkt_addr6(uint8_t out[16], uint16_t low);
+/* Ethernet header to a chosen destination (broadcast, multicast, another
+ * host ...) from the default source address of the whole frames. */
+size_t pkt_eth_to(uint8_t *p, const uint8_t dst[6], uint16_t ethertype);
+/* 802.1Q tag (4 bytes: TCI, then the inner EtherType), after an Ethernet
+ * header of type 0x8100. */
+size_t pkt_vlan(uint8_t *p, uint16_t tci, uint16_t ethertype);
+/* ARP for Ethernet / IPv4 (28 bytes): op 1 request, 2 reply; spa/tpa in
+ * host order. */
+size_t pkt_arp(uint8_t *p, uint16_t op, const uint8_t sha[6], uint32_t spa, const uint8_t tha[6],
+	       uint32_t tpa);
 
 #endif
