@@ -3,10 +3,12 @@
 # apt-get line and fails (when not). Usage: scripts/deps.sh [build|fuzz|all]
 set -euo pipefail
 # clang-19 builds the eBPF test programs (tests/progs) in every build; python3
-# writes a pcap capture in a CLI test, objdump (binutils) reads JIT dumps.
+# writes a pcap capture in a CLI test, objdump (binutils) reads JIT dumps;
+# the tests cross-check pinned kernel maps with bpftool.
 need=(cmake make gcc binutils python3 pkg-config libbpf-dev libelf-dev zlib1g-dev libpcap-dev clang-19)
 case "${1:-build}" in
-  fuzz|all) need+=(llvm-19 libclang-rt-19-dev) ;;
+  fuzz) need+=(llvm-19 libclang-rt-19-dev) ;;
+  all) need+=(llvm-19 libclang-rt-19-dev bpftool) ;;
 esac
 missing=()
 for p in "${need[@]}"; do
