@@ -92,12 +92,15 @@ static int run_chain(struct visor_vm_run *run, int engine, const uint64_t args[5
 		     uint64_t budget, uint64_t *r0, uint64_t *executed)
 {
 	struct visor_vm *first = run->vm;
-	uint64_t a[5], total = 0, given = budget;
+	/* The caller's arguments as they are (copying them at once would
+	 * reload what the caller just stored: a store-forwarding stall on
+	 * every run); a tail call's target gets its r1 in a copy. */
+	const uint64_t *a = args;
+	uint64_t tail_args[5], total = 0, given = budget;
 	char local_err[VISOR_ERRMSG_LEN];
 	unsigned started = 0; /* programs started by tail calls */
 	int err;
 
-	memcpy(a, args, sizeof(a));
 	run->engine = engine;
 	run->tail_calls = 0;
 	run->tail_target = NULL;
@@ -128,7 +131,9 @@ static int run_chain(struct visor_vm_run *run, int engine, const uint64_t args[5
 		run->tail_target = NULL;
 		run->stopped = false;
 		run->stop_ret = 0;
-		a[0] = run->tail_r1;
+		memcpy(tail_args, args, sizeof(tail_args));
+		tail_args[0] = run->tail_r1;
+		a = tail_args;
 		if (budget) {
 			budget -= n;
 			if (!budget) { /* the target's first instruction is one too many */
