@@ -347,6 +347,11 @@ int visor_perf_event_output(struct visor_map *map, uint64_t flags, const void *d
 
 /* ---- bpf_spin_lock ------------------------------------------------------- */
 
+/* Map-in-map: what every inner map of outer is (type, key and value size,
+ * flags; the template's description). 0, or -EINVAL if outer holds no maps. */
+int visor_map_inner_desc(const struct visor_map *outer, uint32_t *type, uint32_t *key_size,
+			 uint32_t *value_size, uint32_t *flags);
+
 /* Offset of the value's struct bpf_spin_lock, -1 if it has none. */
 int32_t visor_map_spin_lock_off(const struct visor_map *map);
 /* Is lock exactly the spin lock field of one value of map? */

@@ -51,6 +51,38 @@ int visor_vm_set_prog_type(struct visor_vm *vm, uint32_t type);
 /* Does the visor VM have a context for this program type (the ones above)? */
 bool visor_vm_prog_type_supported(uint32_t type);
 
+/* What a program of type prog_type may do with its context, the kernel's
+ * *_is_valid_access for the type (the rules visor_vm_load applies, usable
+ * without a VM, e.g. by the verifier): a load (VISOR_CTX_READ), sign-
+ * extending load (VISOR_CTX_READ_SX), store (VISOR_CTX_WRITE) or atomic
+ * (VISOR_CTX_ATOMIC) of size bytes at off. Returns 0 and what the field
+ * holds in *kind (enum visor_ctx_kind; kind may be NULL): a scalar, or
+ * xdp_md's / __sk_buff's data, data_end or data_meta, which programs use as
+ * packet pointers. Returns -EACCES when the type may not make that access,
+ * -EINVAL for a size other than 1, 2, 4, 8, an unknown access or a type
+ * without a context (visor_vm_prog_type_supported); either way a one-line
+ * reason in why, naming the context ("tc programs may not access this
+ * field: store of struct __sk_buff"); why may be NULL. Offsets and sizes
+ * are as programs see the context (struct visor_xdp_md, struct
+ * visor_sk_buff, struct visor_pt_regs ...), before any rewrite. */
+enum visor_ctx_access { VISOR_CTX_READ, VISOR_CTX_READ_SX, VISOR_CTX_WRITE, VISOR_CTX_ATOMIC };
+enum visor_ctx_kind { VISOR_CTX_SCALAR, VISOR_CTX_PKT_DATA, VISOR_CTX_PKT_END, VISOR_CTX_PKT_META };
+int visor_vm_ctx_access(uint32_t prog_type, int off, int size, int access, int *kind, char *why,
+			size_t why_len);
+/* The size of the context of prog_type as programs see it: xdp_md 24,
+ * __sk_buff 192, pt_regs 168, a tracepoint record at most 8192, raw
+ * tracepoint and tracing args 96, a syscall program's buffer at most 65535;
+ * 0 for a type without a context. */
+uint32_t visor_vm_ctx_size(uint32_t prog_type);
+/* May a program of prog_type call helper id? The VM's allowlist, which
+ * visor_vm_load applies: the kernel's func_proto tables for the type
+ * (helper_protos.c). A plain program (type 0) may call any helper the VM
+ * has registered: true for every id; a type without a context: false. */
+bool visor_vm_helper_allowed(uint32_t prog_type, uint32_t id);
+/* The Linux name of helper id ("bpf_map_lookup_elem" for 1), or NULL when
+ * id is not a Linux helper (0, past the last one visor knows). */
+const char *visor_vm_helper_linux_name(uint32_t id);
+
 /* Registers the helpers visor implements under their Linux ids
  * (bpf_map_lookup_elem = 1 ...; the list is in docs/RUNTIME.md). Returns 0
  * or -ENOMEM. */

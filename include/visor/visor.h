@@ -4,4 +4,5 @@
 #include <visor/isa.h>
 #include <visor/vm.h>
 #include <visor/runtime.h>
+#include <visor/verifier.h>
 #endif

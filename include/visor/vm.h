@@ -49,6 +49,15 @@ int visor_vm_add_region(struct visor_vm *vm, void *base, size_t len, bool writab
 int visor_vm_load(struct visor_vm *vm, const struct visor_insn *insns, size_t count);
 void visor_vm_unload(struct visor_vm *vm);
 
+/* A loaded program runs only once the verifier accepted it
+ * (visor_verify_vm, <visor/verifier.h>): runs of an unverified program fail
+ * with -EACCES. Unsafe mode (explicit, per VM) runs programs without
+ * verification; every memory access is then checked at run time, as
+ * always in the interpreter, and the JIT keeps its inline checks. */
+void visor_vm_set_unsafe(struct visor_vm *vm, bool unsafe);
+/* Did the verifier accept the loaded program? */
+bool visor_vm_verified(const struct visor_vm *vm);
+
 /* Options of one run. Zero-initialise, then set .sz = sizeof(opts)
  * (VISOR_OPTS macro) so the struct can grow without breaking callers. */
 struct visor_vm_exec_opts {

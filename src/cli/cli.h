@@ -17,6 +17,7 @@ int cmd_jit(int argc, char **argv);
 int cmd_obj(int argc, char **argv);       /* obj info */
 int cmd_test_run(int argc, char **argv);
 int cmd_map(int argc, char **argv);       /* map dump */
+int cmd_verify(int argc, char **argv);
 
 /* Prints "visor: <message>" on stderr (one line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

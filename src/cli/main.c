@@ -19,6 +19,7 @@ static const struct command {
 	{"obj", cmd_obj, "describe a compiled eBPF object: programs, maps, sections"},
 	{"test-run", cmd_test_run, "run an object's XDP program on packets (like BPF_PROG_TEST_RUN)"},
 	{"map", cmd_map, "dump the maps of a compiled eBPF object"},
+	{"verify", cmd_verify, "prove an object's programs safe for the visor engine, or say why not"},
 };
 
 static void usage(FILE *out)

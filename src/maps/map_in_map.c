@@ -97,3 +97,15 @@ void visor_mim_put_deferred(struct visor_defer_list *l, struct visor_map *inner)
 	p->inner = inner;
 	visor_defer_add(l, &p->d, mim_put_fn);
 }
+
+int visor_map_inner_desc(const struct visor_map *outer, uint32_t *type, uint32_t *key_size,
+			 uint32_t *value_size, uint32_t *flags)
+{
+	if (!outer || !outer->inner.set)
+		return -EINVAL;
+	*type = outer->inner.type;
+	*key_size = outer->inner.key_size;
+	*value_size = outer->inner.value_size;
+	*flags = outer->inner.map_flags;
+	return 0;
+}

@@ -5,7 +5,8 @@
  * 32-bit data, data_end and data_meta fields of struct xdp_md or struct
  * __sk_buff and use them as pointers, so those loads become 64-bit loads
  * from visor's struct visor_xdp_buff / struct visor_skb; each type's
- * access rules (which fields, sizes, which stores) are applied here too.
+ * access rules (which fields, sizes, which stores: ctx_access.c) are
+ * checked here too.
  *
  * Without a verifier, which registers hold the context is found by a small
  * forward dataflow pass: per instruction, each register and each 8-byte
@@ -128,117 +129,46 @@ static void transfer(const struct visor_insn *in, struct state *s)
 	}
 }
 
-static int refuse(struct visor_vm *vm, size_t pc, const char *what, int off, int size)
+static int refuse_mixed(struct visor_vm *vm, size_t pc, const struct visor_insn *in)
 {
-	uint32_t t = vm->rt->prog_type;
-	const char *ctx = t == VISOR_VM_PROG_XDP		  ? "struct xdp_md"
-			  : visor_vm_ctx_is_buffer(t) ? "the context"
-						      : "struct __sk_buff";
-	snprintf(vm->errmsg, sizeof(vm->errmsg), "insn %zu: %s of %s at offset %d, size %d", pc,
-		 what, ctx, off, size);
+	snprintf(vm->errmsg, sizeof(vm->errmsg),
+		 "insn %zu: access at offset %d, size %d through a pointer that is the context (%s) only on some paths, or was moved",
+		 pc, in->off, size_bytes(in->code), visor_vm_ctx_name(vm->rt->prog_type));
 	return -EINVAL;
 }
 
-#define SKB_OFF(f) ((int)offsetof(struct visor_sk_buff, f))
-#define SKB_END(f) (SKB_OFF(f) + (int)sizeof(((struct visor_sk_buff *)0)->f))
-
-/* One access to struct __sk_buff, with the kernel's rules
- * (bpf_skb_is_valid_access and sk_filter_ / tc_cls_act_is_valid_access):
- * the pointer fields become 64-bit loads of struct visor_skb, the rest
- * keeps its offset. */
-static int rewrite_skb(struct visor_vm *vm, size_t pc, struct visor_insn *in)
-{
-	int size = size_bytes(in->code), off = in->off;
-	uint8_t cls = VISOR_CLASS(in->code);
-	bool tc = vm->rt->prog_type == VISOR_VM_PROG_SCHED_CLS;
-	bool write = cls != VISOR_CLS_LDX;
-	const char *type = tc ? "tc" : "socket filter";
-	char why[160];
-
-	if (cls == VISOR_CLS_STX && VISOR_MODE(in->code) == VISOR_MODE_ATOMIC)
-		return refuse(vm, pc, "atomic access", off, size);
-	if (cls == VISOR_CLS_LDX && VISOR_MODE(in->code) != VISOR_MODE_MEM)
-		return refuse(vm, pc, "sign-extending load", off, size);
-	if (off < 0 || off >= (int)sizeof(struct visor_sk_buff) || off % size)
-		return refuse(vm, pc, "invalid or misaligned access", off, size);
-	/* Fields the type may not touch at all. */
-	if ((off >= SKB_OFF(family) && off < SKB_END(local_port)) ||
-	    (off >= SKB_OFF(flow_keys) && off < SKB_END(flow_keys)) ||
-	    (off >= SKB_OFF(tstamp_type) && off < SKB_OFF(hwtstamp)) ||
-	    (off >= SKB_OFF(sk) && off < SKB_END(sk)))
-		goto no_field;
-	if (!tc && ((off >= SKB_OFF(tc_classid) && off < SKB_END(data_end)) ||
-		    (off >= SKB_OFF(data_meta) && off < SKB_END(data_meta)) ||
-		    (off >= SKB_OFF(tstamp) && off < SKB_END(wire_len)) || off >= SKB_OFF(hwtstamp)))
-		goto no_field;
-	if (off >= SKB_OFF(cb) && off < SKB_END(cb)) /* any size, writable */
-		return off + size <= SKB_END(cb) ? 0 : refuse(vm, pc, "access past cb[4]", off, size);
-	if (off == SKB_OFF(data) || off == SKB_OFF(data_end) || off == SKB_OFF(data_meta)) {
-		if (write || size != 4)
-			return refuse(vm, pc, write ? "store into a packet pointer field"
-						    : "narrow or wide load of a packet pointer field",
-				      off, size);
-		in->code = VISOR_CLS_LDX | VISOR_MODE_MEM | VISOR_SIZE_DW;
-		in->off = (int16_t)(off == SKB_OFF(data)	 ? offsetof(struct visor_skb, data)
-				    : off == SKB_OFF(data_end) ? offsetof(struct visor_skb, data_end)
-							       : offsetof(struct visor_skb, data_meta));
-		return 0;
-	}
-	if (off == SKB_OFF(tstamp) || off == SKB_OFF(hwtstamp)) {
-		if (size != 8 || (write && off == SKB_OFF(hwtstamp)))
-			return refuse(vm, pc, size != 8 ? "access of a 64-bit field not 8 bytes wide"
-							 : "store into a read-only field",
-				      off, size);
-		return 0;
-	}
-	/* The remaining u32 fields: narrow loads, full-width stores where the
-	 * type may write. */
-	if (size == 8)
-		return refuse(vm, pc, "8-byte access to a 32-bit field", off, size);
-	if (write) {
-		bool ok = tc && (off == SKB_OFF(mark) || off == SKB_OFF(tc_index) ||
-				 off == SKB_OFF(priority) || off == SKB_OFF(tc_classid) ||
-				 off == SKB_OFF(queue_mapping));
-		if (!ok || size != 4) {
-			snprintf(why, sizeof(why), "store (%s programs may write only %s)", type,
-				 tc ? "mark, priority, queue_mapping, tc_index, tc_classid, cb[] and tstamp, 4 bytes wide"
-				    : "cb[]");
-			return refuse(vm, pc, why, off, size);
-		}
-	}
-	return 0;
-no_field:
-	snprintf(why, sizeof(why), "%s programs may not access this field: %s", type,
-		 write ? "store" : "load");
-	return refuse(vm, pc, why, off, size);
-}
-
-/* Rewrites one access through a context pointer. */
+/* Checks one access through a context pointer (ctx_access.c has the
+ * rules) and rewrites it: loads of the packet pointer fields of struct
+ * xdp_md and struct __sk_buff become 64-bit loads of struct
+ * visor_xdp_buff / struct visor_skb; the other xdp_md fields move 12 bytes
+ * up; the other __sk_buff fields keep their offsets. */
 static int rewrite(struct visor_vm *vm, size_t pc, struct visor_insn *in)
 {
-	if (visor_vm_ctx_is_buffer(vm->rt->prog_type))
-		return visor_vm_check_ctx_buffer(vm, pc, in); /* nothing moves */
-	if (vm->rt->prog_type != VISOR_VM_PROG_XDP)
-		return rewrite_skb(vm, pc, in);
+	uint32_t type = vm->rt->prog_type;
+	int kind = VISOR_CTX_SCALAR;
 
-	int size = size_bytes(in->code), off = in->off;
-	uint8_t cls = VISOR_CLASS(in->code);
-	if (cls != VISOR_CLS_LDX || VISOR_MODE(in->code) != VISOR_MODE_MEM)
-		return refuse(vm, pc, "write or atomic access (the context is read-only)", off, size);
-	if (off == 0 || off == 4 || off == 8) {
-		if (size != 4)
-			return refuse(vm, pc, "narrow or wide load of a pointer field", off, size);
+	if (visor_vm_ctx_is_buffer(type))
+		return visor_vm_check_ctx_buffer(vm, pc, in); /* nothing moves */
+	int err = visor_vm_check_ctx_insn(vm, pc, in, &kind);
+	if (err)
+		return err;
+	if (kind != VISOR_CTX_SCALAR) {
+		static const size_t xdp_off[] = {
+			[VISOR_CTX_PKT_DATA] = offsetof(struct visor_xdp_buff, data),
+			[VISOR_CTX_PKT_END] = offsetof(struct visor_xdp_buff, data_end),
+			[VISOR_CTX_PKT_META] = offsetof(struct visor_xdp_buff, data_meta),
+		};
+		static const size_t skb_off[] = {
+			[VISOR_CTX_PKT_DATA] = offsetof(struct visor_skb, data),
+			[VISOR_CTX_PKT_END] = offsetof(struct visor_skb, data_end),
+			[VISOR_CTX_PKT_META] = offsetof(struct visor_skb, data_meta),
+		};
 		in->code = VISOR_CLS_LDX | VISOR_MODE_MEM | VISOR_SIZE_DW;
-		in->off = (int16_t)(off * 2);
-		return 0;
+		in->off = (int16_t)(type == VISOR_VM_PROG_XDP ? xdp_off[kind] : skb_off[kind]);
+	} else if (type == VISOR_VM_PROG_XDP) {
+		in->off = (int16_t)(in->off + 12); /* ingress_ifindex .. egress_ifindex */
 	}
-	/* ingress_ifindex, rx_queue_index, egress_ifindex: narrow loads inside
-	 * one field are fine, as in the kernel. */
-	if (off >= 12 && off < 24 && (off % 4) + size <= 4) {
-		in->off = (int16_t)(off + 12);
-		return 0;
-	}
-	return refuse(vm, pc, "invalid access", off, size);
+	return 0;
 }
 
 int visor_vm_rewrite_ctx(struct visor_vm *vm)
@@ -332,8 +262,7 @@ int visor_vm_rewrite_ctx(struct visor_vm *vm)
 		if (b == ST_CTX)
 			err = rewrite(vm, pc, in);
 		else if (b == ST_MIXED)
-			err = refuse(vm, pc, "access through a pointer that is the context only on some paths, or was moved",
-				     in->off, size_bytes(in->code));
+			err = refuse_mixed(vm, pc, in);
 	}
 out:
 	free(st);

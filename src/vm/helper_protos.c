@@ -247,7 +247,7 @@ static const struct {
 	{211, "bpf_cgrp_storage_delete", SF | TC | XDP | ALL_TRACE},
 };
 
-const char *visor_linux_helper_name(uint32_t id)
+const char *visor_vm_helper_linux_name(uint32_t id)
 {
 	if (id && id <= sizeof(protos) / sizeof(protos[0]))
 		return protos[id - 1].name;
@@ -277,25 +277,37 @@ static const char *type_name(uint32_t type)
 	return "this type of";
 }
 
+/* The type's column of the table; 0 for a plain program or a type without
+ * a context. */
+static uint8_t type_bit(uint32_t type)
+{
+	switch (type) {
+	case VISOR_VM_PROG_SOCKET_FILTER: return SF;
+	case VISOR_VM_PROG_SCHED_CLS: return TC;
+	case VISOR_VM_PROG_XDP: return XDP;
+	case VISOR_VM_PROG_KPROBE: return KP;
+	case VISOR_VM_PROG_TRACEPOINT: return TP;
+	case VISOR_VM_PROG_RAW_TRACEPOINT: return RAW;
+	case VISOR_VM_PROG_TRACING: return TR;
+	case VISOR_VM_PROG_SYSCALL: return SYS;
+	}
+	return 0;
+}
+
+bool visor_vm_helper_allowed(uint32_t type, uint32_t id)
+{
+	uint8_t bit = type_bit(type);
+	if (!bit)
+		return type == 0; /* untyped: any registered helper */
+	return visor_vm_helper_linux_name(id) && (protos[id - 1].types & bit);
+}
+
 int visor_vm_rt_check_helper(struct visor_vm *vm, size_t pc, int32_t imm)
 {
 	uint32_t type = vm->rt->prog_type, id = (uint32_t)imm;
-	uint8_t bit = 0;
-	switch (type) {
-	case VISOR_VM_PROG_SOCKET_FILTER: bit = SF; break;
-	case VISOR_VM_PROG_SCHED_CLS: bit = TC; break;
-	case VISOR_VM_PROG_XDP: bit = XDP; break;
-	case VISOR_VM_PROG_KPROBE: bit = KP; break;
-	case VISOR_VM_PROG_TRACEPOINT: bit = TP; break;
-	case VISOR_VM_PROG_RAW_TRACEPOINT: bit = RAW; break;
-	case VISOR_VM_PROG_TRACING: bit = TR; break;
-	case VISOR_VM_PROG_SYSCALL: bit = SYS; break;
-	}
-	if (!bit)
+	if (!type_bit(type) || visor_vm_helper_allowed(type, id))
 		return 0; /* untyped: any registered helper */
-	const char *name = visor_linux_helper_name(id);
-	if (name && (protos[id - 1].types & bit))
-		return 0;
+	const char *name = visor_vm_helper_linux_name(id);
 	if (name)
 		snprintf(vm->errmsg, sizeof(vm->errmsg),
 			 "insn %zu: helper %s (%u) is not allowed in %s programs", pc, name, id,

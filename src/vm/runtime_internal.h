@@ -1,4 +1,4 @@
-/* Internals of the VM runtime (runtime.c, ctx_rewrite.c, helpers_*.c). */
+/* Internals of the VM runtime (runtime.c, ctx_*.c, helpers_*.c). */
 #ifndef VISOR_RUNTIME_INTERNAL_H
 #define VISOR_RUNTIME_INTERNAL_H
 
@@ -11,7 +11,7 @@ struct visor_vm_rt {
 	size_t nmaps;
 	bool *value_region;      /* a region was added for maps[i]'s value */
 	uint32_t prog_type;
-	uint32_t max_ctx_offset; /* end of the furthest context access (ctx_rewrite.c) */
+	uint32_t max_ctx_offset; /* end of the furthest context access (ctx_tracing.c) */
 	visor_printk_fn printk;
 	void *printk_ctx;
 };
@@ -84,10 +84,18 @@ int visor_vm_rewrite_ctx(struct visor_vm *vm);
 
 /* ctx_tracing.c: is the program type one whose context is a plain buffer
  * (kprobe, tracepoint, raw tracepoint, tracing, syscall)? And the check of
- * one access through the context, with the kernel's rules for the type:
- * 0 or -EINVAL with vm->errmsg set. */
+ * one access through such a context (visor_vm_check_ctx_insn), which also
+ * records its end in rt->max_ctx_offset: 0 or -EINVAL with vm->errmsg set. */
 bool visor_vm_ctx_is_buffer(uint32_t prog_type);
 int visor_vm_check_ctx_buffer(struct visor_vm *vm, size_t pc, const struct visor_insn *in);
+
+/* ctx_access.c: visor_vm_ctx_access for one load, store or atomic through
+ * the context of vm's program type: 0 and what the field holds in *kind
+ * (enum visor_ctx_kind; kind may be NULL), or -EINVAL with vm->errmsg
+ * "insn <pc>: <why> at offset <off>, size <size>". And how messages name
+ * the type's context ("struct xdp_md", "the tracepoint record" ...). */
+int visor_vm_check_ctx_insn(struct visor_vm *vm, size_t pc, const struct visor_insn *in, int *kind);
+const char *visor_vm_ctx_name(uint32_t prog_type);
 
 /* runtime.c: one test run of the loaded program (tail calls followed, a
  * spin lock left held released, the redirect recorded in o): r1 = ctx,
@@ -106,8 +114,5 @@ int visor_vm_test_run_fail(struct visor_vm *vm, const struct visor_prog_test_run
  * caller's struct (outputs), o the copy sized to this library's. */
 int visor_vm_test_run_buffer(struct visor_vm *vm, struct visor_prog_test_run_opts *opts,
 			     struct visor_prog_test_run_opts *o);
-
-/* The Linux name of helper id ("bpf_map_lookup_elem"), or NULL. */
-const char *visor_linux_helper_name(uint32_t id);
 
 #endif

@@ -10,7 +10,9 @@
 #include <visor/maps.h>
 
 #include "jit.h"
+#include "runtime_internal.h"
 #include "vm_internal.h"
+#include "vm_verifier.h"
 
 static int vm_fail(struct visor_vm *vm, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -98,6 +100,9 @@ void visor_vm_unload(struct visor_vm *vm)
 	free(vm->insns);
 	free(vm->slots);
 	free(vm->cb_targets);
+	free(vm->given);
+	vm->given = NULL;
+	vm->verified = false;
 	vm->insns = NULL;
 	vm->slots = NULL;
 	vm->cb_targets = NULL;
@@ -363,12 +368,14 @@ int visor_vm_load(struct visor_vm *vm, const struct visor_insn *insns, size_t co
 	visor_vm_unload(vm);
 
 	vm->insns = malloc(count * sizeof(*insns));
+	vm->given = malloc(count * sizeof(*insns));
 	vm->slots = calloc(count + 1, sizeof(*vm->slots));
-	if (!vm->insns || !vm->slots) {
+	if (!vm->insns || !vm->given || !vm->slots) {
 		visor_vm_unload(vm);
 		return vm_fail(vm, -ENOMEM, "out of memory loading %zu instructions", count);
 	}
 	memcpy(vm->insns, insns, count * sizeof(*insns));
+	memcpy(vm->given, insns, count * sizeof(*insns));
 	vm->count = count;
 
 	/* Context rewrites (XDP) patch the copy before it is decoded. */
@@ -541,4 +548,39 @@ void visor_vm_run_fail(struct visor_vm_run *run, int err, const char *fmt, ...)
 struct visor_vm *visor_vm_run_vm(const struct visor_vm_run *run)
 {
 	return run->vm;
+}
+
+/* ---- for the verifier (vm_verifier.h) ------------------------------------ */
+
+const struct visor_insn *visor_vm__program(const struct visor_vm *vm, size_t *count)
+{
+	*count = vm->slots ? vm->count : 0;
+	return vm->slots ? vm->given : NULL;
+}
+
+struct visor_map *const *visor_vm__maps(const struct visor_vm *vm, size_t *count)
+{
+	*count = vm->rt ? vm->rt->nmaps : 0;
+	return vm->rt ? vm->rt->maps : NULL;
+}
+
+uint32_t visor_vm__prog_type(const struct visor_vm *vm)
+{
+	return vm->rt ? vm->rt->prog_type : 0;
+}
+
+void visor_vm__set_verified(struct visor_vm *vm, bool verified)
+{
+	vm->verified = verified && vm->slots;
+}
+
+void visor_vm_set_unsafe(struct visor_vm *vm, bool unsafe)
+{
+	if (vm)
+		vm->unsafe = unsafe;
+}
+
+bool visor_vm_verified(const struct visor_vm *vm)
+{
+	return vm && vm->verified;
 }

@@ -85,6 +85,9 @@ struct visor_vm {
 	/* Callback entry points: the targets of lddw src 4, sorted, once each. */
 	uint32_t *cb_targets;
 	size_t ncb_targets;
+	struct visor_insn *given; /* the program as loaded, before the context rewrite */
+	bool verified;            /* visor_verify_vm accepted it (cleared by unload) */
+	bool unsafe;              /* visor_vm_set_unsafe: runs without verification */
 };
 
 /* What lddw src 4 (VISOR_LDDW_FUNC) loads: the target instruction tagged

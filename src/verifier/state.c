@@ -1,0 +1,378 @@
+/* Verifier states: allocation, copies, and the comparisons that prune the
+ * search (an explored state that covers the current one) and find infinite
+ * loops (an identical state on the current path). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <visor/maps.h>
+
+#include "verifier/state.h"
+
+const char *vtype_name(uint8_t type)
+{
+	static const char *names[] = {
+		[T_NOT_INIT] = "uninitialised", [T_SCALAR] = "scalar",	  [T_CTX] = "ctx",
+		[T_STACK] = "fp",		[T_PKT] = "pkt",	  [T_PKT_END] = "pkt_end",
+		[T_PKT_META] = "pkt_meta",	[T_MAP_PTR] = "map_ptr",  [T_MAP_VALUE] = "map_value",
+		[T_MEM] = "mem",		[T_FUNC] = "func",
+	};
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
+}
+
+void vreg_not_init(struct vreg *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+void vreg_scalar_unknown(struct vreg *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = T_SCALAR;
+	vs_unknown(&r->v);
+}
+
+void vreg_scalar_const(struct vreg *r, uint64_t v)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = T_SCALAR;
+	vs_const(&r->v, v);
+}
+
+bool vreg_is_ptr(const struct vreg *r)
+{
+	return r->type != T_NOT_INIT && r->type != T_SCALAR;
+}
+
+int vreg_describe(const struct vreg *r, char *buf, size_t len)
+{
+	char v[96];
+	vs_format(&r->v, v, sizeof(v));
+	bool var = !(vs_is_const(&r->v) && r->v.t.value == 0);
+	const char *null = r->maybe_null ? " or NULL" : "";
+	switch (r->type) {
+	case T_NOT_INIT:
+		return snprintf(buf, len, "uninitialised");
+	case T_SCALAR:
+		return snprintf(buf, len, "scalar %s", v);
+	case T_STACK:
+		if (r->frameno)
+			return snprintf(buf, len, "fp%d%+d%s%s (frame %u)", 0, r->off, var ? " + " : "",
+					var ? v : "", r->frameno);
+		return snprintf(buf, len, "fp%+d%s%s", r->off, var ? " + " : "", var ? v : "");
+	case T_PKT:
+	case T_PKT_META:
+		return snprintf(buf, len, "%s(off=%d%s%s, %u bytes proven)", vtype_name(r->type), r->off,
+				var ? ", var " : "", var ? v : "", r->range);
+	case T_MAP_PTR:
+		return snprintf(buf, len, "map_ptr(%s)%s", r->map ? visor_map_name(r->map) : "?", null);
+	case T_MAP_VALUE:
+		return snprintf(buf, len, "map_value(%s, off=%d%s%s)%s",
+				r->map ? visor_map_name(r->map) : "?", r->off, var ? ", var " : "",
+				var ? v : "", null);
+	case T_MEM:
+		return snprintf(buf, len, "mem(%u bytes%s, off=%d%s%s)%s", r->mem_size,
+				r->rdonly ? ", read-only" : "", r->off, var ? ", var " : "",
+				var ? v : "", null);
+	case T_FUNC:
+		return snprintf(buf, len, "func(insn %d)", r->func);
+	default:
+		return snprintf(buf, len, "%s", vtype_name(r->type));
+	}
+}
+
+/* ---- allocation --------------------------------------------------------- */
+
+struct vframe *vframe_new(void)
+{
+	struct vframe *f = calloc(1, sizeof(*f));
+	if (f) {
+		f->callsite = -1;
+		f->cb_helper = -1;
+		f->wregs = 0x7ff; /* a new frame: nothing in it comes from before */
+		f->wslots = ~0ull;
+	}
+	return f;
+}
+
+void vframe_free(struct vframe *f)
+{
+	if (!f)
+		return;
+	for (int i = 0; i < VISOR_MAX_CALL_DEPTH; i++)
+		vframe_free(f->saved[i]);
+	free(f->slots);
+	free(f);
+}
+
+int vframe_grow(struct vframe *f, uint32_t slots)
+{
+	if (slots <= f->nslots)
+		return 0;
+	struct vslot *s = realloc(f->slots, slots * sizeof(*s));
+	if (!s)
+		return -1;
+	memset(s + f->nslots, 0, (slots - f->nslots) * sizeof(*s));
+	f->slots = s;
+	f->nslots = (uint16_t)slots;
+	return 0;
+}
+
+struct vframe *vframe_dup(const struct vframe *f)
+{
+	struct vframe *d = malloc(sizeof(*d));
+	if (!d)
+		return NULL;
+	memcpy(d, f, sizeof(*d));
+	d->slots = NULL;
+	memset(d->saved, 0, sizeof(d->saved));
+	if (f->nslots) {
+		d->slots = malloc(f->nslots * sizeof(*d->slots));
+		if (!d->slots) {
+			free(d);
+			return NULL;
+		}
+		memcpy(d->slots, f->slots, f->nslots * sizeof(*d->slots));
+	}
+	for (int i = 0; i < VISOR_MAX_CALL_DEPTH; i++) {
+		if (f->saved[i] && !(d->saved[i] = vframe_dup(f->saved[i]))) {
+			vframe_free(d);
+			return NULL;
+		}
+	}
+	return d;
+}
+
+struct vstate *vstate_new(void)
+{
+	struct vstate *s = calloc(1, sizeof(*s));
+	if (s && !(s->fr[0] = vframe_new())) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void vstate_free(struct vstate *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i <= s->curframe; i++)
+		vframe_free(s->fr[i]);
+	free(s);
+}
+
+struct vstate *vstate_dup(const struct vstate *s)
+{
+	struct vstate *d = malloc(sizeof(*d));
+	if (!d)
+		return NULL;
+	memcpy(d, s, sizeof(*d));
+	memset(d->fr, 0, sizeof(d->fr));
+	for (int i = 0; i <= s->curframe; i++) {
+		if (!(d->fr[i] = vframe_dup(s->fr[i]))) {
+			d->curframe = (uint8_t)(i ? i - 1 : 0);
+			if (i)
+				vstate_free(d);
+			else
+				free(d);
+			return NULL;
+		}
+	}
+	return d;
+}
+
+/* ---- comparison --------------------------------------------------------- */
+
+/* Ids of old mapped to ids of cur, consistently in both directions. */
+#define IDMAP_LEN 64
+struct idmap {
+	uint32_t old[IDMAP_LEN], cur[IDMAP_LEN];
+	int n;
+};
+
+static bool id_match(struct idmap *m, uint32_t old, uint32_t cur)
+{
+	if (!old && !cur)
+		return true;
+	if (!old || !cur)
+		return false;
+	for (int i = 0; i < m->n; i++) {
+		if (m->old[i] == old)
+			return m->cur[i] == cur;
+		if (m->cur[i] == cur)
+			return false;
+	}
+	if (m->n == IDMAP_LEN)
+		return false;
+	m->old[m->n] = old;
+	m->cur[m->n++] = cur;
+	return true;
+}
+
+static bool reg_covers(const struct vreg *old, const struct vreg *cur, struct idmap *m, bool exact,
+		       bool precise)
+{
+	if (exact)
+		return old->type == cur->type && old->frameno == cur->frameno &&
+		       old->maybe_null == cur->maybe_null && old->rdonly == cur->rdonly &&
+		       old->inner == cur->inner && old->off == cur->off && old->id == cur->id && old->ref == cur->ref &&
+		       old->range == cur->range && old->mem_size == cur->mem_size &&
+		       old->func == cur->func && old->map == cur->map &&
+		       (old->type == T_NOT_INIT || vs_equal(&old->v, &cur->v));
+	if (old->type == T_NOT_INIT)
+		return true; /* the explored path never read it */
+	if (old->type != cur->type)
+		return false;
+	switch (old->type) {
+	case T_SCALAR:
+		if (!precise)
+			return true; /* no decision depends on its value */
+		/* Linked scalars (copies refined together) must be linked alike. */
+		if (old->id && !id_match(m, old->id | 0x40000000u, cur->id ? cur->id | 0x40000000u : 0))
+			return false;
+		return vs_within(&old->v, &cur->v);
+	case T_PKT_END:
+		return true;
+	case T_FUNC:
+		return old->func == cur->func;
+	case T_CTX:
+		return old->off == cur->off && vs_within(&old->v, &cur->v);
+	case T_MAP_PTR:
+		return old->map == cur->map && old->inner == cur->inner &&
+		       old->maybe_null == cur->maybe_null &&
+		       (!old->maybe_null || id_match(m, old->id, cur->id));
+	default:
+		break;
+	}
+	/* Pointers with an offset. */
+	if (old->off != cur->off || old->frameno != cur->frameno || old->map != cur->map ||
+	    old->inner != cur->inner ||
+	    old->maybe_null != cur->maybe_null || old->rdonly != cur->rdonly ||
+	    old->mem_size != cur->mem_size)
+		return false;
+	if (!vs_within(&old->v, &cur->v))
+		return false;
+	if ((old->type == T_PKT || old->type == T_PKT_META) && old->range > cur->range)
+		return false;
+	if (old->id || cur->id)
+		if (!id_match(m, old->id, cur->id))
+			return false;
+	if (old->ref || cur->ref)
+		if (!id_match(m, old->ref | 0x80000000u, cur->ref | 0x80000000u))
+			return false;
+	return true;
+}
+
+static bool stack_covers(const struct vframe *old, const struct vframe *cur, struct idmap *m,
+			 bool exact, uint64_t rslots, const uint64_t *dbytes)
+{
+	if (exact && old->nslots != cur->nslots)
+		return false;
+	for (uint32_t i = 0; i < old->nslots; i++) {
+		if (!((rslots >> i) & 1))
+			continue; /* never read after: its contents do not matter */
+		const struct vslot *o = &old->slots[i];
+		static const struct vslot invalid;
+		const struct vslot *c = i < cur->nslots ? &cur->slots[i] : &invalid;
+		if (exact) {
+			if (memcmp(o->kind, c->kind, 8))
+				return false;
+			if (o->kind[0] == SB_SPILL && !reg_covers(&o->spill, &c->spill, m, true, true))
+				return false;
+			continue;
+		}
+		/* Demanded bytes of this slot (all of them without demand info). */
+		uint8_t dmask = dbytes ? (uint8_t)(dbytes[i / 8] >> ((i % 8) * 8)) : 0xff;
+		bool precise = dmask != 0;
+		if (o->kind[0] == SB_SPILL) {
+			if (c->kind[0] != SB_SPILL || (c->spill.type == T_SCALAR && o->spill.type == T_SCALAR && !precise)) {
+				/* An unknown (or undemanded) spilled scalar is as good as
+				 * eight initialised bytes. */
+				struct vscalar any;
+				vs_unknown(&any);
+				if (o->spill.type != T_SCALAR || (precise && !vs_equal(&o->spill.v, &any)))
+					return false;
+				for (int j = 0; j < 8; j++)
+					if (c->kind[j] == SB_INVALID)
+						return false;
+				if (c->kind[0] == SB_SPILL && c->spill.type != T_SCALAR)
+					return false;
+				continue;
+			}
+			if (!reg_covers(&o->spill, &c->spill, m, false, precise))
+				return false;
+			continue;
+		}
+		bool c_data = c->kind[0] != SB_SPILL || c->spill.type == T_SCALAR;
+		for (int j = 0; j < 8; j++) {
+			uint8_t ok = o->kind[j], ck = c->kind[j];
+			if (ok == SB_INVALID || ok == ck)
+				continue;
+			if (ck == SB_INVALID || !c_data)
+				return false;
+			/* Data byte against data byte: whether it is zero matters
+			 * only if the slot is demanded. */
+			if (!((dmask >> j) & 1) || ok == SB_MISC)
+				continue;
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool frame_covers(const struct vframe *old, const struct vframe *cur, struct idmap *m,
+			 bool exact, uint16_t rregs, uint64_t rslots, uint16_t dregs,
+			 const uint64_t *dbytes)
+{
+	if (old->callsite != cur->callsite || old->cb_helper != cur->cb_helper)
+		return false;
+	for (int r = 0; r < 11; r++)
+		if (((rregs >> r) & 1) &&
+		    !reg_covers(&old->r[r], &cur->r[r], m, exact, (dregs >> r) & 1))
+			return false;
+	if (!stack_covers(old, cur, m, exact, rslots, dbytes))
+		return false;
+	for (int i = 0; i < VISOR_MAX_CALL_DEPTH; i++) {
+		if (!old->saved[i] != !cur->saved[i])
+			return false;
+		/* What a callback restores must match exactly: it is the state
+		 * the caller continues from. */
+		if (old->saved[i] &&
+		    !frame_covers(old->saved[i], cur->saved[i], m, true, 0x7ff, ~0ull, 0x7ff, NULL))
+			return false;
+	}
+	return true;
+}
+
+static bool state_cmp(const struct vstate *old, const struct vstate *cur, bool exact,
+		      const uint16_t *rregs, const uint64_t *rslots, const struct vdemand *d)
+{
+	struct idmap m;
+	m.n = 0;
+	if (old->curframe != cur->curframe || old->nrefs != cur->nrefs ||
+	    !old->lock_id != !cur->lock_id || old->lock_map != cur->lock_map)
+		return false;
+	if (old->lock_id && !id_match(&m, old->lock_id, cur->lock_id))
+		return false;
+	for (int i = 0; i < old->nrefs; i++)
+		if (!id_match(&m, old->refs[i] | 0x80000000u, cur->refs[i] | 0x80000000u))
+			return false;
+	for (int i = 0; i <= old->curframe; i++)
+		if (!frame_covers(old->fr[i], cur->fr[i], &m, exact, rregs ? rregs[i] : 0x7ff,
+				  rslots ? rslots[i] : ~0ull,
+				  d && i == old->curframe ? d->regs : 0x7ff,
+				  d && i == old->curframe && !d->all_slots ? d->bytes : NULL))
+			return false;
+	return true;
+}
+
+bool vstate_covers(const struct vckpt *old, const struct vstate *cur, const struct vdemand *d)
+{
+	return state_cmp(old->st, cur, false, old->rregs, old->rslots, d);
+}
+
+bool vstate_same(const struct vstate *a, const struct vstate *b)
+{
+	return state_cmp(a, b, true, NULL, NULL, NULL);
+}

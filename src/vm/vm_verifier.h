@@ -1,0 +1,17 @@
+/* What the VM shows the verifier (src/verifier, the layer above): the
+ * program as it was given to visor_vm_load (before the context rewrite),
+ * its binding, and the mark that lets it run without run-time checks. */
+#ifndef VISOR_VM_VERIFIER_H
+#define VISOR_VM_VERIFIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <visor/runtime.h>
+
+const struct visor_insn *visor_vm__program(const struct visor_vm *vm, size_t *count);
+struct visor_map *const *visor_vm__maps(const struct visor_vm *vm, size_t *count);
+uint32_t visor_vm__prog_type(const struct visor_vm *vm);
+void visor_vm__set_verified(struct visor_vm *vm, bool verified);
+
+#endif
