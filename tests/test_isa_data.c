@@ -58,7 +58,8 @@ struct backend {
 	unsigned flags;
 };
 
-/* A fresh VM with the bpf_conformance helpers and the program loaded. */
+/* A fresh VM in unsafe mode with the bpf_conformance helpers and the
+ * program loaded. */
 static struct visor_vm *vm_with(const struct visor_insn *insns, size_t count, int *err,
 				char *msg, size_t msg_len)
 {
@@ -69,6 +70,10 @@ static struct visor_vm *vm_with(const struct visor_insn *insns, size_t count, in
 		*err = -ENOMEM;
 		return NULL;
 	}
+	/* Unsafe mode: the bpf_conformance data tests ISA semantics, with
+	 * programs no verifier accepts (unbounded pointers, division by a
+	 * register ...); every access is checked at run time. */
+	visor_vm_set_unsafe(vm, true);
 	*err = visor_conformance_register_helpers(vm);
 	if (*err) {
 		snprintf(msg, msg_len, "registering helpers: %s", visor_vm_errmsg(vm));

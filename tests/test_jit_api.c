@@ -13,12 +13,17 @@
 
 #include "testutil.h"
 
+/* Loads text in unsafe mode: these programs exercise the engines' run-time
+ * checks (regions, budgets, call depth, frames read through r10 from a
+ * subprogram), which the verifier would refuse. */
 static struct visor_vm *load(const char *text)
 {
 	struct visor_insn *insns;
 	size_t n;
 	char err[256];
 	struct visor_vm *vm = visor_vm_create();
+
+	visor_vm_set_unsafe(vm, true);
 
 	CHECK(visor_asm(text, &insns, &n, err, sizeof(err)) == 0, "asm: %s\n%s", err, text);
 	CHECK(visor_vm_load(vm, insns, n) == 0, "load: %s", visor_vm_errmsg(vm));
@@ -200,8 +205,9 @@ static void test_budget_sweep(void)
 	visor_vm_register_helper(vm, 7, "add_one", add_one);
 	for (uint64_t b = 0; b <= 80; b++) {
 		same(vm, 0, mem, sizeof(mem), b, NULL, "budget sweep");
-		same(vm, VISOR_JIT_HARDEN | VISOR_JIT_VERIFIED, mem, sizeof(mem), b, NULL,
-		     "budget sweep, hardened");
+		/* Checked JIT: the program reads its caller's frame through r10
+		 * and calls an unknown helper, which no verifier accepts. */
+		same(vm, VISOR_JIT_HARDEN, mem, sizeof(mem), b, NULL, "budget sweep, hardened");
 	}
 	visor_vm_destroy(vm);
 }

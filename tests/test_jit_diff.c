@@ -112,5 +112,7 @@ int main(int argc, char **argv)
 		printf(" %s %" PRIu64 "%s", outcomes[k].name, outcomes[k].n,
 		       k + 1 < sizeof(outcomes) / sizeof(outcomes[0]) ? "," : "\n");
 	printf("test_jit_diff: %" PRIu64 " instructions executed in budgeted runs\n", total_executed);
+	printf("test_jit_diff: %" PRIu64 " programs verified and compared without inline checks too\n",
+	       jitgen_verified_runs());
 	return test_summary("test_jit_diff");
 }

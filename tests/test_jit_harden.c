@@ -53,6 +53,45 @@ static const char prog[] =
 	"done:\n"
 	"	exit\n";
 
+/* The part of prog the verifier accepts (r0 initialised, no unreachable
+ * tail): hardened code without inline checks is tested on it. */
+static const char verifiable[] =
+	"	mov %r0, 0\n"
+	"	mov %r6, %r1\n"
+	"	lddw %r2, 0x1122334455667788\n"
+	"	add %r2, 0x5a17c0de\n"
+	"	sub32 %r2, 0x6b28d1ef\n"
+	"	mul %r2, 0x7c39e2f1\n"
+	"	or %r2, 0x0d4af302\n"
+	"	and32 %r2, 0x1e5b0413\n"
+	"	xor %r2, 0x2f6c1524\n"
+	"	mov %r3, 0x307d2635\n"
+	"	mov32 %r4, 0x418e3746\n"
+	"	div %r3, 0x529f4857\n"
+	"	mod32 %r4, 0x63a0596a\n"
+	"	sdiv %r3, 0x74b16a7b\n"
+	"	smod32 %r4, 0x35c27b8c\n"
+	"	arsh %r3, 0x2b\n"
+	"	jeq %r2, 0x46d38c9d, skip1\n"
+	"	add %r0, 1\n"
+	"skip1:\n"
+	"	jgt32 %r2, 0x57e49dae, skip2\n"
+	"	add %r0, 2\n"
+	"skip2:\n"
+	"	jset %r2, 0x68f5aebf, skip3\n"
+	"	add %r0, 4\n"
+	"skip3:\n"
+	"	stw [%r10-8], 0x7a06bfc0\n"
+	"	stdw [%r10-16], 0x0b17c0d1\n"
+	"	ldxw %r5, [%r10-8]\n"
+	"	add %r0, %r5\n"
+	"	ldxdw %r5, [%r10-16]\n"
+	"	add %r0, %r5\n"
+	"	add %r0, %r2\n"
+	"	add %r0, %r3\n"
+	"	add %r0, %r4\n"
+	"	exit\n";
+
 static const uint32_t imm32[] = {
 	0x55667788, 0x11223344, 0x5a17c0de, 0x6b28d1ef, 0x7c39e2f1, 0x0d4af302,
 	0x1e5b0413, 0x2f6c1524, 0x307d2635, 0x418e3746, 0x529f4857, 0x63a0596a,
@@ -84,15 +123,23 @@ static int count_visible(struct visor_vm *vm, const char *what)
 	return found;
 }
 
-static struct visor_vm *load(void)
+/* prog runs in unsafe mode (it reads r0 before setting it and has an
+ * unreachable tail, which the verifier refuses): the JIT keeps its checks.
+ * verifiable is verified (64 bytes of memory), so its JIT has none. */
+static struct visor_vm *load(const char *text, bool verify)
 {
 	struct visor_insn *insns;
 	size_t n;
 	char err[256];
 	struct visor_vm *vm = visor_vm_create();
 
-	CHECK(visor_asm(prog, &insns, &n, err, sizeof(err)) == 0, "asm: %s", err);
+	visor_vm_set_unsafe(vm, !verify);
+	CHECK(visor_asm(text, &insns, &n, err, sizeof(err)) == 0, "asm: %s", err);
 	CHECK(visor_vm_load(vm, insns, n) == 0, "load: %s", visor_vm_errmsg(vm));
+	if (verify) {
+		VISOR_OPTS(visor_verify_opts, vo, .ctx_size = 64);
+		CHECK(visor_verify_vm(vm, &vo) == 0, "verify: %s", vo.errmsg);
+	}
 	free(insns);
 	return vm;
 }
@@ -112,8 +159,10 @@ int main(void)
 	if (!visor_vm_jit_supported())
 		return test_skip("test_jit_harden", "the JIT supports x86-64 only");
 
-	struct visor_vm *vm = load();
+	struct visor_vm *vm = load(prog, false);
 	uint64_t want = run(vm, VISOR_ENGINE_INTERP, 0);
+	struct visor_vm *vvm = load(verifiable, true);
+	uint64_t vwant = run(vvm, VISOR_ENGINE_INTERP, 0);
 
 	/* Plain: the constants are there to be found. */
 	CHECK(visor_vm_jit_compile(vm, 0) == 0, "jit: %s", visor_vm_errmsg(vm));
@@ -128,13 +177,16 @@ int main(void)
 	size_t first_len = 0;
 	bool differ = false;
 	for (int i = 0; i < 200; i++) {
+		/* odd: the verified program, compiled without checks */
+		struct visor_vm *v = i & 1 ? vvm : vm;
 		unsigned flags = VISOR_JIT_HARDEN | (i & 1 ? VISOR_JIT_VERIFIED : 0);
-		CHECK(visor_vm_jit_compile(vm, flags) == 0, "jit: %s", visor_vm_errmsg(vm));
-		int seen = count_visible(vm, "hardened");
+		uint64_t w = i & 1 ? vwant : want;
+		CHECK(visor_vm_jit_compile(v, flags) == 0, "jit: %s", visor_vm_errmsg(v));
+		int seen = count_visible(v, "hardened");
 		CHECK(seen == 0, "compile %d: %d constants visible in hardened code", i, seen);
-		CHECK_EQ_U64(run(vm, VISOR_ENGINE_JIT, 0), want, "hardened r0");
-		CHECK_EQ_U64(run(vm, VISOR_ENGINE_JIT, 1000), want, "hardened r0, budget");
-		visor_vm_jit_info(vm, &info);
+		CHECK_EQ_U64(run(v, VISOR_ENGINE_JIT, 0), w, "hardened r0");
+		CHECK_EQ_U64(run(v, VISOR_ENGINE_JIT, 1000), w, "hardened r0, budget");
+		visor_vm_jit_info(v, &info);
 		if (i == 0) {
 			first = malloc(info.code_len);
 			memcpy(first, info.code, info.code_len);
@@ -147,5 +199,6 @@ int main(void)
 	CHECK(differ, "hardened code is the same on every compile: the keys are not random");
 	free(first);
 	visor_vm_destroy(vm);
+	visor_vm_destroy(vvm);
 	return test_summary("test_jit_harden");
 }

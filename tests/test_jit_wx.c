@@ -69,7 +69,10 @@ static uint64_t inspect(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t
 	return a + 1;
 }
 
-static struct visor_vm *compiled(const char *text, unsigned flags)
+/* With verify, the program is verified and compiled without inline checks;
+ * else it runs in unsafe mode (the test's own helper 1 is no helper the
+ * verifier knows). */
+static struct visor_vm *compiled(const char *text, unsigned flags, bool verify)
 {
 	struct visor_insn *insns;
 	size_t n;
@@ -77,9 +80,14 @@ static struct visor_vm *compiled(const char *text, unsigned flags)
 	struct visor_vm *vm = visor_vm_create();
 
 	CHECK(vm != NULL, "visor_vm_create");
+	visor_vm_set_unsafe(vm, !verify);
 	CHECK(visor_asm(text, &insns, &n, err, sizeof(err)) == 0, "asm: %s", err);
 	visor_vm_register_helper(vm, 1, "inspect", inspect);
 	CHECK(visor_vm_load(vm, insns, n) == 0, "load: %s", visor_vm_errmsg(vm));
+	if (verify) {
+		VISOR_OPTS(visor_verify_opts, vo);
+		CHECK(visor_verify_vm(vm, &vo) == 0, "verify: %s", vo.errmsg);
+	}
 	CHECK(visor_vm_jit_compile(vm, flags) == 0, "jit: %s", visor_vm_errmsg(vm));
 	free(insns);
 	return vm;
@@ -98,15 +106,25 @@ int main(void)
 		return test_skip("test_jit_wx", "the JIT supports x86-64 only");
 
 	const char *prog = "mov r1, 41\ncall 1\nexit\n";
-	struct visor_vm *a = compiled(prog, 0);
-	struct visor_vm *b = compiled(prog, VISOR_JIT_HARDEN | VISOR_JIT_VERIFIED);
-	const void *ca = code_of(a), *cb = code_of(b);
+	struct visor_vm *a = compiled(prog, 0, false);
+	struct visor_vm *b = compiled(prog, VISOR_JIT_HARDEN, false);
+	struct visor_vm *c = compiled("mov r0, 7\nexit\n", VISOR_JIT_HARDEN | VISOR_JIT_VERIFIED,
+				      true);
+	const void *ca = code_of(a), *cb = code_of(b), *cc = code_of(c);
 	const char *p;
 
-	p = check_maps(ca, "two programs compiled");
+	p = check_maps(ca, "three programs compiled");
 	CHECK(!strcmp(p, "r-xp"), "program a: code mapping is '%s', want r-xp", p);
-	p = check_maps(cb, "two programs compiled");
+	p = check_maps(cb, "three programs compiled");
 	CHECK(!strcmp(p, "r-xp"), "program b: code mapping is '%s', want r-xp", p);
+	p = check_maps(cc, "three programs compiled");
+	CHECK(!strcmp(p, "r-xp"), "program c (no checks): code mapping is '%s', want r-xp", p);
+	uint64_t r0c = 0;
+	VISOR_OPTS(visor_vm_exec_opts, oc, .engine = VISOR_ENGINE_JIT);
+	CHECK(visor_vm_exec(c, &oc, &r0c) == 0 && r0c == 7, "program c: %s", visor_vm_errmsg(c));
+	visor_vm_destroy(c);
+	p = check_maps(cc, "destroyed");
+	CHECK(strcmp(p, "r-xp"), "destroyed: program c's code is still mapped r-x");
 
 	/* While running (the helper reads the maps from inside the code). */
 	uint64_t r0 = 0;

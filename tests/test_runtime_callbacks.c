@@ -54,12 +54,18 @@ static uint64_t stop_with_42(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
 	return 0;
 }
 
+static int verified_cases; /* expect() cases also run as verified code */
+
 static struct visor_vm *load(const char *text)
 {
 	struct visor_insn *insns;
 	size_t n;
 	char err[256];
 	struct visor_vm *vm = visor_vm_create();
+	/* Unsafe mode: the cases test how the engines handle callbacks at run
+	 * time, faults and forged callbacks included. jit-verified verifies
+	 * each program first (expect). */
+	visor_vm_set_unsafe(vm, true);
 	CHECK(visor_asm(text, &insns, &n, err, sizeof(err)) == 0, "asm: %s\n%s", err, text);
 	CHECK(visor_vm_register_linux_helpers(vm) == 0, "register helpers");
 	visor_vm_register_helper(vm, 200, "stop_with_42", stop_with_42);
@@ -116,6 +122,19 @@ static void expect(const char *what, const char *text, int rc, uint64_t r0, cons
 			continue; /* faults are the checks verified code leaves out */
 		struct visor_vm *vm = load(text);
 		uint64_t mem[4] = {0};
+		if (v->jit_flags == VISOR_JIT_VERIFIED) {
+			/* Verified code only for what the verifier accepts (untyped:
+			 * r1 = mem); the other cases test run-time checks. */
+			VISOR_OPTS(visor_verify_opts, vo, .ctx_size = sizeof(mem));
+			if (visor_verify_vm(vm, &vo)) {
+				if (getenv("VISOR_TEST_VERBOSE"))
+					printf("%s: not verified (%s): no jit-verified run\n", what,
+					       vo.errmsg);
+				visor_vm_destroy(vm);
+				continue;
+			}
+			verified_cases++;
+		}
 		struct result r = run(vm, v, mem, sizeof(mem), 0);
 		CHECK(r.rc == rc, "%s [%s]: rc %d, want %d (%s)", what, v->name, r.rc, rc, r.msg);
 		CHECK(rc || r.r0 == r0, "%s [%s]: r0 %lld, want %lld", what, v->name,

@@ -7,7 +7,8 @@
  * program: the seed, a minimised program and the error are printed.
  *
  * VISOR_SOUNDNESS_SEED=<n> runs one seed and prints its program and the
- * verifier's log; VISOR_SOUNDNESS_FIRST=<n> starts the seeds at n. */
+ * verifier's log; VISOR_SOUNDNESS_FIRST=<n> starts the seeds at n;
+ * VISOR_SOUNDNESS_AVOID=atomic leaves out a mistake whose bug is known. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -152,6 +153,8 @@ static int one_seed(uint64_t seed)
 
 int main(void)
 {
+	setvbuf(stdout, NULL, _IOLBF, 0); /* a hang or crash keeps what was said */
+	vgen_avoid_from_env();
 	const char *one = getenv("VISOR_SOUNDNESS_SEED");
 	if (one)
 		return one_seed(strtoull(one, NULL, 0));
@@ -162,7 +165,7 @@ int main(void)
 	signal(SIGBUS, on_crash);
 	signal(SIGILL, on_crash);
 
-	unsigned nseeds = (unsigned)(1500 * test_scale());
+	unsigned nseeds = (unsigned)(4000 * test_scale()); /* ~10 s */
 	if (nseeds < 20)
 		nseeds = 20;
 	unsigned generated = 0, load_refused = 0, accepted = 0, rejected = 0, violations = 0;
@@ -195,6 +198,10 @@ int main(void)
 		CHECK(rc == 0, "seed %llu: check could not run: %d %s", (unsigned long long)seed, rc,
 		      o.load_msg);
 		uint32_t t = p.prog_type < 8 ? p.prog_type : 7;
+		if (o.verify_ns > 500000000ull) /* the verifier's cost is worth a line */
+			printf("slow: seed %llu: %.1f s to verify (%llu insns processed): %d %s\n",
+			       (unsigned long long)seed, (double)o.verify_ns / 1e9,
+			       (unsigned long long)o.insns_processed, o.verify_rc, o.verify_msg);
 		if (o.load_rc) {
 			load_refused++;
 			count_reason("(load) ", o.load_msg, seed);

@@ -1,5 +1,6 @@
 /* The VM's C API: loading errors, run-time errors with instruction indexes,
- * helpers, regions, budgets, option-struct growth and concurrent runs. */
+ * helpers, regions, budgets, option-struct growth, concurrent runs and the
+ * verification gate (unverified programs run only in unsafe mode). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -9,6 +10,9 @@
 
 #include "testutil.h"
 
+/* Loads text in unsafe mode: these programs test the run-time checks
+ * (out-of-bounds accesses, unknown helpers, budgets), which only unverified
+ * programs meet. */
 static struct visor_vm *load(const char *text)
 {
 	struct visor_insn *insns;
@@ -19,6 +23,7 @@ static struct visor_vm *load(const char *text)
 		abort();
 	}
 	struct visor_vm *vm = visor_vm_create();
+	visor_vm_set_unsafe(vm, true);
 	int rc = visor_vm_load(vm, insns, n);
 	free(insns);
 	if (rc) {
@@ -284,8 +289,56 @@ static void test_threads(void)
 	visor_vm_destroy(vm);
 }
 
+/* Without unsafe mode, a program runs (and JIT-compiles without checks)
+ * only once the verifier accepted it; loading again forgets the verdict. */
+static void test_verification_gate(void)
+{
+	struct visor_insn *ok, *oob;
+	size_t nok, noob;
+	char err[256];
+	uint64_t r0 = 0;
+	uint8_t mem[8] = {5};
+	CHECK(visor_asm("ldxb %r0, [%r1+0]\nexit\n", &ok, &nok, err, sizeof(err)) == 0, "%s", err);
+	CHECK(visor_asm("ldxdw %r0, [%r1+4]\nexit\n", &oob, &noob, err, sizeof(err)) == 0, "%s",
+	      err);
+	struct visor_vm *vm = visor_vm_create();
+	CHECK(visor_vm_load(vm, ok, nok) == 0, "load: %s", visor_vm_errmsg(vm));
+	CHECK(!visor_vm_verified(vm) && !visor_vm_unsafe(vm), "fresh VM: neither verified nor unsafe");
+	CHECK(visor_vm_exec_mem(vm, mem, 8, &r0) == -EACCES, "unverified run refused");
+	CHECK(strstr(visor_vm_errmsg(vm), "not verified"), "%s", visor_vm_errmsg(vm));
+	if (visor_vm_jit_supported())
+		CHECK(visor_vm_jit_compile(vm, VISOR_JIT_VERIFIED) == -EPERM,
+		      "unchecked JIT of an unverified program");
+	VISOR_OPTS(visor_verify_opts, vo, .ctx_size = 8);
+	CHECK(visor_verify_vm(vm, &vo) == 0, "verify: %s", vo.errmsg);
+	CHECK(visor_vm_verified(vm), "marked verified");
+	CHECK(visor_vm_exec_mem(vm, mem, 8, &r0) == 0 && r0 == 5, "verified run: r0 = %llu",
+	      (unsigned long long)r0);
+	if (visor_vm_jit_supported()) {
+		CHECK(visor_vm_jit_compile(vm, VISOR_JIT_VERIFIED) == 0, "unchecked JIT: %s",
+		      visor_vm_errmsg(vm));
+		CHECK(visor_vm_exec_mem(vm, mem, 8, &r0) == 0 && r0 == 5, "verified JIT run");
+	}
+
+	/* The verifier refuses the out-of-bounds load; the run stays refused. */
+	CHECK(visor_vm_load(vm, oob, noob) == 0, "load: %s", visor_vm_errmsg(vm));
+	CHECK(!visor_vm_verified(vm), "a new program is not verified");
+	vo = (struct visor_verify_opts){.sz = sizeof(vo), .ctx_size = 8};
+	CHECK(visor_verify_vm(vm, &vo) == -EACCES && vo.err_insn == 0, "oob refused: %d %s",
+	      (int)vo.err_insn, vo.errmsg);
+	CHECK(visor_vm_exec_mem(vm, mem, 8, &r0) == -EACCES, "refused program does not run");
+	/* Unsafe mode runs it, and the run-time check catches the access. */
+	visor_vm_set_unsafe(vm, true);
+	CHECK(visor_vm_unsafe(vm), "unsafe mode");
+	CHECK(visor_vm_exec_mem(vm, mem, 8, &r0) == -EFAULT, "unsafe run: checked");
+	visor_vm_destroy(vm);
+	free(ok);
+	free(oob);
+}
+
 int main(void)
 {
+	test_verification_gate();
 	test_load_errors();
 	test_runtime_errors();
 	test_helpers_and_regions();

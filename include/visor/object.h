@@ -238,6 +238,9 @@ const struct visor_obj_core_relo *visor_obj_prog_core_relos(const struct visor_o
  * be NULL. 0, or -ENOENT without line info, -ERANGE past the end. */
 int visor_obj_prog_line(const struct visor_obj_prog *prog, size_t insn_idx, const char **file,
 			unsigned *line, const char **text);
+/* The same, shaped as the verifier's visor_verify_line_fn (ctx = prog). */
+int visor_obj_prog_line_cb(void *prog, size_t insn_idx, const char **file, unsigned *line,
+			   const char **text);
 
 /* Can visor's own engine run this program? 0 if nothing stands in the way
  * that the object shows; else -EOPNOTSUPP and one line naming the feature,
@@ -328,7 +331,11 @@ int visor_obj_maps_create(const struct visor_obj *obj, struct visor_map ***maps,
 void visor_obj_maps_destroy(struct visor_map **maps, size_t count); /* NULL is ignored */
 
 /* Binds maps (from visor_obj_maps_create), sets the program type,
- * registers the Linux helpers and loads prog into a fresh vm. Refuses what
+ * registers the Linux helpers, loads prog into a fresh vm and verifies it
+ * (visor_verify_vm, messages with source lines): a program the verifier
+ * refuses is unloaded and refused with -EACCES (-E2BIG, -EINVAL) and the
+ * verifier's reason, unless vm is in unsafe mode (visor_vm_set_unsafe),
+ * where it stays loaded to run with run-time checks. Refuses what
  * the VM cannot run with -EOPNOTSUPP and one line: the loader's reason
  * (visor_obj_prog_unsupported) or a program type other than XDP. Other
  * errors: those of visor_vm_load, with the VM's message in err. */
@@ -350,6 +357,8 @@ struct visor_obj_vm_opts {
 	unsigned jit_flags;  /* VISOR_JIT_* for those compiles */
 	bool require_all;    /* fail the load if any program cannot be loaded;
 			      * default: keep its reason, load the rest */
+	bool unsafe;         /* load programs the verifier refuses too, in unsafe mode
+			      * (run-time checks only; visor_vm_set_unsafe) */
 };
 
 /* Creates obj's maps, loads every program (SEC("?...") ones too: nothing

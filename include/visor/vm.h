@@ -55,8 +55,9 @@ void visor_vm_unload(struct visor_vm *vm);
  * verification; every memory access is then checked at run time, as
  * always in the interpreter, and the JIT keeps its inline checks. */
 void visor_vm_set_unsafe(struct visor_vm *vm, bool unsafe);
-/* Did the verifier accept the loaded program? */
+/* Did the verifier accept the loaded program? Is the VM in unsafe mode? */
 bool visor_vm_verified(const struct visor_vm *vm);
+bool visor_vm_unsafe(const struct visor_vm *vm);
 
 /* Options of one run. Zero-initialise, then set .sz = sizeof(opts)
  * (VISOR_OPTS macro) so the struct can grow without breaking callers. */
@@ -100,10 +101,12 @@ enum visor_vm_engine {
  * destroyed. Runs give the interpreter's results exactly, errors included;
  * without a budget, insns_executed is not counted (reads 0). Not to be
  * called while another thread runs the VM. Returns 0, or -EINVAL (no
- * program, unknown flag), -EOPNOTSUPP (not x86-64), -ENOMEM, with the
- * reason in errmsg. */
+ * program, unknown flag), -EPERM (VISOR_JIT_VERIFIED for an unverified
+ * program), -EOPNOTSUPP (not x86-64), -ENOMEM, with the reason in errmsg. */
 #define VISOR_JIT_HARDEN (1u << 0)   /* blind constants (the kernel's bpf_jit_harden) */
-#define VISOR_JIT_VERIFIED (1u << 1) /* the program was verified: no bounds checks */
+/* No inline memory checks: implied for a program visor_verify_vm accepted,
+ * refused (-EPERM) for any other. */
+#define VISOR_JIT_VERIFIED (1u << 1)
 int visor_vm_jit_compile(struct visor_vm *vm, unsigned flags);
 bool visor_vm_jit_supported(void);
 

@@ -51,16 +51,6 @@ static int parse_type(const char *s)
 	return -1;
 }
 
-struct line_ctx {
-	const struct visor_obj_prog *prog;
-};
-
-static int line_of(void *ctx, size_t insn, const char **file, unsigned *line, const char **text)
-{
-	struct line_ctx *l = ctx;
-	return visor_obj_prog_line(l->prog, insn, file, line, text);
-}
-
 static void report(const char *name, int err, const struct visor_verify_opts *o, size_t count,
 		   bool stats, bool log)
 {
@@ -188,10 +178,9 @@ int cmd_verify(int argc, char **argv)
 			continue;
 		}
 		uint32_t t = type >= 0 ? (uint32_t)type : (uint32_t)visor_obj_prog_type(prog);
-		struct line_ctx lc = {prog};
 		VISOR_OPTS(visor_verify_opts, o, .prog_type = t, .ctx_size = (uint32_t)ctx_size,
 			   .maps = maps, .nmaps = nmaps, .log_level = log_level, .log_buf = log_buf,
-			   .log_size = log_size, .line_of = line_of, .line_ctx = &lc);
+			   .log_size = log_size, .line_of = visor_obj_prog_line_cb, .line_ctx = (void *)prog);
 		size_t count = visor_obj_prog_insn_count(prog);
 		int err = visor_verify(visor_obj_prog_insns(prog), count, &o);
 		report(name, err, &o, count, stats, log_level > 0);

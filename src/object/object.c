@@ -464,6 +464,12 @@ int visor_obj_prog_line(const struct visor_obj_prog *prog, size_t insn_idx, cons
 	return 0;
 }
 
+int visor_obj_prog_line_cb(void *prog, size_t insn_idx, const char **file, unsigned *line,
+			   const char **text)
+{
+	return visor_obj_prog_line(prog, insn_idx, file, line, text);
+}
+
 /* ---- What the VM cannot run --------------------------------------------- */
 
 static const char *const core_kind_names[] = {

@@ -13,6 +13,7 @@
 #include <visor/maps.h>
 #include <visor/object.h>
 #include <visor/runtime.h>
+#include <visor/verifier.h>
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -155,6 +156,12 @@ int visor_obj_prog_load_vm(struct visor_vm *vm, const struct visor_obj_prog *pro
 	rc = visor_vm_load(vm, visor_obj_prog_insns(prog), visor_obj_prog_insn_count(prog));
 	if (rc)
 		return fail(err, errlen, rc, "prog '%s': %s", name, visor_vm_errmsg(vm));
+	VISOR_OPTS(visor_verify_opts, vo, .line_of = visor_obj_prog_line_cb, .line_ctx = (void *)prog);
+	rc = visor_verify_vm(vm, &vo);
+	if (rc && !visor_vm_unsafe(vm)) {
+		visor_vm_unload(vm);
+		return fail(err, errlen, rc, "prog '%s' refused by the verifier: %s", name, vo.errmsg);
+	}
 	return 0;
 }
 
@@ -347,6 +354,7 @@ static int load_prog(struct visor_obj_vm *o, const struct visor_obj *obj, size_t
 	struct visor_vm *vm = visor_vm_create();
 	if (!vm)
 		return fail(err, errlen, -ENOMEM, "out of memory");
+	visor_vm_set_unsafe(vm, opts->unsafe);
 	int rc = visor_obj_prog_load_vm(vm, p, o->maps, o->nmaps, why, sizeof(why));
 	if (!rc)
 		rc = claim_used_arrays(o, obj, p, why, sizeof(why));

@@ -3,8 +3,8 @@
  * tracking. A register or stack slot is demanded at an instruction when its
  * value may flow (through moves, arithmetic, spills and fills) into
  * something whose safety depends on the exact value: a memory access's
- * pointer, a conditional jump (its outcome, and what it proves), a helper's
- * size or pointer argument, or what a function returns. A value that is not
+ * pointer, a conditional jump (its outcome, and what it proves), a
+ * helper's size or pointer argument, or what a function returns. A value that is not
  * demanded is only ever stored, returned by the main program or passed as
  * data, so any number in its place is as safe: when pruning, an explored
  * state's undemanded scalar covers every scalar (counters and sums no
@@ -81,8 +81,11 @@ static bool any_bytes(const struct vdemand *d)
 	return false;
 }
 
-/* in = what is demanded before insn pc, given out (after it). */
-static void transfer(const struct venv *e, size_t pc, const struct vdemand *out, struct vdemand *in)
+/* in = what is demanded before insn pc, given out (after it); stack: the
+ * registers that may point into the stack there (maystack.c-like forward
+ * facts, below). */
+static void transfer(const struct venv *e, size_t pc, const struct vdemand *out, struct vdemand *in,
+		     uint16_t stack)
 {
 	const struct visor_insn *x = &e->insns[pc];
 	uint8_t cls = VISOR_CLASS(x->code), op = VISOR_OP(x->code), mode = VISOR_MODE(x->code);
@@ -107,8 +110,8 @@ static void transfer(const struct venv *e, size_t pc, const struct vdemand *out,
 		if (d) {
 			if (x->src == 10)
 				bytes_set(in, x->off, visor_size_bytes(x->code), true);
-			else
-				in->all_slots = true;
+			else if ((stack >> x->src) & 1)
+				in->all_slots = true; /* some stack bytes, which is unknown */
 		}
 		return;
 	}
@@ -125,7 +128,8 @@ static void transfer(const struct venv *e, size_t pc, const struct vdemand *out,
 			 * ones leave data bytes whose zero-ness is compared anyway. */
 			if (cls == VISOR_CLS_STX && ((demanded && size == 8) || atomic))
 				add_reg(in, x->src);
-		} else if (cls == VISOR_CLS_STX && size == 8 && (any_bytes(out) || out->all_slots)) {
+		} else if (cls == VISOR_CLS_STX && size == 8 && ((stack >> x->dst) & 1) &&
+			   (any_bytes(out) || out->all_slots)) {
 			add_reg(in, x->src); /* it may land on a demanded slot */
 		}
 		if (atomic) {
@@ -134,7 +138,7 @@ static void transfer(const struct venv *e, size_t pc, const struct vdemand *out,
 				add_reg(in, 0);
 			if (x->dst == 10)
 				bytes_set(in, x->off, size, true);
-			else
+			else if ((stack >> x->dst) & 1)
 				in->all_slots = true;
 		}
 		return;
@@ -189,16 +193,99 @@ static bool join(struct vdemand *dst, const struct vdemand *src)
 	return memcmp(&old, dst, sizeof(old)) != 0;
 }
 
+/* Which registers may hold a pointer into the stack before each
+ * instruction: a forward may-analysis (r10, copies of it and values derived
+ * from them; what is filled from the stack if stack pointers were ever
+ * spilled; a function's arguments and what a call returns). A load through
+ * any other register cannot read the stack, so it demands no stack byte. */
+static uint16_t *may_stack(const struct venv *e)
+{
+	size_t n = e->n;
+	uint16_t *st = calloc(n, sizeof(*st));
+	if (!st)
+		return NULL;
+	bool spilled = false, changed = true;
+	for (size_t s = 0; s < e->nsubs; s++)
+		st[e->subs[s].start] = s ? 0x43e : 0x400; /* r10; a function's r1-r5 */
+	while (changed) {
+		changed = false;
+		for (size_t pc = 0; pc < n; pc++) {
+			if (e->flags[pc] & IF_LDDW_HI)
+				continue;
+			const struct visor_insn *x = &e->insns[pc];
+			uint8_t cls = VISOR_CLASS(x->code), op = VISOR_OP(x->code);
+			uint16_t v = st[pc] | 0x400, bit = (uint16_t)(1u << x->dst);
+			size_t succ[2];
+			int ns = 0;
+			switch (cls) {
+			case VISOR_CLS_ALU64:
+				if (op == VISOR_ALU_MOV && VISOR_SRC(x->code) == VISOR_SRC_X && !x->off)
+					v = (v & ~bit) | (((v >> x->src) & 1) ? bit : 0);
+				else if ((op == VISOR_ALU_ADD || op == VISOR_ALU_SUB) && !((v >> x->dst) & 1) &&
+					 VISOR_SRC(x->code) == VISOR_SRC_X && op == VISOR_ALU_ADD)
+					v = (v & ~bit) | (((v >> x->src) & 1) ? bit : 0);
+				else if (op != VISOR_ALU_ADD && op != VISOR_ALU_SUB)
+					v &= (uint16_t)~bit;
+				break;
+			case VISOR_CLS_ALU:
+				v &= (uint16_t)~bit;
+				break;
+			case VISOR_CLS_LDX:
+				v &= (uint16_t)~bit;
+				if (spilled && VISOR_SIZE(x->code) == VISOR_SIZE_DW)
+					v |= bit;
+				break;
+			case VISOR_CLS_STX:
+				if (VISOR_SIZE(x->code) == VISOR_SIZE_DW && ((v >> x->src) & 1) && !spilled) {
+					spilled = true;
+					changed = true;
+				}
+				if (VISOR_MODE(x->code) == VISOR_MODE_ATOMIC && (x->imm & VISOR_ATOMIC_FETCH))
+					v &= (uint16_t)~(1u << (x->imm == VISOR_ATOMIC_CMPXCHG ? 0 : x->src));
+				break;
+			case VISOR_CLS_LD:
+				v &= x->code == VISOR_OPCODE_LDDW ? (uint16_t)~bit : (uint16_t)~0x3fu;
+				break;
+			case VISOR_CLS_JMP:
+			case VISOR_CLS_JMP32:
+				if (op == VISOR_JMP_CALL)
+					v = (v & (uint16_t)~0x3fu) | (x->src == VISOR_CALL_LOCAL ? 1 : 0);
+				break;
+			}
+			if (x->code == VISOR_OPCODE_LDDW)
+				succ[ns++] = pc + 2;
+			else if ((cls == VISOR_CLS_JMP || cls == VISOR_CLS_JMP32) && op == VISOR_JMP_EXIT)
+				;
+			else if ((cls == VISOR_CLS_JMP || cls == VISOR_CLS_JMP32) && op != VISOR_JMP_CALL) {
+				succ[ns++] = (size_t)((int64_t)pc + 1 +
+						      (op == VISOR_JMP_JA && cls == VISOR_CLS_JMP32 ? x->imm : x->off));
+				if (op != VISOR_JMP_JA)
+					succ[ns++] = pc + 1;
+			} else
+				succ[ns++] = pc + 1;
+			for (int i = 0; i < ns; i++) {
+				if (succ[i] < n && (st[succ[i]] | v) != st[succ[i]]) {
+					st[succ[i]] |= v;
+					changed = true;
+				}
+			}
+		}
+	}
+	return st;
+}
+
 int vdemand_compute(struct venv *e)
 {
 	size_t n = e->n;
 	struct vdemand *in = calloc(n, sizeof(*in));
 	size_t *work = malloc(n * sizeof(*work));
 	bool *queued = calloc(n, 1);
-	if (!in || !work || !queued) {
+	uint16_t *stack = may_stack(e);
+	if (!in || !work || !queued || !stack) {
 		free(in);
 		free(work);
 		free(queued);
+		free(stack);
 		return vfail(e, -ENOMEM, -1, "out of memory");
 	}
 	/* Predecessors are found by scanning successors: iterate backwards
@@ -232,13 +319,14 @@ int vdemand_compute(struct venv *e)
 			} else if (pc + 1 < n) {
 				out = in[pc + 1];
 			}
-			transfer(e, pc, &out, &next);
+			transfer(e, pc, &out, &next, stack[pc]);
 			if (join(&in[pc], &next))
 				changed = true;
 		}
 	}
 	free(work);
 	free(queued);
+	free(stack);
 	e->demand = in;
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <visor/maps.h>
 
@@ -83,9 +84,90 @@ int vreg_describe(const struct vreg *r, char *buf, size_t len)
 
 /* ---- allocation --------------------------------------------------------- */
 
+/* Free lists: frames, states, and slot arrays of 8, 16, 32 and 64 slots. */
+#define CACHE_MAX 4096
+#define NCLASSES 4
+struct free_item {
+	struct free_item *next;
+};
+struct cache {
+	struct free_item *head;
+	unsigned n;
+};
+static __thread struct cache frames, states, slot_arrays[NCLASSES];
+
+static void *cache_get(struct cache *c, size_t size)
+{
+	struct free_item *it = c->head;
+	if (!it)
+		return malloc(size);
+	c->head = it->next;
+	c->n--;
+	return it;
+}
+
+static void cache_put(struct cache *c, void *p)
+{
+	if (!p)
+		return;
+	if (c->n >= CACHE_MAX) {
+		free(p);
+		return;
+	}
+	struct free_item *it = p;
+	it->next = c->head;
+	c->head = it;
+	c->n++;
+}
+
+static void cache_drain(struct cache *c)
+{
+	for (struct free_item *it = c->head, *nx; it; it = nx) {
+		nx = it->next;
+		free(it);
+	}
+	c->head = NULL;
+	c->n = 0;
+}
+
+void vstate_cache_flush(void)
+{
+	cache_drain(&frames);
+	cache_drain(&states);
+	for (int i = 0; i < NCLASSES; i++)
+		cache_drain(&slot_arrays[i]);
+}
+
+static int slot_class(uint32_t slots, uint16_t *cap)
+{
+	int k = 0;
+	uint32_t c = 8;
+	while (c < slots) {
+		c *= 2;
+		k++;
+	}
+	*cap = (uint16_t)c;
+	return k;
+}
+
+static struct vslot *slots_alloc(uint32_t slots, uint16_t *cap)
+{
+	int k = slot_class(slots, cap);
+	return cache_get(&slot_arrays[k], *cap * sizeof(struct vslot));
+}
+
+static void slots_free(struct vslot *s, uint16_t cap)
+{
+	uint16_t c;
+	if (s)
+		cache_put(&slot_arrays[slot_class(cap, &c)], s);
+}
+
 struct vframe *vframe_new(void)
 {
-	struct vframe *f = calloc(1, sizeof(*f));
+	struct vframe *f = cache_get(&frames, sizeof(*f));
+	if (f)
+		memset(f, 0, sizeof(*f));
 	if (f) {
 		f->callsite = -1;
 		f->cb_helper = -1;
@@ -101,35 +183,43 @@ void vframe_free(struct vframe *f)
 		return;
 	for (int i = 0; i < VISOR_MAX_CALL_DEPTH; i++)
 		vframe_free(f->saved[i]);
-	free(f->slots);
-	free(f);
+	slots_free(f->slots, f->cap);
+	cache_put(&frames, f);
 }
 
 int vframe_grow(struct vframe *f, uint32_t slots)
 {
 	if (slots <= f->nslots)
 		return 0;
-	struct vslot *s = realloc(f->slots, slots * sizeof(*s));
-	if (!s)
-		return -1;
-	memset(s + f->nslots, 0, (slots - f->nslots) * sizeof(*s));
-	f->slots = s;
+	if (slots > f->cap) {
+		uint16_t cap;
+		struct vslot *s = slots_alloc(slots, &cap);
+		if (!s)
+			return -1;
+		if (f->nslots)
+			memcpy(s, f->slots, f->nslots * sizeof(*s));
+		slots_free(f->slots, f->cap);
+		f->slots = s;
+		f->cap = cap;
+	}
+	memset(f->slots + f->nslots, 0, (slots - f->nslots) * sizeof(*f->slots));
 	f->nslots = (uint16_t)slots;
 	return 0;
 }
 
 struct vframe *vframe_dup(const struct vframe *f)
 {
-	struct vframe *d = malloc(sizeof(*d));
+	struct vframe *d = cache_get(&frames, sizeof(*d));
 	if (!d)
 		return NULL;
 	memcpy(d, f, sizeof(*d));
 	d->slots = NULL;
+	d->cap = 0;
 	memset(d->saved, 0, sizeof(d->saved));
 	if (f->nslots) {
-		d->slots = malloc(f->nslots * sizeof(*d->slots));
+		d->slots = slots_alloc(f->nslots, &d->cap);
 		if (!d->slots) {
-			free(d);
+			cache_put(&frames, d);
 			return NULL;
 		}
 		memcpy(d->slots, f->slots, f->nslots * sizeof(*d->slots));
@@ -143,11 +233,95 @@ struct vframe *vframe_dup(const struct vframe *f)
 	return d;
 }
 
+struct varena_chunk {
+	struct varena_chunk *next;
+	size_t size;
+};
+#define ARENA_CHUNK (64u << 10) /* the first; each next one twice as big */
+#define ARENA_MMAP (1u << 20)   /* from here on, chunks come from mmap */
+
+/* Chunks are zeroed (nothing is reused inside one, so nothing needs
+ * clearing) and grow; the large ones come from mmap, populated in one call
+ * (first-touch page faults were half the verification time of large
+ * programs on a paravirtualised kernel). */
+void *varena_alloc(struct varena *a, size_t size)
+{
+	size = (size + 15) & ~(size_t)15;
+	if ((size_t)(a->end - a->p) < size) {
+		size_t want = a->head ? a->head->size * 2 : ARENA_CHUNK;
+		if (want > (64u << 20))
+			want = 64u << 20;
+		if (want < size + 64)
+			want = size + 64;
+		void *m;
+		if (want < ARENA_MMAP) {
+			if (!(m = calloc(1, want)))
+				return NULL;
+		} else {
+			m = mmap(NULL, want, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+			if (m == MAP_FAILED)
+				return NULL;
+		}
+		struct varena_chunk *c = m;
+		c->next = a->head;
+		c->size = want;
+		a->head = c;
+		a->p = (char *)c + ((sizeof(*c) + 15) & ~(size_t)15);
+		a->end = (char *)c + want;
+	}
+	void *r = a->p;
+	a->p += size;
+	return r;
+}
+
+void varena_free_all(struct varena *a)
+{
+	for (struct varena_chunk *c = a->head, *nx; c; c = nx) {
+		nx = c->next;
+		if (c->size < ARENA_MMAP)
+			free(c);
+		else
+			munmap(c, c->size);
+	}
+	a->head = NULL;
+	a->p = a->end = NULL;
+}
+
+static struct vframe *frame_dup_arena(const struct vframe *f, struct varena *a)
+{
+	struct vframe *d = varena_alloc(a, sizeof(*d) + f->nslots * sizeof(struct vslot));
+	if (!d)
+		return NULL;
+	memcpy(d, f, sizeof(*d));
+	d->slots = (struct vslot *)(d + 1);
+	d->cap = f->nslots;
+	memcpy(d->slots, f->slots, f->nslots * sizeof(struct vslot));
+	for (int i = 0; i < VISOR_MAX_CALL_DEPTH; i++)
+		if (f->saved[i] && !(d->saved[i] = frame_dup_arena(f->saved[i], a)))
+			return NULL;
+	return d;
+}
+
+struct vstate *vstate_dup_arena(const struct vstate *s, struct varena *a)
+{
+	struct vstate *d = varena_alloc(a, sizeof(*d));
+	if (!d)
+		return NULL;
+	memcpy(d, s, sizeof(*d));
+	for (int i = 0; i <= s->curframe; i++)
+		if (!(d->fr[i] = frame_dup_arena(s->fr[i], a)))
+			return NULL;
+	return d;
+}
+
 struct vstate *vstate_new(void)
 {
-	struct vstate *s = calloc(1, sizeof(*s));
+	struct vstate *s = cache_get(&states, sizeof(*s));
+	if (s)
+		memset(s, 0, sizeof(*s));
 	if (s && !(s->fr[0] = vframe_new())) {
-		free(s);
+		cache_put(&states, s);
 		return NULL;
 	}
 	return s;
@@ -159,12 +333,12 @@ void vstate_free(struct vstate *s)
 		return;
 	for (int i = 0; i <= s->curframe; i++)
 		vframe_free(s->fr[i]);
-	free(s);
+	cache_put(&states, s);
 }
 
 struct vstate *vstate_dup(const struct vstate *s)
 {
-	struct vstate *d = malloc(sizeof(*d));
+	struct vstate *d = cache_get(&states, sizeof(*d));
 	if (!d)
 		return NULL;
 	memcpy(d, s, sizeof(*d));
@@ -175,7 +349,7 @@ struct vstate *vstate_dup(const struct vstate *s)
 			if (i)
 				vstate_free(d);
 			else
-				free(d);
+				cache_put(&states, d);
 			return NULL;
 		}
 	}

@@ -65,6 +65,7 @@ struct vframe {
 	uint16_t wregs;
 	uint64_t wslots;
 	uint16_t nslots;
+	uint16_t cap;        /* slots allocated (a size class of state.c's cache) */
 	struct vslot *slots;
 	/* A callback frame keeps the frames below it as they were (widened)
 	 * when it started: restored when it returns (verifier.c, callbacks). */
@@ -105,6 +106,16 @@ struct vckpt {
 	uint64_t rslots[VISOR_MAX_CALL_DEPTH];
 };
 
+/* Stored checkpoints live until the verification ends: they are carved
+ * from big chunks and freed all at once. */
+struct varena {
+	struct varena_chunk *head;
+	char *p, *end;
+};
+void *varena_alloc(struct varena *a, size_t size); /* zeroed */
+void varena_free_all(struct varena *a);
+struct vstate *vstate_dup_arena(const struct vstate *s, struct varena *a);
+
 /* What is demanded before an instruction (demand.c). */
 struct vdemand {
 	uint16_t regs;
@@ -140,7 +151,7 @@ struct venv {
 	struct vsubprog *subs;
 	size_t nsubs;
 	struct vckpt **explored; /* per instruction */
-	struct vckpt *evicted;   /* no longer compared, still some paths' parents */
+	struct varena arena;     /* the checkpoints and their states */
 	struct vstate *cur;
 	struct {
 		struct vstate **st;
@@ -158,7 +169,11 @@ struct venv {
 	int64_t err_insn;
 };
 
-/* state.c */
+/* state.c. States are copied at every branch and stored at checkpoints:
+ * they come from per-thread caches, emptied by vstate_cache_flush at the
+ * end of each verification. */
+void vstate_cache_flush(void);
+
 struct vframe *vframe_new(void);
 void vframe_free(struct vframe *f);
 struct vframe *vframe_dup(const struct vframe *f);

@@ -224,7 +224,6 @@ static void clear_single_links(struct vstate *s)
 
 /* At a prune point: 1 if an explored state covers the current one (the
  * path stops), 0 after storing the current state, or an error. */
-static void log_state(struct venv *e);
 static int visit(struct venv *e, uint32_t pc)
 {
 	int n = 0;
@@ -254,24 +253,18 @@ static int visit(struct venv *e, uint32_t pc)
 				     pc);
 		}
 	}
-	if (getenv("VDBG") && (int)pc == atoi(getenv("VDBG"))) {
-		unsigned lvl = e->o->log_level; size_t ll = e->loglen; bool lf = e->log_full;
-		e->o->log_level = 2; log_state(e); e->o->log_level = lvl;
-		if (e->log) { fprintf(stderr, "%u: %.*s", pc, (int)(e->loglen - ll), e->log + ll); }
-		e->loglen = ll; e->log_full = lf;
-	}
-	/* Store a state only every few instructions (the kernel's heuristic),
-	 * but always at loop heads: that is where loops converge. */
+	/* Store a state only every few instructions (as the kernel's
+	 * heuristic, tuned on tests/progs/rw_*: storing everywhere costs time in
+	 * comparisons, storing rarely re-explores), but always at loop heads:
+	 * that is where loops converge. */
 	bool loop = e->flags[pc] & IF_LOOP;
-	if (n >= MAX_STATES_PER_INSN || (!loop && (e->cur->jumps < 2 || e->cur->insns < 8)))
+	if (n >= MAX_STATES_PER_INSN || (!loop && (e->cur->jumps < 1 || e->cur->insns < 4)))
 		return 0;
 	e->cur->jumps = 0;
 	e->cur->insns = 0;
-	struct vckpt *c = calloc(1, sizeof(*c));
-	if (!c || !(c->st = vstate_dup(e->cur))) {
-		free(c);
+	struct vckpt *c = varena_alloc(&e->arena, sizeof(*c));
+	if (!c || !(c->st = vstate_dup_arena(e->cur, &e->arena)))
 		return vfail(e, -ENOMEM, pc, "out of memory");
-	}
 	c->parent = e->cur->parent;
 	c->branches = 1;
 	c->next = e->explored[pc];
@@ -972,21 +965,8 @@ static int run(struct venv *e)
 
 static void env_free(struct venv *e)
 {
-	if (e->explored) {
-		for (size_t i = 0; i < e->n; i++) {
-			for (struct vckpt *c = e->explored[i], *nx; c; c = nx) {
-				nx = c->next;
-				vstate_free(c->st);
-				free(c);
-			}
-		}
-	}
 	free(e->explored);
-	for (struct vckpt *c = e->evicted, *nx; c; c = nx) {
-		nx = c->next;
-		vstate_free(c->st);
-		free(c);
-	}
+	varena_free_all(&e->arena);
 	for (size_t i = 0; i < e->stack.n; i++)
 		vstate_free(e->stack.st[i]);
 	free(e->stack.st);
@@ -1042,15 +1022,18 @@ int visor_verify(const struct visor_insn *insns, size_t count, struct visor_veri
 		err = vfail(&e, -ENOMEM, -1, "out of memory");
 		goto out;
 	}
-	if ((err = vcfg_check(&e)) || (err = vdemand_compute(&e)))
+	if ((err = vcfg_check(&e)))
 		goto out;
-	if ((err = init_state(&e)))
+	/* Passes: each prunes with the jumps the earlier ones saw decided;
+	 * the result stands once a pass finds no new one. An error found by
+	 * any pass is real (pruning only ever skips paths). */
+	if ((err = vdemand_compute(&e)) || (err = init_state(&e)))
 		goto out;
 	if (opts->log_level >= 2)
 		log_state(&e);
-	if ((err = run(&e)))
-		goto out;
-	err = vcfg_check_stack(&e);
+	err = run(&e);
+	if (!err)
+		err = vcfg_check_stack(&e);
 out:
 	opts->insns_processed = e.processed;
 	opts->states_stored = e.nstates;
@@ -1066,16 +1049,8 @@ out:
 	} else if (opts->log_buf && opts->log_size && err) {
 		snprintf(opts->log_buf, opts->log_size, "%s\n", opts->errmsg);
 	}
-	if (getenv("VHOT")) {
-		for (size_t i = 0; i < e.n; i++) {
-			int k = 0;
-			for (struct vckpt *c = e.explored ? e.explored[i] : NULL; c; c = c->next)
-				k++;
-			if (k > 50)
-				fprintf(stderr, "insn %zu: %d states\n", i, k);
-		}
-	}
 	env_free(&e);
+	vstate_cache_flush();
 	return err;
 }
 

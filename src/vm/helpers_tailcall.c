@@ -71,6 +71,12 @@ static uint64_t h_tail_call(HELPER_ARGS)
 		visor_vm_run_fail(run, -EINVAL, "slot %u holds a VM with no program loaded", index);
 		return 0;
 	}
+	if (!target->verified && !target->unsafe) {
+		visor_vm_run_fail(run, -EACCES,
+				  "slot %u holds a program that was not verified (and is not in unsafe mode)",
+				  index);
+		return 0;
+	}
 	if (run->engine == VISOR_ENGINE_JIT && !target->jit) {
 		visor_vm_run_fail(run, -EINVAL,
 				  "slot %u: the target is not JIT-compiled (run with VISOR_ENGINE_AUTO to mix engines)",

@@ -54,6 +54,12 @@ int visor_vm_jit_compile(struct visor_vm *vm, unsigned flags)
 	vm->errmsg[0] = 0;
 	if (flags & ~(VISOR_JIT_HARDEN | VISOR_JIT_VERIFIED | VISOR_JIT_NO_BMI2 | VISOR_JIT_TINY_BUF))
 		return jit_fail(vm, -EINVAL, "unknown flags");
+	/* Memory checks are left out only for what the verifier accepted. */
+	if ((flags & VISOR_JIT_VERIFIED) && !vm->verified)
+		return jit_fail(vm, -EPERM,
+				"VISOR_JIT_VERIFIED: the program was not verified (visor_verify_vm)");
+	if (vm->verified)
+		flags |= VISOR_JIT_VERIFIED;
 	if (!vm->slots)
 		return jit_fail(vm, -EINVAL, "no program loaded");
 

@@ -547,6 +547,8 @@ int visor_prog_test_run(struct visor_vm *vm, struct visor_prog_test_run_opts *op
 		return visor_vm_test_run_fail(vm, &o, -EINVAL, "no program loaded");
 	if (!vm->rt || !vm->rt->prog_type)
 		return visor_vm_test_run_fail(vm, &o, -ENOTSUP, "only programs with a type can be test-run (visor_vm_set_prog_type)");
+	if (!visor_vm_may_run(vm))
+		return visor_vm_test_run_fail(vm, &o, -EACCES, VISOR_VM_UNVERIFIED_MSG);
 	bool jit = o.engine == VISOR_ENGINE_JIT || (o.engine == VISOR_ENGINE_AUTO && vm->jit);
 	if (jit && !vm->jit)
 		return visor_vm_test_run_fail(vm, &o, -EINVAL, "the program is not JIT-compiled (visor_vm_jit_compile)");

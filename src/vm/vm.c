@@ -466,6 +466,12 @@ int visor_vm_exec(struct visor_vm *vm, struct visor_vm_exec_opts *opts, uint64_t
 		vm->errmsg[0] = 0;
 	else
 		o.errbuf[0] = 0;
+	if (!visor_vm_may_run(vm)) {
+		snprintf(o.errbuf && o.errbuf_len ? o.errbuf : vm->errmsg,
+			 o.errbuf && o.errbuf_len ? o.errbuf_len : sizeof(vm->errmsg), "%s",
+			 VISOR_VM_UNVERIFIED_MSG);
+		return -EACCES;
+	}
 
 	struct visor_vm_run run;
 	visor_vm_run_init(&run, vm);
@@ -583,4 +589,9 @@ void visor_vm_set_unsafe(struct visor_vm *vm, bool unsafe)
 bool visor_vm_verified(const struct visor_vm *vm)
 {
 	return vm && vm->verified;
+}
+
+bool visor_vm_unsafe(const struct visor_vm *vm)
+{
+	return vm && vm->unsafe;
 }

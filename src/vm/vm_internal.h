@@ -111,6 +111,16 @@ struct visor_vm_reentry {
 
 #define VISOR_STACK_SIZE (VISOR_STACK_FRAME * VISOR_MAX_CALL_DEPTH)
 
+/* The message runs of a program that is neither verified nor in unsafe
+ * mode fail with (-EACCES). */
+#define VISOR_VM_UNVERIFIED_MSG                                                            \
+	"the program was not verified: call visor_verify_vm() first, or visor_vm_set_unsafe() " \
+	"to run it unverified with run-time checks"
+static inline bool visor_vm_may_run(const struct visor_vm *vm)
+{
+	return vm->verified || vm->unsafe;
+}
+
 #define VISOR_RUN_HANDED 8
 #define VISOR_RUN_INNER 4
 struct visor_map;

@@ -780,6 +780,13 @@ static int differ(const struct jitgen_prog *p, const struct outcome *a, const st
 	return 1;
 }
 
+static uint64_t verified_runs;
+
+uint64_t jitgen_verified_runs(void)
+{
+	return verified_runs;
+}
+
 int jitgen_compare(const struct jitgen_prog *p, int *outcome, uint64_t *executed, char *why,
 		   size_t why_len)
 {
@@ -803,6 +810,9 @@ int jitgen_compare(const struct jitgen_prog *p, int *outcome, uint64_t *executed
 	visor_vm_register_helper(vm, H_FROB, "frob", h_frob);
 	visor_vm_register_helper(vm, H_STOP, "stop", h_stop);
 	visor_vm_register_helper(vm, H_FAIL, "fail", h_fail);
+	/* Unsafe mode: random programs fault on purpose, call the test's own
+	 * helpers and use registered regions; the run-time checks are tested. */
+	visor_vm_set_unsafe(vm, true);
 	ret = visor_vm_load(vm, p->insns, p->count);
 	if (ret) {
 		snprintf(why, why_len, "load: %s", visor_vm_errmsg(vm));
@@ -817,6 +827,15 @@ int jitgen_compare(const struct jitgen_prog *p, int *outcome, uint64_t *executed
 		unsigned flags = p->jit_flags | (pass ? VISOR_JIT_VERIFIED : 0);
 		if (pass && !p->safe)
 			break;
+		/* The unchecked JIT only for programs the verifier accepts (as
+		 * untyped: r1 = the input memory); verification comes after
+		 * the checked pass, which it would make unchecked too. */
+		if (pass) {
+			VISOR_OPTS(visor_verify_opts, vo, .ctx_size = (uint32_t)p->mem_len);
+			if (visor_verify_vm(vm, &vo))
+				break;
+			verified_runs++;
+		}
 		ret = visor_vm_jit_compile(vm, flags);
 		if (ret) {
 			snprintf(why, why_len, "jit compile (flags 0x%x): %s", flags,

@@ -52,12 +52,17 @@ int jitgen_generate(uint64_t seed, const uint8_t *data, size_t len, struct jitge
 void jitgen_free(struct jitgen_prog *p);
 
 /* Runs p in the interpreter and in the JIT (compiled with p->jit_flags, and
- * also with VISOR_JIT_VERIFIED when p->safe) and compares everything.
+ * also with VISOR_JIT_VERIFIED when p->safe and the verifier accepts it:
+ * the other runs are in unsafe mode) and compares everything.
  * Returns 0 when they agree, 1 on a mismatch (described in why), or a
  * negative errno if the program could not be run at all. *outcome (may be
  * NULL) receives the interpreter's return code and *executed its count. */
 int jitgen_compare(const struct jitgen_prog *p, int *outcome, uint64_t *executed, char *why,
 		   size_t why_len);
+
+/* How many programs jitgen_compare also ran without inline checks
+ * (verified) so far in this process. */
+uint64_t jitgen_verified_runs(void);
 
 /* Prints p (disassembly, memory, budget, flags) for a bug report. */
 void jitgen_dump(const struct jitgen_prog *p, FILE *f);

@@ -21,6 +21,15 @@ enum {
 	H_RB_OUTPUT = 130, H_RB_RESERVE = 131, H_RB_SUBMIT = 132, H_RB_DISCARD = 133,
 };
 
+unsigned vgen_avoid;
+
+void vgen_avoid_from_env(void)
+{
+	const char *v = getenv("VISOR_SOUNDNESS_AVOID");
+	if (v && strstr(v, "atomic"))
+		vgen_avoid |= VGEN_AVOID_MISALIGNED_ATOMIC;
+}
+
 /* ---- randomness ---------------------------------------------------------- */
 
 struct rng {
@@ -84,6 +93,8 @@ struct gen {
 	bool r7_stale;
 	int ringbuf;          /* index of the ring buffer map, -1 if none */
 	int mistakes;         /* percent chance of a deliberate mistake per idiom */
+	int fsz;              /* bytes of the main frame used: less when subprograms
+				 need room in the 512 bytes a call chain may use */
 	int no_call;          /* scalar sources may not call helpers */
 	bool in_func;         /* generating a subprogram: r6-r9 are not ours */
 };
@@ -171,10 +182,10 @@ static int frame_off(struct gen *g, int n, int align)
 	if (mistake(g)) {
 		if (chance(&g->r, 50)) /* just outside, above or below */
 			return chance(&g->r, 50) ? between(&g->r, -n + 1, 8)
-						 : between(&g->r, -FRAME - 8, -FRAME - 1);
-		return between(&g->r, -FRAME, -n); /* maybe misaligned */
+						 : between(&g->r, -g->fsz - 8, -g->fsz - 1);
+		return between(&g->r, -g->fsz, -n); /* maybe misaligned */
 	}
-	return between(&g->r, -FRAME, -n) & ~(align - 1);
+	return between(&g->r, -g->fsz, -n) & ~(align - 1);
 }
 
 /* Initialises [off, off + len) of the frame with stores. */
@@ -197,7 +208,7 @@ static void fill_frame(struct gen *g, int off, int len)
 static int init_off(struct gen *g, int n)
 {
 	for (int tries = 0; tries < 16; tries++) {
-		int off = between(&g->r, -FRAME, -n) & ~(n - 1); /* stack accesses are aligned */
+		int off = between(&g->r, -g->fsz, -n) & ~(n - 1); /* stack accesses are aligned */
 		if (is_init(g, off, n))
 			return off;
 	}
@@ -288,7 +299,9 @@ static void scalar_source(struct gen *g, int d)
 	case 3: {
 		uint8_t sz = rsize(g);
 		int off = init_off(g, size_of(sz));
-		if (off)
+		if (off && sz != VISOR_SIZE_DW && chance(&g->r, 30))
+			emit(g, VISOR_CLS_LDX | VISOR_MODE_MEMSX | sz, d, 10, off, 0);
+		else if (off)
 			LDX(sz, d, 10, off);
 		else
 			MOV(d, -3);
@@ -328,7 +341,24 @@ static void land_all(struct gen *g, struct skips *s)
 static void bound(struct gen *g, int d, int limit, struct skips *sk)
 {
 	bool bad = mistake(g);
-	switch (below(&g->r, 7)) {
+	switch (below(&g->r, 9)) {
+	case 7: /* modulo: unsigned is bounded, signed may be negative */
+		emit(g, (chance(&g->r, 50) ? VISOR_CLS_ALU64 : VISOR_CLS_ALU) | VISOR_ALU_MOD | VISOR_SRC_K, d,
+		     0, bad ? 1 : 0, limit + 1);
+		return;
+	case 8: { /* a mask, then scaled up by a shift or a multiply */
+		int sh = 1 + (int)below(&g->r, 3);
+		uint32_t m = 1;
+		while ((m * 2 - 1) << sh <= (uint32_t)limit)
+			m *= 2;
+		m -= 1;
+		ALU64(VISOR_ALU_AND, d, (int32_t)m);
+		if (chance(&g->r, 50))
+			ALU64(VISOR_ALU_LSH, d, bad ? sh + 1 : sh);
+		else
+			ALU64(VISOR_ALU_MUL, d, bad ? 2 << sh : 1 << sh);
+		return;
+	}
 	case 0: { /* mask to a power of two */
 		uint32_t m = 1;
 		while (m * 2 - 1 <= (uint32_t)limit)
@@ -390,7 +420,9 @@ static void bound(struct gen *g, int d, int limit, struct skips *sk)
 
 /* ---- the context --------------------------------------------------------- */
 
-static const int xdp_fields[] = {0, 4, 8, 12, 16, 20};
+/* Scalar fields only: data, data_end and data_meta are pointers (the
+ * packet idioms read them); egress_ifindex is for devmap programs. */
+static const int xdp_fields[] = {12, 16};
 static const int skb_fields[] = {0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68};
 static const int tc_writes[] = {8, 32, 44, 48, 52, 56, 60, 64};
 static const int sf_writes[] = {48, 52, 56, 60, 64};
@@ -402,7 +434,7 @@ static void ctx_field(struct gen *g, int *off, uint8_t *sz)
 	*sz = VISOR_SIZE_W;
 	switch (p->prog_type) {
 	case 6:
-		*off = xdp_fields[below(&g->r, 6)];
+		*off = xdp_fields[below(&g->r, 2)];
 		break;
 	case 1:
 	case 3:
@@ -515,8 +547,8 @@ static void gen_stack_var(struct gen *g)
 	int base = (-(limit + n) - 8 * (int)below(&g->r, 8)) & ~(n - 1);
 	if (mistake(g))
 		base += between(&g->r, 1, 4);
-	if (base < -FRAME)
-		base = -FRAME;
+	if (base < -g->fsz)
+		base = -g->fsz;
 	if (!mistake(g))
 		fill_frame(g, base, limit + n < -base ? limit + n : -base);
 	scalar_source(g, 2);
@@ -524,6 +556,17 @@ static void gen_stack_var(struct gen *g)
 	bound(g, 2, limit, &sk);
 	if (n > 1 && !mistake(g))
 		ALU64(VISOR_ALU_AND, 2, -n); /* a multiple of the access size */
+	if (chance(&g->r, 30)) { /* the bounds must survive a spill and fill */
+		int slot = -8 * (1 + (int)below(&g->r, 4)) + base; /* below the accessed bytes */
+		slot &= ~7;
+		if (slot >= -g->fsz) {
+			bool w32 = chance(&g->r, 30);
+			STX(w32 ? VISOR_SIZE_W : VISOR_SIZE_DW, 10, 2, slot);
+			if (mistake(g)) /* one byte of it overwritten: unknown again */
+				ST(VISOR_SIZE_B, 10, slot + (int)below(&g->r, w32 ? 4 : 8), 0x7f);
+			LDX(w32 ? VISOR_SIZE_W : VISOR_SIZE_DW, 2, 10, slot);
+		}
+	}
 	MOVX(1, 10);
 	ALU64(VISOR_ALU_ADD, 1, base);
 	ALU64X(VISOR_ALU_ADD, 1, 2);
@@ -539,7 +582,7 @@ static void gen_stack_var(struct gen *g)
 /* Spill a pointer, maybe overwrite part of it, fill it and use it. */
 static void gen_spill(struct gen *g)
 {
-	int off = -8 * (1 + (int)below(&g->r, 64));
+	int off = -8 * (1 + (int)below(&g->r, (uint32_t)g->fsz / 8));
 	int kind = (int)below(&g->r, 3); /* 0 ctx, 1 stack, 2 packet */
 	if (kind == 2 && g->pkt_proven <= 0)
 		kind = 0;
@@ -670,7 +713,15 @@ static void gen_pkt_var(struct gen *g)
 	struct skips sk = {0};
 	if (!(mistake(g) && chance(&g->r, 50)))
 		bound(g, 5, limit, &sk);
-	ALU64X(VISOR_ALU_ADD, 2, 5);
+	if (mistake(g) && chance(&g->r, 30))
+		emit(g, VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_X, 5, 5, 8, 0); /* may be negative */
+	if (mistake(g) && chance(&g->r, 20))
+		ALU32X(VISOR_ALU_ADD, 2, 5); /* 32-bit arithmetic on a pointer */
+	else if (chance(&g->r, 15)) {
+		ALU64(VISOR_ALU_NEG, 5, 0); /* data - (-x) */
+		ALU64X(VISOR_ALU_SUB, 2, 5);
+	} else
+		ALU64X(VISOR_ALU_ADD, 2, 5);
 	int w = 1 << below(&g->r, 3);
 	size_t skip3 = check_pkt(g, 2, 3, 4, w);
 	pkt_access(g, 2, 0, w, 0);
@@ -817,7 +868,7 @@ static void value_access(struct gen *g, int rv, int vs)
 		ST(sz, rv, off, (int32_t)below(&g->r, 256));
 	} else if (chance(&g->r, 20) && n >= 4 && vs >= n) {
 		/* atomic add, aligned as atomics must be */
-		if (!mistake(g))
+		if (!mistake(g) || (vgen_avoid & VGEN_AVOID_MISALIGNED_ATOMIC))
 			off &= ~(n - 1);
 		MOV(5, 1);
 		emit(g, VISOR_CLS_STX | VISOR_MODE_ATOMIC | (n == 8 ? VISOR_SIZE_DW : VISOR_SIZE_W), rv, 5,
@@ -870,8 +921,8 @@ static void gen_update(struct gen *g)
 	int koff = put_key(g, (int)map->key_size);
 	int vs = (int)map->value_size;
 	int voff = -((vs + 7) & ~7) - 8 * (int)below(&g->r, 8);
-	if (voff < -FRAME)
-		voff = -FRAME;
+	if (voff < -g->fsz)
+		voff = -g->fsz;
 	if (!mistake(g))
 		fill_frame(g, voff, vs < -voff ? vs : -voff);
 	load_map(g, 1, m);
@@ -900,20 +951,23 @@ static void gen_probe_read(struct gen *g)
 		bound(g, 2, len, &sk);
 		MOVX(1, 10);
 		ALU64(VISOR_ALU_ADD, 1, off);
-		if (chance(&g->r, 50))
-			MOVX(3, 10);
-		else
-			MOV(3, 0);
+		MOV(3, 0);
 		CALL(H_PROBE_READ_USER);
 		land_all(g, &sk);
+		return; /* only r2 bytes were written, and only if the call ran */
 	} else {
 		MOVX(1, 10);
 		ALU64(VISOR_ALU_ADD, 1, off);
 		MOV(2, mistake(g) ? len + (int)below(&g->r, 600) : len);
-		if (chance(&g->r, 50))
-			MOVX(3, 6);
-		else
+		/* the source: bytes both engines hold alike (what else the
+		 * process has around the context or frame differs), or NULL */
+		int src = init_off(g, len > 8 ? 8 : len);
+		if (src && is_init(g, src, len)) {
+			MOVX(3, 10);
+			ALU64(VISOR_ALU_ADD, 3, src);
+		} else {
 			MOV(3, 0);
+		}
 		CALL(H_PROBE_READ_USER);
 	}
 	/* the helper fills the buffer even when it fails */
@@ -987,14 +1041,15 @@ static void gen_loop(struct gen *g, int depth)
 	size_t top = g->n;
 	for (int i = 0, m = 1 + (int)below(&g->r, 3); i < m; i++)
 		gen_stmt(g, depth + 1);
-	int step = bad && chance(&g->r, 50) ? 0 : 1;
+	/* a counter that never moves: the verifier must see the loop is
+	 * infinite (rare: some bodies make that slow to see) */
+	int step = bad && chance(&g->r, 15) ? 0 : 1;
 	if (step)
 		ALU64(VISOR_ALU_ADD, 9, step);
 	size_t j;
-	if (bad && chance(&g->r, 50))
-		j = JMP(VISOR_JMP_JNE, 9, -1); /* never reached: unbounded */
-	else
-		j = JMP(chance(&g->r, 50) ? VISOR_JMP_JLT : VISOR_JMP_JSLT, 9, k);
+	/* (A counter that never reaches its bound, "r9 != -1", costs the
+	 * verifier its whole budget of instructions: too slow to test often.) */
+	j = JMP(chance(&g->r, 50) ? VISOR_JMP_JLT : VISOR_JMP_JSLT, 9, k);
 	if (!g->oom)
 		g->code[j].off = (int16_t)((int)top - (int)j - 1);
 	g->cond--;
@@ -1027,6 +1082,8 @@ static void gen_local_call(struct gen *g)
 	}
 	g->calls[g->ncalls].at = emit(g, VISOR_OPCODE_CALL, 0, VISOR_CALL_LOCAL, 0, 0);
 	g->calls[g->ncalls++].func = f;
+	if (mistake(g) && chance(&g->r, 30))
+		LDX(VISOR_SIZE_DW, 1, 0, 0); /* the result is a scalar, or a dead frame */
 	acc(g, 0);
 }
 
@@ -1189,10 +1246,11 @@ int vgen_generate(uint64_t seed, const uint8_t *data, size_t len, struct vgen_pr
 	}
 	p->prog_type = types[below(r, sizeof(types) / sizeof(types[0]))];
 	p->ctx_size = p->prog_type ? 0 : 8 * (1 + below(r, 32)) - (chance(r, 20) ? below(r, 8) : 0);
-	g->mistakes = (int)below(r, 8);
+	g->mistakes = (int)below(r, 11);
 	g->pkt_proven = -1;
 	random_maps(g);
 	g->nfuncs = 1 + (int)below(r, MAX_FUNCS);
+	g->fsz = g->nfuncs > 1 ? 384 : FRAME;
 	for (int f = 1; f < g->nfuncs; f++)
 		g->func_kind[f] = (int)below(r, 3);
 
@@ -1234,7 +1292,7 @@ int vgen_generate(uint64_t seed, const uint8_t *data, size_t len, struct vgen_pr
 		bool called = false;
 		for (int i = 0; i < g->ncalls; i++)
 			called |= g->calls[i].func == f;
-		if (called || mistake(g)) /* an uncalled one is unreachable code */
+		if (called || (mistake(g) && chance(&g->r, 20))) /* uncalled: unreachable code */
 			gen_func(g, f);
 	}
 	if (g->oom) {
@@ -1458,8 +1516,10 @@ static void run_once(struct visor_vm *vm, const struct vgen_prog *p, const struc
 {
 	memset(res, 0, offsetof(struct run_result, out));
 	res->out_len = 0;
+	res->setup_failed = false;
 	det_state = 0x1234;
 	if (p->prog_type == 0) {
+		memset(res->out, 0, sizeof(res->out));
 		memcpy(res->out, in->data, in->len);
 		VISOR_OPTS(visor_vm_exec_opts, o, .mem = res->out, .mem_len = in->len,
 			   .budget = RUN_BUDGET, .engine = engine, .errbuf = res->msg,
@@ -1548,6 +1608,8 @@ int vgen_check(const struct vgen_prog *p, uint64_t input_seed, unsigned ninputs,
 	o->verify_rc = visor_verify_vm(vm, &vo);
 	snprintf(o->verify_msg, sizeof(o->verify_msg), "%s", vo.errmsg);
 	o->err_insn = vo.err_insn;
+	o->insns_processed = vo.insns_processed;
+	o->verify_ns = vo.verify_ns;
 	o->accepted = o->verify_rc == 0;
 	if (!o->accepted)
 		goto out;

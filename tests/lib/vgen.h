@@ -55,6 +55,14 @@ struct vgen_prog {
 	bool raw;           /* from raw fuzzer bytes, not the generator */
 };
 
+/* Mistakes the generator leaves out (a set of VGEN_AVOID_*), so that a
+ * known verifier bug does not hide the next one: "VISOR_SOUNDNESS_AVOID=
+ * atomic" in the test and the fuzz target's environment. */
+#define VGEN_AVOID_MISALIGNED_ATOMIC (1u << 0)
+extern unsigned vgen_avoid;
+/* Parses a comma-separated list ("atomic") into vgen_avoid. */
+void vgen_avoid_from_env(void);
+
 /* Generates from seed (data may be NULL) or from data. Returns 0 or -ENOMEM. */
 int vgen_generate(uint64_t seed, const uint8_t *data, size_t len, struct vgen_prog *p);
 /* Takes raw instruction slots (a fuzzer's bytes) as a program of the given
@@ -72,6 +80,8 @@ struct vgen_outcome {
 	int verify_rc;        /* visor_verify_vm: 0 accepted */
 	char verify_msg[512];
 	int64_t err_insn;
+	uint64_t insns_processed; /* the verifier's effort */
+	uint64_t verify_ns;
 	bool accepted;
 	unsigned runs;        /* interpreter runs of the accepted program */
 	unsigned jit_runs;
