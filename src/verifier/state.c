@@ -54,8 +54,13 @@ int vreg_describe(const struct vreg *r, char *buf, size_t len)
 	switch (r->type) {
 	case T_NOT_INIT:
 		return snprintf(buf, len, "uninitialised");
-	case T_SCALAR:
+	case T_SCALAR: {
+		struct vscalar any;
+		vs_unknown(&any);
+		if (vs_equal(&r->v, &any))
+			return snprintf(buf, len, "scalar (any)");
 		return snprintf(buf, len, "scalar %s", v);
+	}
 	case T_STACK:
 		if (r->frameno)
 			return snprintf(buf, len, "fp%d%+d%s%s (frame %u)", 0, r->off, var ? " + " : "",
@@ -238,7 +243,7 @@ struct varena_chunk {
 	size_t size;
 };
 #define ARENA_CHUNK (64u << 10) /* the first; each next one twice as big */
-#define ARENA_MMAP (1u << 20)   /* from here on, chunks come from mmap */
+#define ARENA_MMAP (2u << 20)   /* from here on, chunks come from mmap */
 
 /* Chunks are zeroed (nothing is reused inside one, so nothing needs
  * clearing) and grow; the large ones come from mmap, populated in one call
@@ -258,10 +263,14 @@ void *varena_alloc(struct varena *a, size_t size)
 			if (!(m = calloc(1, want)))
 				return NULL;
 		} else {
-			m = mmap(NULL, want, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+			m = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			if (m == MAP_FAILED)
 				return NULL;
+			/* Huge pages where the kernel offers them, faulted in at once. */
+			madvise(m, want, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+			madvise(m, want, MADV_POPULATE_WRITE);
+#endif
 		}
 		struct varena_chunk *c = m;
 		c->next = a->head;

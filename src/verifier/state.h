@@ -164,6 +164,8 @@ struct venv {
 	char *log;
 	size_t loglen, logcap;
 	bool log_full;
+	unsigned log_line;       /* the source line last shown */
+	const char *log_file;
 	/* error */
 	int err;
 	int64_t err_insn;

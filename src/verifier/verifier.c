@@ -229,6 +229,12 @@ static int visit(struct venv *e, uint32_t pc)
 	int n = 0;
 	clear_single_links(e->cur);
 	for (struct vckpt **pp = &e->explored[pc], *c; (c = *pp); n++) {
+		if (c->branches == 0 && c->misses > c->hits * 3 + 3) {
+			/* It rarely covers anything: stop comparing with it (the
+			 * kernel's rule). It stays in the arena: it may be a parent. */
+			*pp = c->next;
+			continue;
+		}
 		pp = &c->next;
 		if (c->branches == 0) {
 			if (vstate_covers(c, e->cur, &e->demand[pc])) {
@@ -814,12 +820,16 @@ static int init_state(struct venv *e)
 	if (e->type) {
 		r1->type = T_CTX;
 	} else if (e->o->ctx_size) {
+		/* r1: the memory; r2: its length, at least ctx_size (visor_vm_exec
+		 * refuses shorter memory to a verified program). */
 		r1->type = T_MEM;
 		r1->mem_size = e->o->ctx_size;
-		vreg_scalar_const(&f->r[2], e->o->ctx_size);
+		vreg_scalar_unknown(&f->r[2]);
+		vs_urange(&f->r[2].v, e->o->ctx_size, UINT64_MAX);
 	} else {
-		vreg_scalar_const(r1, 0);
-		vreg_scalar_const(&f->r[2], 0);
+		/* No memory: r1 and r2 are whatever the caller passes. */
+		vreg_scalar_unknown(r1);
+		vreg_scalar_unknown(&f->r[2]);
 	}
 	struct vreg *fp = &f->r[10];
 	memset(fp, 0, sizeof(*fp));
@@ -861,6 +871,22 @@ static void mark_writes(struct venv *e, const struct visor_insn *in, uint8_t fra
 }
 
 static int step_insn(struct venv *e, uint32_t *next, bool *done);
+
+/* "; if (ip->protocol == 6) [parser.c:42]" when the source line changes. */
+static void log_source(struct venv *e, uint32_t pc)
+{
+	const char *file = NULL, *text = NULL;
+	unsigned line = 0;
+	if (!e->o->line_of || e->o->line_of(e->o->line_ctx, pc, &file, &line, &text) || !line ||
+	    (line == e->log_line && file == e->log_file))
+		return;
+	e->log_line = line;
+	e->log_file = file;
+	const char *base = file ? strrchr(file, '/') : NULL;
+	while (text && (*text == ' ' || *text == '\t'))
+		text++;
+	vlog(e, 1, "; %s [%s:%u]\n", text ? text : "", base ? base + 1 : file ? file : "?", line);
+}
 
 static int step(struct venv *e, uint32_t *next, bool *done)
 {
@@ -936,6 +962,7 @@ static int run(struct venv *e)
 		}
 		if (!done) {
 			if (e->o->log_level >= 1) {
+				log_source(e, pc);
 				visor_disasm_insn(e->insns, e->n, pc, VISOR_SYNTAX_KERNEL, dis, sizeof(dis));
 				vlog(e, 1, "%u: %s\n", pc, dis);
 			}
@@ -957,6 +984,7 @@ static int run(struct venv *e)
 		e->cur = e->stack.st[--e->stack.n];
 		e->loglen = e->cur->loglen;
 		e->log_full = false;
+		e->log_line = 0;
 		vlog(e, 1, "from the branch: continuing at insn %u\n", e->cur->pc);
 		if (e->o->log_level >= 2)
 			log_state(e);
@@ -1077,6 +1105,6 @@ int visor_verify_vm(struct visor_vm *vm, struct visor_verify_opts *opts)
 	o.maps = opts->maps;
 	o.nmaps = opts->nmaps;
 	*opts = o;
-	visor_vm__set_verified(vm, err == 0);
+	visor_vm__set_verified(vm, err == 0, o.ctx_size);
 	return err;
 }

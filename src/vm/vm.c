@@ -437,6 +437,9 @@ void visor_vm_run_error(struct visor_vm_run *run, size_t pc, const char *fmt, ..
 		snprintf(run->vm->errmsg, sizeof(run->vm->errmsg), "insn %zu: %s", pc, msg);
 }
 
+static const char *unchecked_run_refused(const struct visor_vm *vm,
+					 const struct visor_vm_exec_opts *o);
+
 int visor_vm_exec(struct visor_vm *vm, struct visor_vm_exec_opts *opts, uint64_t *r0)
 {
 	if (!vm || !opts || opts->sz < sizeof(size_t))
@@ -490,6 +493,12 @@ int visor_vm_exec(struct visor_vm *vm, struct visor_vm_exec_opts *opts, uint64_t
 		snprintf(o.errbuf && o.errbuf_len ? o.errbuf : vm->errmsg,
 			 o.errbuf && o.errbuf_len ? o.errbuf_len : sizeof(vm->errmsg),
 			 "the program is not JIT-compiled (visor_vm_jit_compile)");
+		return -EINVAL;
+	}
+	const char *why = jit && (vm->jit->flags & VISOR_JIT_VERIFIED) ? unchecked_run_refused(vm, &o) : NULL;
+	if (why) {
+		snprintf(o.errbuf && o.errbuf_len ? o.errbuf : vm->errmsg,
+			 o.errbuf && o.errbuf_len ? o.errbuf_len : sizeof(vm->errmsg), "%s", why);
 		return -EINVAL;
 	}
 	uint64_t executed = 0, ret = 0;
@@ -575,9 +584,24 @@ uint32_t visor_vm__prog_type(const struct visor_vm *vm)
 	return vm->rt ? vm->rt->prog_type : 0;
 }
 
-void visor_vm__set_verified(struct visor_vm *vm, bool verified)
+void visor_vm__set_verified(struct visor_vm *vm, bool verified, uint32_t ctx_size)
 {
 	vm->verified = verified && vm->slots;
+	vm->verified_ctx = ctx_size;
+}
+
+/* The JIT runs a verified program without memory checks: the run must give
+ * it what the verifier assumed. NULL if it does, else why not. */
+static const char *unchecked_run_refused(const struct visor_vm *vm,
+					 const struct visor_vm_exec_opts *o)
+{
+	uint32_t type = vm->rt ? vm->rt->prog_type : 0;
+	if (type && !visor_vm_ctx_is_buffer(type))
+		return "a verified program of this type runs in the JIT only through visor_prog_test_run, which builds its context";
+	uint32_t need = type ? vm->rt->max_ctx_offset : vm->verified_ctx;
+	if (need && (o->set_args || !o->mem || o->mem_len < need))
+		return "the program was verified for more memory at r1 than this run gives it (opts.mem / mem_len)";
+	return NULL;
 }
 
 void visor_vm_set_unsafe(struct visor_vm *vm, bool unsafe)

@@ -87,6 +87,7 @@ struct visor_vm {
 	size_t ncb_targets;
 	struct visor_insn *given; /* the program as loaded, before the context rewrite */
 	bool verified;            /* visor_verify_vm accepted it (cleared by unload) */
+	uint32_t verified_ctx;    /* ... untyped: for this many bytes of memory at r1 */
 	bool unsafe;              /* visor_vm_set_unsafe: runs without verification */
 };
 

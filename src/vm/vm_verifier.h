@@ -12,6 +12,7 @@
 const struct visor_insn *visor_vm__program(const struct visor_vm *vm, size_t *count);
 struct visor_map *const *visor_vm__maps(const struct visor_vm *vm, size_t *count);
 uint32_t visor_vm__prog_type(const struct visor_vm *vm);
-void visor_vm__set_verified(struct visor_vm *vm, bool verified);
+/* ctx_size: an untyped program was verified for this much memory at r1. */
+void visor_vm__set_verified(struct visor_vm *vm, bool verified, uint32_t ctx_size);
 
 #endif
