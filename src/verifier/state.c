@@ -555,6 +555,34 @@ bool vstate_covers(const struct vckpt *old, const struct vstate *cur, const stru
 	return state_cmp(old->st, cur, false, old->rregs, old->rslots, d);
 }
 
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+	return h;
+}
+
+uint64_t vstate_hash(const struct vstate *s)
+{
+	uint64_t h = s->curframe;
+	for (int f = 0; f <= s->curframe; f++) {
+		const struct vframe *fr = s->fr[f];
+		h = mix(h, (uint64_t)(uint32_t)fr->callsite);
+		for (int r = 0; r < 11; r++) {
+			const struct vreg *x = &fr->r[r];
+			h = mix(h, x->type | (uint64_t)(uint32_t)x->off << 8);
+			if (x->type != T_NOT_INIT)
+				h = mix(h, x->v.umin ^ (x->v.umax << 1) ^ x->v.t.value ^ (x->v.t.mask << 3));
+		}
+		h = mix(h, fr->nslots);
+		for (int i = 0; i < fr->nslots; i++) {
+			uint64_t k;
+			memcpy(&k, fr->slots[i].kind, 8);
+			h = mix(h, k);
+		}
+	}
+	return h;
+}
+
 bool vstate_same(const struct vstate *a, const struct vstate *b)
 {
 	return state_cmp(a, b, true, NULL, NULL, NULL);

@@ -100,6 +100,7 @@ struct vckpt {
 	struct vckpt *next; /* same instruction */
 	uint32_t branches;
 	uint32_t hits, misses;
+	uint64_t hash;           /* vstate_hash of st */
 	/* Liveness: registers and slots the paths after it read before
 	 * writing; only those decide whether it covers another state. */
 	uint16_t rregs[VISOR_MAX_CALL_DEPTH];
@@ -187,6 +188,8 @@ struct vstate *vstate_dup(const struct vstate *s);
 bool vstate_covers(const struct vckpt *old, const struct vstate *cur, const struct vdemand *d);
 /* Are they the same (an infinite loop when old is an ancestor)? */
 bool vstate_same(const struct vstate *a, const struct vstate *b);
+/* Equal for states vstate_same finds the same: a cheap first test. */
+uint64_t vstate_hash(const struct vstate *s);
 
 void vreg_scalar_unknown(struct vreg *r);
 void vreg_scalar_const(struct vreg *r, uint64_t v);

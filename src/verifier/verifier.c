@@ -228,6 +228,7 @@ static int visit(struct venv *e, uint32_t pc)
 {
 	int n = 0;
 	clear_single_links(e->cur);
+	uint64_t hash = 0; /* of the current state, computed when first needed */
 	for (struct vckpt **pp = &e->explored[pc], *c; (c = *pp); n++) {
 		if (c->branches == 0 && c->misses > c->hits * 3 + 3) {
 			/* It rarely covers anything: stop comparing with it (the
@@ -253,7 +254,8 @@ static int visit(struct venv *e, uint32_t pc)
 				return 1;
 			}
 			c->misses++;
-		} else if (vstate_same(c->st, e->cur)) {
+		} else if (c->hash == (hash ? hash : (hash = vstate_hash(e->cur) | 1)) &&
+			   vstate_same(c->st, e->cur)) {
 			return vfail(e, -EACCES, pc,
 				     "infinite loop: the program comes back to insn %u in exactly the same state, so it never ends",
 				     pc);
@@ -271,6 +273,7 @@ static int visit(struct venv *e, uint32_t pc)
 	struct vckpt *c = varena_alloc(&e->arena, sizeof(*c));
 	if (!c || !(c->st = vstate_dup_arena(e->cur, &e->arena)))
 		return vfail(e, -ENOMEM, pc, "out of memory");
+	c->hash = hash ? hash : vstate_hash(e->cur) | 1;
 	c->parent = e->cur->parent;
 	c->branches = 1;
 	c->next = e->explored[pc];
