@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <visor/isa.h>
+#include <visor/verifier.h>
 #include <visor/vm.h>
 
 #include "kernel_run.h"
@@ -368,6 +369,9 @@ static int interp_prepare(const struct bench_prog *p, void **state, char *why, s
 		snprintf(why, len, "visor_vm_create: out of memory");
 		return -ENOMEM;
 	}
+	/* Unsafe mode: interp and jit measure the engines with their run-time
+	 * checks, as unverified programs run. */
+	visor_vm_set_unsafe(vm, true);
 	err = visor_vm_load(vm, p->insns, p->n);
 	if (err) {
 		snprintf(why, len, "visor_vm_load: %s", visor_vm_errmsg(vm));
@@ -430,7 +434,9 @@ static void interp_release(void *state)
 /* jit, jit-v: visor's JIT, the same visor_vm_exec call with the engine
  * set. jit checks every memory access, as unverified programs need;
  * jit-v is compiled with VISOR_JIT_VERIFIED (no bounds checks), which is
- * what programs the verifier has passed will get. */
+ * what programs the verifier has passed get: the program (after a
+ * prologue, see jitv_prepare) must pass visor_verify_vm as untyped (r1 =
+ * the packet), else jit-v reports why. */
 
 static int jit_usable(char *why, size_t len)
 {
@@ -462,7 +468,57 @@ static int jit_prepare(const struct bench_prog *p, void **state, char *why, size
 
 static int jitv_prepare(const struct bench_prog *p, void **state, char *why, size_t len)
 {
-	return jit_prepare_flags(p, state, why, len, VISOR_JIT_VERIFIED);
+	/* Verified untyped programs get r1 = the packet and r2 = its length
+	 * (the verifier's assumption, so no set_args): a one-instruction
+	 * prologue makes r2 the end pointer the body expects. */
+	static const struct visor_insn prologue[] = {
+		{.code = VISOR_CLS_ALU64 | VISOR_ALU_ADD | VISOR_SRC_X, .dst = 2, .src = 1},
+	};
+	const size_t np = sizeof(prologue) / sizeof(prologue[0]);
+	struct visor_insn *insns = malloc((np + p->n) * sizeof(*insns));
+	struct visor_vm *vm = visor_vm_create();
+	int err = -ENOMEM;
+
+	if (!insns || !vm) {
+		snprintf(why, len, "out of memory");
+		goto fail;
+	}
+	memcpy(insns, prologue, sizeof(prologue));
+	memcpy(insns + np, p->insns, p->n * sizeof(*insns));
+	err = visor_vm_load(vm, insns, np + p->n);
+	if (err) {
+		snprintf(why, len, "visor_vm_load: %s", visor_vm_errmsg(vm));
+		goto fail;
+	}
+	VISOR_OPTS(visor_verify_opts, vo, .ctx_size = PKT_LEN);
+	err = visor_verify_vm(vm, &vo);
+	if (err) {
+		snprintf(why, len, "not verified: %s", vo.errmsg);
+		goto fail;
+	}
+	err = visor_vm_jit_compile(vm, VISOR_JIT_VERIFIED);
+	if (err) {
+		snprintf(why, len, "visor_vm_jit_compile: %s", visor_vm_errmsg(vm));
+		goto fail;
+	}
+	free(insns);
+	*state = vm;
+	return 0;
+fail:
+	free(insns);
+	visor_vm_destroy(vm);
+	return err;
+}
+
+/* The run's options: a verified program (jit-v) takes r1 = mem and
+ * r2 = mem_len, the others the packet's start and end as arguments. */
+static void jit_opts(void *state, struct visor_vm_exec_opts *o, uint8_t *pkt, size_t len,
+		     char *why, size_t wlen)
+{
+	interp_opts(o, pkt, len, why, wlen);
+	o->engine = VISOR_ENGINE_JIT;
+	if (visor_vm_verified(state))
+		o->set_args = false;
 }
 
 static int jit_run_once(void *state, uint8_t *pkt, size_t len, uint64_t *executed, char *why,
@@ -472,8 +528,7 @@ static int jit_run_once(void *state, uint8_t *pkt, size_t len, uint64_t *execute
 	uint64_t r0 = 0;
 	int err;
 
-	interp_opts(&o, pkt, len, why, wlen);
-	o.engine = VISOR_ENGINE_JIT;
+	jit_opts(state, &o, pkt, len, why, wlen);
 	err = visor_vm_exec(state, &o, &r0);
 	if (!err && r0 != XDP_PASS) {
 		snprintf(why, wlen, "returned %" PRIu64 ", expected XDP_PASS", r0);
@@ -489,8 +544,7 @@ static int jit_run_batch(void *state, uint8_t *pkt, size_t len, uint64_t n, doub
 	struct visor_vm_exec_opts o;
 	uint64_t r0, t0;
 
-	interp_opts(&o, pkt, len, why, wlen);
-	o.engine = VISOR_ENGINE_JIT;
+	jit_opts(state, &o, pkt, len, why, wlen);
 	t0 = now_ns();
 	for (uint64_t i = 0; i < n; i++) {
 		int err = visor_vm_exec(state, &o, &r0);
@@ -669,6 +723,7 @@ static struct engine engines[] = {
 	{
 		.name = "jit-v",
 		.runs_ebpf = true,
+		.extra_insns = 1, /* the prologue making r2 the end pointer */
 		.available = jit_usable,
 		.prepare = jitv_prepare,
 		.run_once = jit_run_once,

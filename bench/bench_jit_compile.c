@@ -39,7 +39,10 @@ static int measure(const struct visor_insn *insns, size_t n, unsigned flags, int
 	int err = -1;
 
 	s->codegen = s->total = UINT64_MAX;
-	if (!vm || visor_vm_load(vm, insns, n))
+	if (!vm)
+		goto out;
+	visor_vm_set_unsafe(vm, true); /* compile time only: the checked JIT too */
+	if (visor_vm_load(vm, insns, n))
 		goto out;
 	for (int i = 0; i < reps; i++) {
 		VISOR_OPTS(visor_vm_jit_info, info);

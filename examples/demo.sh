@@ -1,6 +1,7 @@
 #!/bin/bash
 # The main job of visor today: assemble a program, look at it in both
-# disassembly syntaxes, and run it in the visor engine on real input.
+# disassembly syntaxes, verify it and run it in the visor engine on real
+# input.
 set -euo pipefail
 visor=${1:-build/visor}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +22,9 @@ step "disassemble (uBPF syntax)"
 step "disassemble (kernel syntax, with indexes)"
 "$visor" disasm --syntax=kernel --index "$tmp/csum.bin"
 
+step "the verifier's verdict for 20 bytes of input (visor exec verifies before it runs)"
+"$visor" verify --stats --ctx-size 20 "$tmp/csum.bin"
+
 step "run on a valid IPv4 header: checksum verifies to 0"
 "$visor" exec --mem "$hdr" "$tmp/csum.bin"
 
@@ -39,18 +43,21 @@ if command -v objdump >/dev/null; then
 	objdump -D -b binary -mi386:x86-64 "$tmp/csum.x86" | grep -v int3 | sed -n '8,22p'
 fi
 
-step "local calls: 7! through 7 nested bpf-to-bpf calls"
+step "local calls: 7! through 7 nested bpf-to-bpf calls (recursion: the verifier refuses it, --unsafe runs it with run-time checks)"
 printf 'mov %%r1, 7\n' | cat - "$here/factorial.s" > "$tmp/fact7.s"
-"$visor" exec "$tmp/fact7.s"
+"$visor" exec "$tmp/fact7.s" || echo "(exit status $?, as expected)"
+"$visor" exec --unsafe "$tmp/fact7.s"
 
-step "an unsafe program is stopped, not crashed: read past the input"
+step "an unsafe program: the verifier refuses it; in unsafe mode the run is stopped, not crashed"
 printf 'ldxdw %%r0, [%%r1+16]\nexit\n' > "$tmp/oob.s"
 "$visor" exec --mem "00 01 02 03" "$tmp/oob.s" || echo "(exit status $?, as expected)"
+"$visor" exec --unsafe --mem "00 01 02 03" "$tmp/oob.s" || echo "(exit status $?, as expected)"
 
 progs=$(dirname "$visor")/tests/progs
 if [ -f "$progs/xdp_parser.bpf.o" ]; then
-	step "a clang-compiled XDP program (tests/progs/xdp_parser.bpf.c): what is in the object"
+	step "a clang-compiled XDP program (tests/progs/xdp_parser.bpf.c): what is in the object, the verifier's verdict included"
 	"$visor" obj info "$progs/xdp_parser.bpf.o"
+	"$visor" verify --stats "$progs/xdp_parser.bpf.o"
 
 	step "run it on an IPv4 UDP packet (192.0.2.1 -> 198.51.100.7, port 53) 100 times in the JIT, then read its map"
 	eth='\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00'

@@ -1,5 +1,7 @@
 # n! by recursion through bpf-to-bpf calls: each call gets its own 512-byte
 # frame, and the engine allows 8 frames, as the kernel does. r1 = n (<= 7).
+# The verifier refuses recursion (as the kernel's does): run it unverified,
+# with run-time checks, by `visor exec --unsafe`.
 	call local fact
 	exit
 fact:

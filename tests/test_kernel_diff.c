@@ -157,6 +157,10 @@ static int run_visor(const struct subject *s, const struct engine *e, uint8_t *c
 		}
 	}
 	opts.args[0] = (uint64_t)(uintptr_t)ctx;
+	/* A verified program gets r1 = ctx, r2 = ctx_len (what the verifier
+	 * assumed; the kernel's programs never read r2). */
+	if (e->jit_flags & VISOR_JIT_VERIFIED)
+		opts.set_args = false;
 	return visor_vm_exec(vm, &opts, r0);
 }
 

@@ -72,8 +72,8 @@ static void check_snprintf(void *arg, const struct visor_obj *obj, struct visor_
 	CHECK(b.ret[9] == 21 && b.out[9][0] == 0, "str_size 0: %lld", (long long)b.ret[9]);
 }
 
-/* Refused formats: the helper returns -EINVAL (visor only: the kernel's
- * verifier refuses the program). */
+/* Refused formats: the verifier refuses the program, as the kernel's; in
+ * unsafe mode the helper's run-time check returns -EINVAL. */
 static void test_snprintf_refused(void)
 {
 	char err[256] = "";
@@ -85,8 +85,13 @@ static void test_snprintf_refused(void)
 	size_t n = 0;
 	CHECK(obj && visor_obj_maps_create(obj, &maps, &n, err, sizeof(err)) == 0, "open: %s", err);
 	struct visor_vm *vm = visor_vm_create();
-	CHECK(maps && visor_obj_prog_load_vm(vm, visor_obj_find_prog(obj, "xdp_snprintf_refused"),
-					     maps, n, err, sizeof(err)) == 0,
+	const struct visor_obj_prog *prog = obj ? visor_obj_find_prog(obj, "xdp_snprintf_refused") : NULL;
+	CHECK(maps && visor_obj_prog_load_vm(vm, prog, maps, n, err, sizeof(err)) == -EACCES &&
+		      strstr(err, "invalid format string for bpf_snprintf") &&
+		      strstr(err, "snprintf_refused.bpf.c:"),
+	      "verifier: %s", err);
+	visor_vm_set_unsafe(vm, true);
+	CHECK(maps && visor_obj_prog_load_vm(vm, prog, maps, n, err, sizeof(err)) == 0,
 	      "load: %s", err);
 	VISOR_OPTS(visor_prog_test_run_opts, o, .data_in = f, .data_size_in = (uint32_t)fl,
 		   .errbuf = err, .errbuf_len = sizeof(err));
@@ -382,6 +387,12 @@ static void test_map_in_map(void)
 	struct visor_vm *vm = visor_vm_create();
 	CHECK(visor_vm_register_linux_helpers(vm) == 0 && visor_vm_load(vm, prog, 7) == 0,
 	      "load: %s", visor_vm_errmsg(vm));
+	/* The verifier refuses the constant as a map; unsafe mode shows the
+	 * helper's own run-time check. */
+	VISOR_OPTS(visor_verify_opts, vo);
+	CHECK(visor_verify_vm(vm, &vo) == -EACCES && strstr(vo.errmsg, "must be a map"),
+	      "forged map pointer, verifier: %s", vo.errmsg);
+	visor_vm_set_unsafe(vm, true);
 	uint64_t r0 = 0;
 	VISOR_OPTS(visor_vm_exec_opts, eo, .errbuf = err, .errbuf_len = sizeof(err));
 	CHECK(visor_vm_exec(vm, &eo, &r0) == -EINVAL && strstr(err, "not a map bound"),

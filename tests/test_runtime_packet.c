@@ -57,7 +57,9 @@ struct loaded {
 	struct visor_vm *vm;
 };
 
-static bool load(struct loaded *l, const char *path, const char *prog, int engine)
+/* Loads prog (verified: the verifier must accept it, unless unsafe). */
+static bool load_mode(struct loaded *l, const char *path, const char *prog, int engine,
+		      bool unsafe)
 {
 	char err[512] = "";
 	memset(l, 0, sizeof(*l));
@@ -72,6 +74,7 @@ static bool load(struct loaded *l, const char *path, const char *prog, int engin
 		return false;
 	}
 	l->vm = visor_vm_create();
+	visor_vm_set_unsafe(l->vm, unsafe);
 	int rc = visor_obj_prog_load_vm(l->vm, p, l->maps, l->nmaps, err, sizeof(err));
 	CHECK(rc == 0, "%s: load: %s", prog, err);
 	if (!rc && engine == VISOR_ENGINE_JIT) {
@@ -79,6 +82,11 @@ static bool load(struct loaded *l, const char *path, const char *prog, int engin
 		CHECK(rc == 0, "%s: jit: %s", prog, visor_vm_errmsg(l->vm));
 	}
 	return rc == 0;
+}
+
+static bool load(struct loaded *l, const char *path, const char *prog, int engine)
+{
+	return load_mode(l, path, prog, engine, false);
 }
 
 static void unload(struct loaded *l)
@@ -333,15 +341,30 @@ static void test_xdp_limits(void)
 	}
 }
 
-/* A pointer taken before adjust_head: the kernel's verifier refuses the
- * program; visor must fail the run, never read outside the packet. */
+/* A pointer taken before adjust_head: the verifier refuses the program, as
+ * the kernel's; in unsafe mode visor must fail the run, never read outside
+ * the packet. */
 static void test_xdp_stale_pointer(void)
 {
 	uint8_t f[128];
 	size_t len = pkt_udp4(f, 0xc0000202, 0xc6336401, 4000, 9, "0123456789", 10);
+	char verr[512] = "";
+	struct visor_obj *obj = visor_obj_open_file(ADJUST_OBJ, NULL, verr, sizeof(verr));
+	struct visor_map **maps = NULL;
+	size_t nmaps = 0;
+	CHECK(obj && visor_obj_maps_create(obj, &maps, &nmaps, verr, sizeof(verr)) == 0, "open: %s",
+	      verr);
+	struct visor_vm *vm = visor_vm_create();
+	CHECK(maps && visor_obj_prog_load_vm(vm, visor_obj_find_prog(obj, "xdp_stale_pointer"), maps,
+					     nmaps, verr, sizeof(verr)) == -EACCES &&
+		      strstr(verr, "bpf_xdp_adjust_head") && strstr(verr, "xdp_adjust.bpf.c:"),
+	      "stale pointer refused by the verifier: %s", verr);
+	visor_vm_destroy(vm);
+	visor_obj_maps_destroy(maps, nmaps);
+	visor_obj_close(obj);
 	for (int e = 0; e < 2; e++) {
 		struct loaded l;
-		if (!load(&l, ADJUST_OBJ, "xdp_stale_pointer", engines[e])) {
+		if (!load_mode(&l, ADJUST_OBJ, "xdp_stale_pointer", engines[e], true)) {
 			unload(&l);
 			continue;
 		}

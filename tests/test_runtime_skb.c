@@ -210,7 +210,9 @@ static void compare(const char *path, const char *prog, const char *map, const s
 
 #define INSN(c, d, s, o, i) ((struct visor_insn){.code = (c), .dst = (d), .src = (s), .off = (o), .imm = (i)})
 
-/* Loads a context program as the type: 0 or the load error. */
+/* Loads a context program as the type: 0 or the load error. One kept to
+ * run must pass the verifier too (the others only test the load's context
+ * rules: some return a packet pointer, which the verifier refuses). */
 static int load(uint32_t type, const struct visor_insn *p, size_t n, struct visor_vm **keep)
 {
 	struct visor_vm *vm = visor_vm_create();
@@ -219,6 +221,10 @@ static int load(uint32_t type, const struct visor_insn *p, size_t n, struct viso
 	int rc = visor_vm_load(vm, p, n);
 	if (rc && !keep)
 		printf("  (refused: %s)\n", visor_vm_errmsg(vm));
+	if (!rc && keep) {
+		VISOR_OPTS(visor_verify_opts, vo);
+		CHECK(visor_verify_vm(vm, &vo) == 0, "type %u: verifier: %s", type, vo.errmsg);
+	}
 	if (keep)
 		*keep = vm;
 	else

@@ -204,12 +204,14 @@ static void test_threads(void)
 
 /* ---- Misuse ------------------------------------------------------------ */
 
+/* Loads (verified, or in unsafe mode) and runs name: 0 or the error. */
 static int run_prog(struct visor_obj *obj, struct visor_map **maps, size_t n, const char *name,
-		    int engine, char *msg, size_t len)
+		    int engine, bool unsafe, char *msg, size_t len)
 {
 	uint8_t frame[64];
 	size_t fl = pkt_udp4(frame, 0xc0000201, 0xc6336407, 7, 53, "x", 1);
 	struct visor_vm *vm = visor_vm_create();
+	visor_vm_set_unsafe(vm, unsafe);
 	int err = visor_obj_prog_load_vm(vm, visor_obj_find_prog(obj, name), maps, n, msg, len);
 	if (!err && engine == VISOR_ENGINE_JIT)
 		err = visor_vm_jit_compile(vm, 0);
@@ -243,18 +245,29 @@ static void test_misuse(void)
 		{"exit_locked", "still held when the program exits"},
 		{"lock_not_a_lock", "is not the bpf_spin_lock field"},
 	};
+	/* The verifier refuses each misuse, naming the source line ... */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		msg[0] = 0;
+		int rc = run_prog(obj, maps, n, bad[i].prog, VISOR_ENGINE_INTERP, false, msg,
+				  sizeof(msg));
+		CHECK(rc == -EACCES && strstr(msg, "refused by the verifier") &&
+			      strstr(msg, "spinlock_misuse.bpf.c:"),
+		      "%s: verifier: %d '%s'", bad[i].prog, rc, msg);
+	}
+	/* ... and in unsafe mode the run-time checks catch it. */
 	for (int engine = VISOR_ENGINE_INTERP; engine <= VISOR_ENGINE_JIT; engine++) {
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			/* Twice: a second run would hang if the first left the lock held. */
 			for (int k = 0; k < 2; k++) {
 				msg[0] = 0;
-				int rc = run_prog(obj, maps, n, bad[i].prog, engine, msg, sizeof(msg));
+				int rc = run_prog(obj, maps, n, bad[i].prog, engine, true, msg,
+						  sizeof(msg));
 				CHECK(rc == -EINVAL && strstr(msg, bad[i].msg), "%s (engine %d): %d '%s'",
 				      bad[i].prog, engine, rc, msg);
 			}
 		}
-		CHECK(run_prog(obj, maps, n, "lock_ok", engine, msg, sizeof(msg)) == 0, "lock_ok: %s",
-		      msg);
+		CHECK(run_prog(obj, maps, n, "lock_ok", engine, false, msg, sizeof(msg)) == 0,
+		      "lock_ok: %s", msg);
 	}
 	struct locked_stats s;
 	uint32_t zero = 0;

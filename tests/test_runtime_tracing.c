@@ -38,7 +38,9 @@ static const uint32_t types[] = {VISOR_VM_PROG_KPROBE, VISOR_VM_PROG_TRACEPOINT,
 /* ---- loading the same instructions in visor and in the kernel ----------- */
 
 /* Loads p as the type in a fresh VM with the Linux helpers; *keep receives
- * the VM (else destroyed). Returns visor_vm_load's result, message in msg. */
+ * the VM (else destroyed). Returns visor_vm_load's result, message in msg.
+ * A VM kept to run is verified too: a refusal is returned, the verifier's
+ * reason in msg (the others only test the load's context rules). */
 static int vload(uint32_t type, const struct visor_insn *p, size_t n, char *msg, size_t len,
 		 struct visor_vm **keep)
 {
@@ -50,6 +52,12 @@ static int vload(uint32_t type, const struct visor_insn *p, size_t n, char *msg,
 		rc = visor_vm_load(vm, p, n);
 	if (msg)
 		snprintf(msg, len, "%s", visor_vm_errmsg(vm));
+	if (!rc && keep) {
+		VISOR_OPTS(visor_verify_opts, vo);
+		rc = visor_verify_vm(vm, &vo);
+		if (rc && msg)
+			snprintf(msg, len, "verifier: %.400s", vo.errmsg);
+	}
 	if (keep)
 		*keep = vm;
 	else

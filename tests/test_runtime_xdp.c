@@ -240,6 +240,8 @@ static void test_refusals(void)
 	};
 	uint64_t r0 = 0;
 	CHECK(visor_vm_load(vm, value, 5) == 0, "map value: %s", visor_vm_errmsg(vm));
+	VISOR_OPTS(visor_verify_opts, vo);
+	CHECK(visor_verify_vm(vm, &vo) == 0, "map value: verifier: %s", vo.errmsg);
 	CHECK(visor_vm_exec_mem(vm, NULL, 0, &r0) == 0 && r0 == 7, "map value run: %s",
 	      visor_vm_errmsg(vm));
 	uint32_t key = 0;
@@ -265,6 +267,8 @@ static void test_refusals(void)
 		INSN(0x1f, 0, 3, 0, 0), INSN(0x95, 0, 0, 0, 0),
 	};
 	CHECK(visor_vm_load(vm, len, 8) == 0, "ctx copies: %s", visor_vm_errmsg(vm));
+	vo = (struct visor_verify_opts){.sz = sizeof(vo)};
+	CHECK(visor_verify_vm(vm, &vo) == 0, "ctx copies: verifier: %s", vo.errmsg);
 	uint8_t pkt[60] = {0};
 	VISOR_OPTS(visor_prog_test_run_opts, o, .data_in = pkt, .data_size_in = sizeof(pkt));
 	CHECK(visor_prog_test_run(vm, &o) == 0 && o.retval == 60, "len: %u %s", o.retval,

@@ -9,6 +9,7 @@
  * VISOR_SOUNDNESS_SEED=<n> runs one seed and prints its program and the
  * verifier's log; VISOR_SOUNDNESS_FIRST=<n> starts the seeds at n;
  * VISOR_SOUNDNESS_AVOID=atomic leaves out a mistake whose bug is known. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,17 @@
 
 #include "testutil.h"
 #include "vgen.h"
+
+/* The libFuzzer target, so that its findings kept in
+ * tests/fuzz/corpus/fuzz_verifier/ replay here in every build. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#define VGEN_LINKED
+#include "fuzz/fuzz_verifier.c"
+
+static void replay(const uint8_t *data, size_t len)
+{
+	LLVMFuzzerTestOneInput(data, len);
+}
 
 #define INPUTS_PER_PROG 6
 #define MAX_REPORTED 5
@@ -73,17 +85,36 @@ static void on_crash(int sig)
 	_exit(1);
 }
 
-static bool is_violation(const struct vgen_prog *p, uint64_t seed)
+/* What kind of violation: "accepted program failed in the interpreter" +
+ * "misaligned N-byte atomic access at N", or "verified JIT differs from
+ * the interpreter (r0)": the minimised program must keep the kind. */
+static void violation_kind(const char *msg, char *out, size_t len)
+{
+	const char *on = strstr(msg, " on input");
+	const char *insn = strstr(msg, "insn ");
+	char cat[72] = "";
+	if (insn)
+		vgen_reason_category(insn, cat, sizeof(cat));
+	snprintf(out, len, "%.*s %s", on ? (int)(on - msg) : 60, msg, cat);
+}
+
+static bool same_violation(const struct vgen_prog *p, uint64_t seed, const char *kind)
 {
 	struct vgen_outcome o;
-	return vgen_check(p, seed, INPUTS_PER_PROG, true, &o) == 0 && o.accepted && o.violation;
+	char k[200];
+	if (vgen_check(p, seed, INPUTS_PER_PROG, true, &o) || !o.accepted || !o.violation)
+		return false;
+	violation_kind(o.violation_msg, k, sizeof(k));
+	return !strcmp(k, kind);
 }
 
 /* Replaces instructions by no-ops (ja +0) while the program stays accepted
  * and unsafe: what is left is the part that matters. */
-static void minimise(struct vgen_prog *p, uint64_t seed)
+static void minimise(struct vgen_prog *p, uint64_t seed, const char *msg)
 {
 	const struct visor_insn nop = {.code = VISOR_CLS_JMP | VISOR_JMP_JA};
+	char kind[200];
+	violation_kind(msg, kind, sizeof(kind));
 	bool progress = true;
 	for (int round = 0; round < 3 && progress; round++) {
 		progress = false;
@@ -94,7 +125,7 @@ static void minimise(struct vgen_prog *p, uint64_t seed)
 				continue;
 			for (size_t k = 0; k < slots && i + k < p->count; k++)
 				p->insns[i + k] = nop;
-			if (is_violation(p, seed)) {
+			if (same_violation(p, seed, kind)) {
 				progress = true;
 			} else {
 				for (size_t k = 0; k < slots && i + k < p->count; k++)
@@ -112,7 +143,9 @@ static void print_log(const struct vgen_prog *p)
 	for (size_t m = 0; m < p->nmaps; m++) {
 		VISOR_OPTS(visor_map_create_opts, mo, .type = p->maps[m].type,
 			   .key_size = p->maps[m].key_size, .value_size = p->maps[m].value_size,
-			   .max_entries = p->maps[m].max_entries);
+			   .max_entries = p->maps[m].max_entries,
+			   .spin_lock = p->maps[m].spin_lock_off >= 0,
+			   .spin_lock_off = (uint32_t)(p->maps[m].spin_lock_off >= 0 ? p->maps[m].spin_lock_off : 0));
 		if (visor_map_create(&mo, &maps[m]))
 			maps[m] = NULL;
 	}
@@ -165,7 +198,7 @@ int main(void)
 	signal(SIGBUS, on_crash);
 	signal(SIGILL, on_crash);
 
-	unsigned nseeds = (unsigned)(4000 * test_scale()); /* ~10 s */
+	unsigned nseeds = (unsigned)(6000 * test_scale()); /* ~10 s */
 	if (nseeds < 20)
 		nseeds = 20;
 	unsigned generated = 0, load_refused = 0, accepted = 0, rejected = 0, violations = 0;
@@ -222,7 +255,7 @@ int main(void)
 			if (violations <= MAX_REPORTED) {
 				printf("=== VIOLATION seed %llu: %s\n", (unsigned long long)seed,
 				       o.violation_msg);
-				minimise(&p, seed);
+				minimise(&p, seed, o.violation_msg);
 				struct vgen_outcome m;
 				vgen_check(&p, seed, INPUTS_PER_PROG, true, &m);
 				printf("minimised (no-ops are ja +0): %s\n", m.violation_msg);
@@ -253,6 +286,13 @@ int main(void)
 	for (unsigned i = 0; i < nreasons && i < 12; i++)
 		printf("  %5u  %s  (e.g. seed %llu)\n", reasons[i].count, reasons[i].text,
 		       (unsigned long long)reasons[i].example_seed);
+	char corpus[1024];
+	snprintf(corpus, sizeof(corpus), "%s/tests/fuzz/corpus/fuzz_verifier", VISOR_SOURCE_DIR);
+	DIR *d = opendir(corpus);
+	if (d) { /* once scripts/fuzz.sh has kept something */
+		closedir(d);
+		test_replay_corpus("fuzz_verifier", replay);
+	}
 	/* A generator that the verifier never accepts tests nothing. */
 	CHECK(accepted * 10 >= generated, "only %u of %u programs accepted", accepted, generated);
 	CHECK(rejected * 10 >= generated, "only %u of %u programs rejected", rejected, generated);

@@ -30,7 +30,9 @@ struct visor_verify_opts {
 	size_t sz;
 	/* in: what the program is */
 	uint32_t prog_type;  /* VISOR_VM_PROG_* (Linux numbering); 0 = untyped: r1 points to
-				ctx_size bytes of readable and writable memory, r2 holds ctx_size */
+				ctx_size bytes of readable and writable memory and r2 holds
+				ctx_size (0: r1 and r2 are any numbers); a verified untyped
+				program runs unchecked in the JIT only with exactly that memory */
 	uint32_t ctx_size;   /* untyped programs only */
 	struct visor_map *const *maps; /* what lddw src 1/5 (and 2/6) index */
 	size_t nmaps;

@@ -2,6 +2,7 @@
 #ifndef VISOR_CLI_H
 #define VISOR_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,11 +29,23 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_read_program(const char *path, struct visor_insn **insns, size_t *count);
 
 /* Reads the program at path into a new VM (registering the bpf_conformance
- * helpers when asked), loads it and, when jit_flags >= 0, JIT-compiles it
- * with those flags. Returns the VM (visor_vm_destroy it), or NULL after
- * printing the reason; *count receives the number of instruction slots. */
+ * helpers when asked), loads it, verifies it as an untyped program whose r1
+ * points to ctx_size bytes (or, with unsafe, puts the VM in unsafe mode:
+ * run-time checks only) and, when jit_flags >= 0, JIT-compiles it with
+ * those flags. Returns the VM (visor_vm_destroy it), or NULL after printing
+ * the reason (a refusal: the verifier's message); *count receives the
+ * number of instruction slots. */
 struct visor_vm *cli_load_vm(const char *cmd, const char *path, int conformance_helpers,
-			     int jit_flags, size_t *count);
+			     bool unsafe, uint32_t ctx_size, int jit_flags, size_t *count);
+
+/* Verifies an object's program against maps (from visor_obj_maps_create) as
+ * prog_type (its own type when prog_type < 0; ctx_size for untyped), with
+ * source lines in messages. opts: zero-initialised with .sz set; the log
+ * fields are used as given. Returns visor_verify's result. */
+struct visor_obj_prog;
+int cli_verify_obj_prog(const struct visor_obj_prog *prog, struct visor_map *const *maps,
+			size_t nmaps, int prog_type, uint32_t ctx_size,
+			struct visor_verify_opts *opts);
 
 /* Reads a whole file ("-" = stdin) into a malloc'd NUL-terminated buffer. */
 char *cli_read_file(const char *path, size_t *len);

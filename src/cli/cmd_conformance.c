@@ -19,7 +19,9 @@ static void usage(FILE *out)
 		"--program), runs it with r1 = MEMORY (r2 = its length; both 0 without it),\n"
 		"prints r0 in hex on stdout and exits 0. On failure prints one line on\n"
 		"stderr and exits 1. Helpers 0-5 are the suite's (gather_bytes, memfrob,\n"
-		"no_op, sqrti, strcmp_ext, unwind).\n\n"
+		"no_op, sqrti, strcmp_ext, unwind). Programs run unverified, in unsafe mode:\n"
+		"the suite tests ISA semantics, with programs no verifier accepts; every\n"
+		"memory access is checked at run time instead.\n\n"
 		"  --interpret         use the interpreter (default)\n"
 		"  --jit               use the JIT (x86-64)\n"
 		"  --harden            with --jit: blind constants (as bpf_jit_harden)\n"
@@ -92,6 +94,10 @@ int cmd_conformance_plugin(int argc, char **argv)
 		goto out;
 	}
 	vm = visor_vm_create();
+	/* Unsafe mode: the suite tests ISA semantics, with programs no verifier
+	 * accepts; the run-time checks keep the run inside its memory. */
+	if (vm)
+		visor_vm_set_unsafe(vm, true);
 	if (!vm || visor_conformance_register_helpers(vm)) {
 		cli_error("conformance-plugin: out of memory");
 		goto out;

@@ -14,7 +14,10 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: visor exec [options] FILE\n"
 		"Runs FILE (assembly text, or raw bytecode) in the visor interpreter (or JIT) with\n"
-		"r1 = input memory and r2 = its length, and prints r0.\n\n"
+		"r1 = input memory and r2 = its length, and prints r0. The verifier checks FILE\n"
+		"first, as an untyped program whose r1 points to the input memory (as many bytes\n"
+		"as --mem or --mem-file give); a program it refuses does not run (exit 1, with\n"
+		"the reason) unless --unsafe.\n\n"
 		"  --mem HEX           input memory as hex bytes (\"00 01 ff\")\n"
 		"  --mem-file PATH     input memory from a file\n"
 		"  --print-mem         print the memory after the run (hex)\n"
@@ -24,6 +27,8 @@ static void usage(FILE *out)
 		"  --conformance-helpers  provide the bpf_conformance helpers (ids 0-5)\n"
 		"  --jit               compile to x86-64 machine code and run that\n"
 		"  --harden            with --jit: blind constants (as bpf_jit_harden)\n"
+		"  --unsafe            run without the verifier: every memory access is checked\n"
+		"                      at run time instead (an error stops the run)\n"
 		"  -h, --help          this text\n");
 }
 
@@ -52,12 +57,12 @@ int cmd_exec(int argc, char **argv)
 		{"print-mem", no_argument, 0, 'p'},  {"budget", required_argument, 0, 'b'},
 		{"repeat", required_argument, 0, 'r'}, {"conformance-helpers", no_argument, 0, 'c'},
 		{"jit", no_argument, 0, 'j'},        {"harden", no_argument, 0, 'H'},
-		{"help", no_argument, 0, 'h'},
+		{"unsafe", no_argument, 0, 'u'},     {"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	const char *mem_hex = NULL, *mem_file = NULL;
 	uint64_t budget = 100000000, repeat = 0;
-	int print_mem = 0, conf_helpers = 0, jit = 0, harden = 0, c;
+	int print_mem = 0, conf_helpers = 0, jit = 0, harden = 0, unsafe = 0, c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -80,6 +85,7 @@ int cmd_exec(int argc, char **argv)
 			break;
 		case 'j': jit = 1; break;
 		case 'H': harden = 1; break;
+		case 'u': unsafe = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -109,7 +115,13 @@ int cmd_exec(int argc, char **argv)
 
 	size_t count = 0;
 	int status = 1;
-	struct visor_vm *vm = cli_load_vm("exec", argv[optind], conf_helpers,
+	if (mem_len > UINT32_MAX) {
+		cli_error("exec: the input memory is larger than 4 GiB");
+		free(mem);
+		return 1;
+	}
+	struct visor_vm *vm = cli_load_vm("exec", argv[optind], conf_helpers, unsafe,
+					  (uint32_t)mem_len,
 					  jit ? (harden ? (int)VISOR_JIT_HARDEN : 0) : -1, &count);
 	if (!vm)
 		goto out;

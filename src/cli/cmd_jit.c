@@ -20,8 +20,10 @@ static void usage(FILE *out)
 		"  --part WHICH        what --dump writes: all (default; both variants),\n"
 		"                      plain (runs without a budget) or budget (counting)\n"
 		"  --harden            blind constants (as the kernel's bpf_jit_harden)\n"
-		"  --verified          compile without memory bounds checks (only for\n"
-		"                      programs known to be safe)\n"
+		"  --verified          verify FILE first (untyped: r1 points to --mem-size\n"
+		"                      bytes) and compile it without memory bounds checks;\n"
+		"                      a program the verifier refuses is an error (exit 1)\n"
+		"  --mem-size N        with --verified: the input memory's size (default 0)\n"
 		"  -h, --help          this text\n");
 }
 
@@ -30,10 +32,14 @@ int cmd_jit(int argc, char **argv)
 	static const struct option opts[] = {
 		{"dump", required_argument, 0, 'd'}, {"part", required_argument, 0, 'p'},
 		{"harden", no_argument, 0, 'H'},     {"verified", no_argument, 0, 'V'},
+		{"mem-size", required_argument, 0, 'm'},
 		{"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
 	};
 	const char *dump = NULL, *part = "all";
 	unsigned flags = 0;
+	unsigned long mem_size = 0;
+	bool mem_size_set = false;
+	char *end;
 	int c;
 
 	optind = 1;
@@ -43,12 +49,25 @@ int cmd_jit(int argc, char **argv)
 		case 'p': part = optarg; break;
 		case 'H': flags |= VISOR_JIT_HARDEN; break;
 		case 'V': flags |= VISOR_JIT_VERIFIED; break;
+		case 'm':
+			errno = 0;
+			mem_size = strtoul(optarg, &end, 0);
+			if (errno || !*optarg || *end || *optarg == '-' || mem_size > UINT32_MAX) {
+				cli_error("jit: --mem-size needs a number of bytes, not '%s'", optarg);
+				return 2;
+			}
+			mem_size_set = true;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc - 1) {
 		cli_error("jit: expected one program file (try 'visor jit --help')");
+		return 2;
+	}
+	if (mem_size_set && !(flags & VISOR_JIT_VERIFIED)) {
+		cli_error("jit: --mem-size applies to --verified");
 		return 2;
 	}
 	if (strcmp(part, "all") && strcmp(part, "plain") && strcmp(part, "budget")) {
@@ -62,7 +81,9 @@ int cmd_jit(int argc, char **argv)
 
 	size_t count = 0;
 	int status = 1;
-	struct visor_vm *vm = cli_load_vm("jit", argv[optind], 1, (int)flags, &count);
+	/* Without --verified: unsafe mode, so the code keeps its checks. */
+	struct visor_vm *vm = cli_load_vm("jit", argv[optind], 1, !(flags & VISOR_JIT_VERIFIED),
+					  (uint32_t)mem_size, (int)flags, &count);
 	if (!vm)
 		goto out;
 	VISOR_OPTS(visor_vm_jit_info, info);

@@ -15,9 +15,11 @@ static void usage(FILE *out)
 		"usage: visor obj info OBJ\n"
 		"Describes OBJ (what `clang -O2 -g -target bpf -c` produced) as the visor loader\n"
 		"reads it: programs (name, section, program type, instruction count, and whether\n"
-		"the visor VM can run it: if not, the reason the loader gives), maps (name, type,\n"
-		"key and value sizes, max_entries, flags, origin), and the sections they come from\n"
-		"with the license.\n\n"
+		"the visor VM can run it: if not, the reason the loader gives; and the verifier's\n"
+		"verdict with the object's maps: \"accepted (N insns processed)\" or \"refused:\"\n"
+		"and the reason, as 'visor verify' gives it), maps (name, type, key and value\n"
+		"sizes, max_entries, flags, origin), and the sections they come from with the\n"
+		"license.\n\n"
 		"  -h, --help          this text\n");
 }
 
@@ -49,6 +51,29 @@ static void vm_verdict(const struct visor_obj_prog *p, char *buf, size_t len)
 	}
 }
 
+/* The verifier's verdict on p with the object's maps (NULL when they could
+ * not be created: maps_err says why). */
+static void verifier_verdict(const struct visor_obj_prog *p, struct visor_map *const *maps,
+			     size_t nmaps, const char *maps_err, char *buf, size_t len)
+{
+	char why[512];
+	if (visor_obj_prog_unsupported(p, why, sizeof(why)) ||
+	    !visor_vm_prog_type_supported(visor_obj_prog_type(p))) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (maps_err) {
+		snprintf(buf, len, "not run: %s", maps_err);
+		return;
+	}
+	VISOR_OPTS(visor_verify_opts, o);
+	if (cli_verify_obj_prog(p, maps, nmaps, -1, 0, &o))
+		snprintf(buf, len, "refused: %s", o.errmsg);
+	else
+		snprintf(buf, len, "accepted (%llu insns processed)",
+			 (unsigned long long)o.insns_processed);
+}
+
 static void print_info(const char *path, struct visor_obj *obj)
 {
 	size_t np = visor_obj_prog_count(obj), nm = visor_obj_map_count(obj), nx = 0;
@@ -63,15 +88,22 @@ static void print_info(const char *path, struct visor_obj *obj)
 	printf("\n\n");
 
 	struct cli_table t;
-	static const char *const ph[] = {"PROGRAM", "SECTION", "TYPE", ">INSNS", "SUBPROGS", "VM"};
-	cli_table_init(&t, 6, ph);
+	struct visor_map **maps = NULL;
+	size_t nmaps = 0;
+	char maps_err[256];
+	bool maps_ok = visor_obj_maps_create(obj, &maps, &nmaps, maps_err, sizeof(maps_err)) == 0;
+	static const char *const ph[] = {"PROGRAM", "SECTION", "TYPE",
+					 ">INSNS",  "SUBPROGS", "VM", "VERIFIER"};
+	cli_table_init(&t, 7, ph);
 	for (size_t i = 0; i < np; i++) {
 		const struct visor_obj_prog *p = visor_obj_prog_at(obj, i);
 		const char *tn = visor_obj_prog_type_name(visor_obj_prog_type(p));
 		size_t ns = 0;
 		visor_obj_prog_subprogs(p, &ns);
-		char verdict[600];
+		char verdict[600], vverdict[700];
 		vm_verdict(p, verdict, sizeof(verdict));
+		verifier_verdict(p, maps, nmaps, maps_ok ? NULL : maps_err, vverdict,
+				 sizeof(vverdict));
 		cli_table_row(&t);
 		cli_table_cell(&t, "%s", visor_obj_prog_name(p));
 		cli_table_cell(&t, "%s%s", visor_obj_prog_autoload(p) ? "" : "?",
@@ -80,7 +112,9 @@ static void print_info(const char *path, struct visor_obj *obj)
 		cli_table_cell(&t, "%zu", visor_obj_prog_insn_count(p));
 		cli_table_cell(&t, "%zu", ns ? ns - 1 : 0);
 		cli_table_cell(&t, "%s", verdict);
+		cli_table_cell(&t, "%s", vverdict);
 	}
+	visor_obj_maps_destroy(maps, nmaps);
 	if (np)
 		cli_table_print(&t, stdout);
 	else

@@ -23,7 +23,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: visor test-run OBJ [--prog NAME] (--data FILE | --data-hex HEX | --pcap FILE)\n"
 		"                      [--ctx FILE | --ctx-hex HEX] [--repeat N] [--jit [--harden]]\n"
-		"                      [--print-data] [--dump-maps]\n"
+		"                      [--print-data] [--dump-maps] [--unsafe]\n"
 		"Creates OBJ's maps, loads one of its programs into the visor VM and runs it on a\n"
 		"packet, like BPF_PROG_TEST_RUN: prints the return code (XDP_PASS ...) and the mean\n"
 		"time per run. XDP, socket filter and tc programs; the packet is an Ethernet frame\n"
@@ -31,7 +31,10 @@ static void usage(FILE *out)
 		"Kprobe, tracepoint, raw tracepoint, tracing and syscall programs take no packet:\n"
 		"their context comes from --ctx / --ctx-hex (struct pt_regs, the tracepoint record,\n"
 		"the u64 arguments, the syscall program's buffer); a syscall program's buffer is\n"
-		"printed after the run.\n\n"
+		"printed after the run.\n"
+		"Every program of OBJ is verified as it loads; a program the verifier refuses\n"
+		"does not run (exit 1, with the verifier's reason and source line) unless\n"
+		"--unsafe.\n\n"
 		"  --prog NAME         the program (default: the object's only program)\n"
 		"  --data FILE         the packet, raw bytes from FILE\n"
 		"  --data-hex HEX      the packet as hex bytes (\"02 00 00 ...\")\n"
@@ -45,6 +48,8 @@ static void usage(FILE *out)
 		"  --harden            with --jit: blind constants (as bpf_jit_harden)\n"
 		"  --print-data        print the packet after the (last) run, in hex\n"
 		"  --dump-maps         print every map's contents after the runs (as 'visor map dump')\n"
+		"  --unsafe            load programs the verifier refuses too, and run them with\n"
+		"                      run-time checks of every memory access instead\n"
 		"  -h, --help          this text\n");
 }
 
@@ -282,12 +287,12 @@ int cmd_test_run(int argc, char **argv)
 		{"harden", no_argument, 0, 'H'},       {"print-data", no_argument, 0, 'o'},
 		{"dump-maps", no_argument, 0, 'm'},    {"help", no_argument, 0, 'h'},
 		{"ctx", required_argument, 0, 'c'},    {"ctx-hex", required_argument, 0, 'C'},
-		{0, 0, 0, 0},
+		{"unsafe", no_argument, 0, 'u'},       {0, 0, 0, 0},
 	};
 	const char *prog_name = NULL, *data_file = NULL, *data_hex = NULL, *pcap_file = NULL;
 	const char *ctx_file = NULL, *ctx_hex = NULL;
 	uint32_t repeat = 1;
-	int jit = 0, harden = 0, print_data = 0, dump_maps = 0, c;
+	int jit = 0, harden = 0, print_data = 0, dump_maps = 0, unsafe = 0, c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -309,6 +314,7 @@ int cmd_test_run(int argc, char **argv)
 		case 'H': harden = 1; break;
 		case 'o': print_data = 1; break;
 		case 'm': dump_maps = 1; break;
+		case 'u': unsafe = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -376,7 +382,8 @@ int cmd_test_run(int argc, char **argv)
 	if (pick_prog(path, obj, prog_name, &prog))
 		goto out;
 	/* The whole object, so that prog arrays reach the other programs. */
-	VISOR_OPTS(visor_obj_vm_opts, lo, .jit = jit, .jit_flags = harden ? VISOR_JIT_HARDEN : 0);
+	VISOR_OPTS(visor_obj_vm_opts, lo, .jit = jit, .jit_flags = harden ? VISOR_JIT_HARDEN : 0,
+		   .unsafe = unsafe);
 	ovm = visor_obj_vm_load(obj, &lo, err, sizeof(err));
 	if (!ovm) {
 		cli_error("%s: %s", path, err);

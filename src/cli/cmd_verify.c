@@ -177,12 +177,10 @@ int cmd_verify(int argc, char **argv)
 			status = 1;
 			continue;
 		}
-		uint32_t t = type >= 0 ? (uint32_t)type : (uint32_t)visor_obj_prog_type(prog);
-		VISOR_OPTS(visor_verify_opts, o, .prog_type = t, .ctx_size = (uint32_t)ctx_size,
-			   .maps = maps, .nmaps = nmaps, .log_level = log_level, .log_buf = log_buf,
-			   .log_size = log_size, .line_of = visor_obj_prog_line_cb, .line_ctx = (void *)prog);
+		VISOR_OPTS(visor_verify_opts, o, .log_level = log_level, .log_buf = log_buf,
+			   .log_size = log_size);
 		size_t count = visor_obj_prog_insn_count(prog);
-		int err = visor_verify(visor_obj_prog_insns(prog), count, &o);
+		int err = cli_verify_obj_prog(prog, maps, nmaps, type, (uint32_t)ctx_size, &o);
 		report(name, err, &o, count, stats, log_level > 0);
 		if (err)
 			status = 1;

@@ -166,7 +166,7 @@ struct visor_obj *cli_open_obj(const char *path)
 }
 
 struct visor_vm *cli_load_vm(const char *cmd, const char *path, int conformance_helpers,
-			     int jit_flags, size_t *count)
+			     bool unsafe, uint32_t ctx_size, int jit_flags, size_t *count)
 {
 	struct visor_insn *insns = NULL;
 	struct visor_vm *vm = visor_vm_create();
@@ -178,8 +178,19 @@ struct visor_vm *cli_load_vm(const char *cmd, const char *path, int conformance_
 		goto fail;
 	if (conformance_helpers)
 		visor_conformance_register_helpers(vm);
-	if (visor_vm_load(vm, insns, *count) ||
-	    (jit_flags >= 0 && visor_vm_jit_compile(vm, (unsigned)jit_flags))) {
+	visor_vm_set_unsafe(vm, unsafe);
+	if (visor_vm_load(vm, insns, *count)) {
+		cli_error("%s: %s", path, visor_vm_errmsg(vm));
+		goto fail;
+	}
+	if (!unsafe) {
+		VISOR_OPTS(visor_verify_opts, vo, .ctx_size = ctx_size);
+		if (visor_verify_vm(vm, &vo)) {
+			cli_error("%s: refused by the verifier: %s", path, vo.errmsg);
+			goto fail;
+		}
+	}
+	if (jit_flags >= 0 && visor_vm_jit_compile(vm, (unsigned)jit_flags)) {
 		cli_error("%s: %s", path, visor_vm_errmsg(vm));
 		goto fail;
 	}
@@ -189,4 +200,17 @@ fail:
 	free(insns);
 	visor_vm_destroy(vm);
 	return NULL;
+}
+
+int cli_verify_obj_prog(const struct visor_obj_prog *prog, struct visor_map *const *maps,
+			size_t nmaps, int prog_type, uint32_t ctx_size,
+			struct visor_verify_opts *opts)
+{
+	opts->prog_type = prog_type >= 0 ? (uint32_t)prog_type : (uint32_t)visor_obj_prog_type(prog);
+	opts->ctx_size = ctx_size;
+	opts->maps = maps;
+	opts->nmaps = nmaps;
+	opts->line_of = visor_obj_prog_line_cb;
+	opts->line_ctx = (void *)prog;
+	return visor_verify(visor_obj_prog_insns(prog), visor_obj_prog_insn_count(prog), opts);
 }

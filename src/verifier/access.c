@@ -450,6 +450,13 @@ int vcheck_mem_insn(struct venv *e, const struct visor_insn *in, uint32_t pc)
 	struct vreg *r = vreg(e, base);
 	struct vreg out;
 	bool loaded = false;
+	if (acc == ACC_ATOMIC && (r->type == T_MAP_VALUE || r->type == T_MEM) &&
+	    ((r->v.t.mask & (size - 1)) ||
+	     ((r->v.t.value + (uint64_t)((int64_t)r->off + in->off)) & (size - 1))))
+		return vfail(e, -EACCES, pc,
+			     "misaligned atomic operation: %u bytes at offset %d%s of %s (atomics must be aligned to their size)",
+			     size, r->off + in->off, vs_is_const(&r->v) ? "" : " plus a variable part",
+			     vtype_name(r->type));
 	switch (r->type) {
 	case T_STACK: {
 		struct vframe *f = e->cur->fr[r->frameno];

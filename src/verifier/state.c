@@ -305,7 +305,8 @@ static struct vframe *frame_dup_arena(const struct vframe *f, struct varena *a)
 	memcpy(d, f, sizeof(*d));
 	d->slots = (struct vslot *)(d + 1);
 	d->cap = f->nslots;
-	memcpy(d->slots, f->slots, f->nslots * sizeof(struct vslot));
+	if (f->nslots)
+		memcpy(d->slots, f->slots, f->nslots * sizeof(struct vslot));
 	for (int i = 0; i < VISOR_MAX_CALL_DEPTH; i++)
 		if (f->saved[i] && !(d->saved[i] = frame_dup_arena(f->saved[i], a)))
 			return NULL;

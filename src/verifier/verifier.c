@@ -823,12 +823,11 @@ static int init_state(struct venv *e)
 	if (e->type) {
 		r1->type = T_CTX;
 	} else if (e->o->ctx_size) {
-		/* r1: the memory; r2: its length, at least ctx_size (visor_vm_exec
-		 * refuses shorter memory to a verified program). */
+		/* r1: the memory; r2: its length (visor_vm_exec gives an
+		 * unchecked run exactly this much). */
 		r1->type = T_MEM;
 		r1->mem_size = e->o->ctx_size;
-		vreg_scalar_unknown(&f->r[2]);
-		vs_urange(&f->r[2].v, e->o->ctx_size, UINT64_MAX);
+		vreg_scalar_const(&f->r[2], e->o->ctx_size);
 	} else {
 		/* No memory: r1 and r2 are whatever the caller passes. */
 		vreg_scalar_unknown(r1);

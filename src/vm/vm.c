@@ -598,9 +598,15 @@ static const char *unchecked_run_refused(const struct visor_vm *vm,
 	uint32_t type = vm->rt ? vm->rt->prog_type : 0;
 	if (type && !visor_vm_ctx_is_buffer(type))
 		return "a verified program of this type runs in the JIT only through visor_prog_test_run, which builds its context";
-	uint32_t need = type ? vm->rt->max_ctx_offset : vm->verified_ctx;
-	if (need && (o->set_args || !o->mem || o->mem_len < need))
-		return "the program was verified for more memory at r1 than this run gives it (opts.mem / mem_len)";
+	if (o->set_args)
+		return "a verified program gets r1 and r2 from opts.mem / mem_len, not from opts.args";
+	if (type) {
+		if (vm->rt->max_ctx_offset && (!o->mem || o->mem_len < vm->rt->max_ctx_offset))
+			return "the context given (opts.mem / mem_len) is shorter than what the program reads";
+		return NULL;
+	}
+	if ((o->mem ? o->mem_len : 0) != vm->verified_ctx)
+		return "the program was verified for a different memory size at r1 than this run gives it (visor_verify_opts.ctx_size must equal opts.mem_len)";
 	return NULL;
 }
 

@@ -89,9 +89,9 @@ struct gen {
 	uint8_t init[FRAME];  /* byte initialised on every path (index = 512 + off) */
 	int cond;             /* inside a conditionally skipped block */
 	bool in_loop;         /* r9 is a loop counter */
+	int loop_iterations;  /* ... counting 0 .. loop_iterations - 1 */
 	int pkt_proven;       /* r7 = data with this many bytes checked (-1: none, stale after adjust) */
 	bool r7_stale;
-	int ringbuf;          /* index of the ring buffer map, -1 if none */
 	int mistakes;         /* percent chance of a deliberate mistake per idiom */
 	int fsz;              /* bytes of the main frame used: less when subprograms
 				 need room in the 512 bytes a call chain may use */
@@ -244,6 +244,8 @@ static void scalar_ops(struct gen *g, int d, int n)
 			int s = (int)below(&g->r, 6);
 			if (s == d)
 				s = g->in_func ? (d == 5 ? 4 : 5) : 9;
+			if (s == 0 && g->no_call) /* r0 holds a pointer the caller uses */
+				s = d == 5 ? 4 : 5;
 			uint8_t op = alu_ops[below(&g->r, sizeof(alu_ops))];
 			if (op == VISOR_ALU_LSH || op == VISOR_ALU_RSH || op == VISOR_ALU_ARSH)
 				op = VISOR_ALU_ADD;
@@ -319,13 +321,13 @@ static void scalar_source(struct gen *g, int d)
 
 /* Forward jumps to one label, landed together. */
 struct skips {
-	size_t j[3];
+	size_t j[6];
 	int n;
 };
 
 static void skip_to(struct skips *s, size_t j)
 {
-	if (s->n < 3)
+	if (s->n < 6)
 		s->j[s->n++] = j;
 }
 
@@ -454,12 +456,45 @@ static void ctx_field(struct gen *g, int *off, uint8_t *sz)
 	}
 }
 
+/* Untyped programs: the input memory at a variable offset, and atomics
+ * on it. */
+static void gen_mem_var(struct gen *g)
+{
+	uint8_t sz = rsize(g);
+	int n = size_of(sz);
+	int size = (int)g->p->ctx_size;
+	if (n > size)
+		return;
+	scalar_source(g, 2);
+	struct skips sk = {0};
+	bound(g, 2, size - n, &sk);
+	MOVX(1, 6);
+	ALU64X(VISOR_ALU_ADD, 1, 2);
+	if (n >= 4 && chance(&g->r, 30)) {
+		if (!mistake(g) || (vgen_avoid & VGEN_AVOID_MISALIGNED_ATOMIC))
+			ALU64(VISOR_ALU_AND, 1, -n); /* aligned, as atomics must be */
+		MOV(3, 1);
+		emit(g, VISOR_CLS_STX | VISOR_MODE_ATOMIC | sz, 1, 3, 0,
+		     chance(&g->r, 50) ? VISOR_ATOMIC_ADD : VISOR_ATOMIC_XCHG);
+	} else if (chance(&g->r, 40)) {
+		ST(sz, 1, 0, 3);
+	} else {
+		LDX(sz, 3, 1, 0);
+		acc(g, 3);
+	}
+	land_all(g, &sk);
+}
+
 static void gen_ctx(struct gen *g)
 {
 	const struct vgen_prog *p = g->p;
 	int off;
 	uint8_t sz;
 	int d = (int)below(&g->r, 6);
+	if (p->prog_type == 0 && chance(&g->r, 30)) {
+		gen_mem_var(g);
+		return;
+	}
 	ctx_field(g, &off, &sz);
 	if (off < 0)
 		return;
@@ -831,7 +866,7 @@ static int put_key(struct gen *g, int ksz)
 }
 
 /* Accesses the map value in rv of value size vs. */
-static void value_access(struct gen *g, int rv, int vs)
+static void value_access(struct gen *g, int rv, int vs, int lock)
 {
 	uint8_t sz = rsize(g);
 	int n = size_of(sz);
@@ -841,7 +876,8 @@ static void value_access(struct gen *g, int rv, int vs)
 		sz = sizes[0];
 		n = 1;
 	}
-	if (chance(&g->r, 35)) { /* at a variable offset */
+	bool avoid_lock = lock >= 0 && !mistake(g); /* the lock word is the helpers' only */
+	if (chance(&g->r, 35) && !avoid_lock) { /* at a variable offset */
 		int limit = vs - n;
 		g->no_call++; /* a helper would clobber the value pointer */
 		scalar_source(g, 3);
@@ -864,12 +900,21 @@ static void value_access(struct gen *g, int rv, int vs)
 		off = vs - n; /* the last bytes */
 	else
 		off = (int)below(&g->r, (uint32_t)(vs - n + 1));
+	if (avoid_lock && off < lock + 4 && off + n > lock) { /* a byte beside it instead */
+		sz = VISOR_SIZE_B;
+		n = 1;
+		off = lock + 4 < vs ? lock + 4 : lock - 1;
+		if (off < 0)
+			return;
+	}
+	int aligned = off & ~(n - 1);
+	bool atomic_ok = !(avoid_lock && aligned < lock + 4 && aligned + n > lock);
 	if (chance(&g->r, 40)) {
 		ST(sz, rv, off, (int32_t)below(&g->r, 256));
-	} else if (chance(&g->r, 20) && n >= 4 && vs >= n) {
+	} else if (chance(&g->r, 20) && n >= 4 && vs >= n && atomic_ok) {
 		/* atomic add, aligned as atomics must be */
 		if (!mistake(g) || (vgen_avoid & VGEN_AVOID_MISALIGNED_ATOMIC))
-			off &= ~(n - 1);
+			off = aligned;
 		MOV(5, 1);
 		emit(g, VISOR_CLS_STX | VISOR_MODE_ATOMIC | (n == 8 ? VISOR_SIZE_DW : VISOR_SIZE_W), rv, 5,
 		     off, VISOR_ATOMIC_ADD | (chance(&g->r, 30) ? VISOR_ATOMIC_FETCH : 0));
@@ -907,7 +952,7 @@ static void gen_lookup(struct gen *g)
 		LDX(VISOR_SIZE_DW, 0, 10, off);
 	}
 	for (int i = 0, k = 1 + (int)below(&g->r, 3); i < k; i++)
-		value_access(g, 0, vs);
+		value_access(g, 0, vs, map->spin_lock_off);
 	if (skip)
 		land(g, skip);
 }
@@ -959,10 +1004,12 @@ static void gen_probe_read(struct gen *g)
 		MOVX(1, 10);
 		ALU64(VISOR_ALU_ADD, 1, off);
 		MOV(2, mistake(g) ? len + (int)below(&g->r, 600) : len);
-		/* the source: bytes both engines hold alike (what else the
-		 * process has around the context or frame differs), or NULL */
-		int src = init_off(g, len > 8 ? 8 : len);
-		if (src && is_init(g, src, len)) {
+		/* the source: bytes both engines hold alike, numbers only (a
+		 * spilled pointer, or what the process has around the context,
+		 * differs from run to run), or NULL */
+		int src = -((len + 7) & ~7) - 8 * (int)below(&g->r, 16);
+		if (chance(&g->r, 70) && src >= -g->fsz) {
+			fill_frame(g, src, len);
 			MOVX(3, 10);
 			ALU64(VISOR_ALU_ADD, 3, src);
 		} else {
@@ -1025,6 +1072,189 @@ static void gen_ringbuf(struct gen *g)
 		land(g, skip);
 }
 
+/* Two paths bound one offset differently and join; the access after the
+ * join must hold for both, so a state stored at the join may only cover
+ * one whose offset is within its own (pruning with precision). */
+static void gen_join_offset(struct gen *g)
+{
+	int small = (int)below(&g->r, 16), large = small + 1 + (int)below(&g->r, 48);
+	int limit = mistake(g) ? small : large;
+	int base = -((limit + 8 + 7) & ~7) - 8 * (int)below(&g->r, 4);
+	bool via_stack = chance(&g->r, 30);
+	fill_frame(g, base, limit + 1);
+	scalar_source(g, 3);
+	size_t other = JMP(chance(&g->r, 50) ? VISOR_JMP_JSET : VISOR_JMP_JGT, 9, (int32_t)below(&g->r, 8));
+	/* the first path, then the second: either may be explored first */
+	bool small_first = chance(&g->r, 50);
+	struct skips sk = {0};
+	bound(g, 3, small_first ? small : large, &sk);
+	size_t join = emit(g, VISOR_CLS_JMP | VISOR_JMP_JA, 0, 0, 0, 0);
+	land(g, other);
+	bound(g, 3, small_first ? large : small, &sk);
+	land(g, join);
+	if (via_stack) { /* through a spill slot too */
+		STX(VISOR_SIZE_DW, 10, 3, base - 8);
+		MOV(3, 0);
+		LDX(VISOR_SIZE_DW, 3, 10, base - 8);
+	}
+	MOV(4, (int32_t)below(&g->r, 100)); /* unrelated work between */
+	ALU64X(VISOR_ALU_ADD, 4, 4);
+	MOVX(1, 10);
+	ALU64(VISOR_ALU_ADD, 1, base);
+	ALU64X(VISOR_ALU_ADD, 1, 3);
+	LDX(VISOR_SIZE_B, 5, 1, 0);
+	acc(g, 5);
+	land_all(g, &sk);
+}
+
+/* Inside a loop: an offset that grows with the counter (r9 * 8). */
+static void gen_counter_offset(struct gen *g, int iterations)
+{
+	int span = 8 * iterations;
+	int base = -span - 8 * (int)below(&g->r, 4);
+	if (mistake(g))
+		base += 8; /* the last iteration one slot too far */
+	if (base < -g->fsz)
+		return;
+	MOVX(3, 9);
+	if (chance(&g->r, 50))
+		ALU64(VISOR_ALU_LSH, 3, 3);
+	else
+		ALU64(VISOR_ALU_MUL, 3, 8);
+	MOVX(1, 10);
+	ALU64(VISOR_ALU_ADD, 1, base);
+	ALU64X(VISOR_ALU_ADD, 1, 3);
+	ST(VISOR_SIZE_DW, 1, 0, 7);
+}
+
+/* The NULL check on a copy of the lookup's result (the same id), and a
+ * bound learnt from a comparison of two registers. */
+static void gen_lookup_copy(struct gen *g)
+{
+	int m = pick_map(g, false);
+	if (m < 0)
+		return;
+	const struct vgen_map *map = &g->p->maps[m];
+	int koff = put_key(g, (int)map->key_size);
+	load_map(g, 1, m);
+	MOVX(2, 10);
+	ALU64(VISOR_ALU_ADD, 2, koff);
+	CALL(H_LOOKUP);
+	int copy = packet_type(g->p) ? 5 : 7; /* r7 holds data in packet programs */
+	MOVX(copy, 0);
+	size_t skip = JMP(mistake(g) ? VISOR_JMP_JNE : VISOR_JMP_JEQ, copy, 0);
+	int vs = (int)map->value_size;
+	g->no_call++;
+	scalar_source(g, 3);
+	g->no_call--;
+	MOV(4, mistake(g) ? vs : vs - 1);
+	size_t skip2 = JMPX(chance(&g->r, 50) ? VISOR_JMP_JGT : VISOR_JMP_JSGT, 3, 4);
+	size_t skip3 = 0;
+	if (!mistake(g))
+		skip3 = JMP(VISOR_JMP_JSLT, 3, 0);
+	ALU64X(VISOR_ALU_ADD, 0, 3);
+	LDX(VISOR_SIZE_B, 5, 0, 0);
+	land(g, skip2);
+	if (skip3)
+		land(g, skip3);
+	land(g, skip);
+	if (!packet_type(g->p))
+		MOV(7, 0); /* r7 was only lent */
+}
+
+/* bpf_spin_lock / bpf_spin_unlock around accesses to a value with a lock
+ * (the run fails on a second lock, an unlock of nothing, or an exit with
+ * the lock held: what the verifier must prove cannot happen). */
+static void gen_spin_lock(struct gen *g)
+{
+	const struct vgen_prog *p = g->p;
+	int m = -1;
+	for (size_t i = 0; i < p->nmaps; i++)
+		if (p->maps[i].spin_lock_off >= 0 && (m < 0 || chance(&g->r, 50)))
+			m = (int)i;
+	if (m < 0)
+		return;
+	const struct vgen_map *map = &p->maps[m];
+	int lock = map->spin_lock_off, slot = -8 * (1 + (int)below(&g->r, 8));
+	int koff = put_key(g, (int)map->key_size);
+	load_map(g, 1, m);
+	MOVX(2, 10);
+	ALU64(VISOR_ALU_ADD, 2, koff);
+	CALL(H_LOOKUP);
+	size_t skip = JMP(VISOR_JMP_JEQ, 0, 0);
+	STX(VISOR_SIZE_DW, 10, 0, slot);
+	mark_init(g, slot, 8);
+	MOVX(1, 0);
+	ALU64(VISOR_ALU_ADD, 1, mistake(g) ? lock + 4 : lock);
+	CALL(93);
+	int what = mistake(g) ? (int)below(&g->r, 4) : -1;
+	LDX(VISOR_SIZE_DW, 0, 10, slot);
+	/* a byte of the value that is not the lock (what 0: the lock itself) */
+	int off = (int)below(&g->r, map->value_size);
+	if (off >= lock && off < lock + 4 && what != 0)
+		off = lock + 4 < (int)map->value_size ? lock + 4 : lock - 1;
+	ST(VISOR_SIZE_B, 0, off, 5);
+	if (what == 1) { /* a second lock */
+		MOVX(1, 0);
+		ALU64(VISOR_ALU_ADD, 1, lock);
+		CALL(93);
+	} else if (what == 2) {
+		CALL(H_PRANDOM); /* a helper call under the lock */
+	}
+	size_t keep = what == 3 ? JMP(VISOR_JMP_JSET, 9, 1) : 0; /* unlock on one path only */
+	LDX(VISOR_SIZE_DW, 1, 10, slot);
+	ALU64(VISOR_ALU_ADD, 1, lock);
+	CALL(94);
+	if (keep)
+		land(g, keep);
+	land(g, skip);
+}
+
+/* Atomics on the stack: on a slot that holds a known scalar (which must
+ * not stay known) or a spilled pointer (which must not stay a pointer). */
+static void gen_atomic_stack(struct gen *g)
+{
+	static const int32_t ops[] = {VISOR_ATOMIC_ADD, VISOR_ATOMIC_OR, VISOR_ATOMIC_AND,
+				      VISOR_ATOMIC_XOR, VISOR_ATOMIC_XCHG, VISOR_ATOMIC_CMPXCHG};
+	int slot = -8 * (1 + (int)below(&g->r, (uint32_t)g->fsz / 8 - 1));
+	int32_t op = ops[below(&g->r, 6)];
+	if (op != VISOR_ATOMIC_XCHG && op != VISOR_ATOMIC_CMPXCHG && chance(&g->r, 50))
+		op |= VISOR_ATOMIC_FETCH;
+	bool pointer = chance(&g->r, 10); /* (visor refuses atomics on spilled pointers) */
+	bool w32 = mistake(g) && chance(&g->r, 50);
+	if (pointer) {
+		STX(VISOR_SIZE_DW, 10, 6, slot); /* the context */
+	} else {
+		ST(VISOR_SIZE_DW, 10, slot, 0);
+	}
+	mark_init(g, slot, 8);
+	scalar_source(g, 1);
+	if (op == VISOR_ATOMIC_CMPXCHG)
+		MOV(0, 0); /* the value compared with */
+	emit(g, VISOR_CLS_STX | VISOR_MODE_ATOMIC | (w32 ? VISOR_SIZE_W : VISOR_SIZE_DW), 10, 1,
+	     slot + (w32 && chance(&g->r, 50) ? 4 : 0), op);
+	LDX(VISOR_SIZE_DW, 3, 10, slot);
+	if (pointer) { /* use what was a pointer: a number now */
+		if (mistake(g))
+			LDX(VISOR_SIZE_W, 4, 3, 0);
+		return;
+	}
+	/* what was 0: unknown now, so bounded before it is an offset */
+	struct skips sk = {0};
+	if (!mistake(g))
+		bound(g, 3, 56, &sk);
+	else
+		ALU64(VISOR_ALU_AND, 3, 63);
+	ALU64(VISOR_ALU_AND, 3, -8);
+	fill_frame(g, -64 - 8 * 8, 64 + 8);
+	MOVX(4, 10);
+	ALU64(VISOR_ALU_ADD, 4, -64 - 8 * 8);
+	ALU64X(VISOR_ALU_ADD, 4, 3);
+	LDX(VISOR_SIZE_DW, 5, 4, 0);
+	acc(g, 5);
+	land_all(g, &sk);
+}
+
 /* ---- control flow -------------------------------------------------------- */
 
 static void gen_stmt(struct gen *g, int depth);
@@ -1036,6 +1266,7 @@ static void gen_loop(struct gen *g, int depth)
 	int k = 1 + (int)below(&g->r, 16);
 	bool bad = mistake(g);
 	g->in_loop = true;
+	g->loop_iterations = k;
 	g->cond++; /* stores inside count as on some paths only */
 	MOV(9, 0);
 	size_t top = g->n;
@@ -1054,6 +1285,7 @@ static void gen_loop(struct gen *g, int depth)
 		g->code[j].off = (int16_t)((int)top - (int)j - 1);
 	g->cond--;
 	g->in_loop = false;
+	g->loop_iterations = 0;
 }
 
 enum { F_READ = 0, F_WRITE, F_SCALAR, F_CALLS };
@@ -1099,7 +1331,7 @@ static void gen_stmt(struct gen *g, int depth)
 		g->cond++;
 	}
 	for (;;) {
-		int pick = (int)below(&g->r, 100);
+		int pick = (int)below(&g->r, 119);
 		if (pick < 10) gen_stack_store(g);
 		else if (pick < 17) gen_stack_load(g);
 		else if (pick < 24) gen_stack_var(g);
@@ -1137,6 +1369,18 @@ static void gen_stmt(struct gen *g, int depth)
 				continue;
 			gen_loop(g, depth);
 		} else if (pick < 95) gen_local_call(g);
+		else if (pick >= 100 && pick < 104) gen_join_offset(g);
+		else if (pick >= 104 && pick < 108) {
+			if (!g->loop_iterations)
+				continue;
+			gen_counter_offset(g, g->loop_iterations);
+		} else if (pick >= 108 && pick < 112) gen_lookup_copy(g);
+		else if (pick >= 112 && pick < 116) {
+			if (g->in_loop)
+				continue;
+			gen_spin_lock(g);
+		} else if (pick >= 116)
+			gen_atomic_stack(g);
 		else {
 			int d = g->in_loop ? (int)below(&g->r, 6) : (chance(&g->r, 50) ? 9 : (int)below(&g->r, 6));
 			scalar_source(g, d);
@@ -1221,12 +1465,15 @@ static void random_maps(struct gen *g)
 		m->key_size = array ? 4 : 1 + below(&g->r, chance(&g->r, 70) ? 8 : 32);
 		m->value_size = 1 + below(&g->r, chance(&g->r, 80) ? 64 : 300);
 		m->max_entries = 1 + below(&g->r, 16);
+		m->spin_lock_off = -1;
+		if (m->value_size >= 8 && chance(&g->r, 25))
+			m->spin_lock_off = 4 * (int32_t)below(&g->r, m->value_size / 4);
 	}
-	g->ringbuf = -1;
 	if (chance(&g->r, 35)) {
 		struct vgen_map *m = &p->maps[p->nmaps];
-		*m = (struct vgen_map){.type = VISOR_MAP_TYPE_RINGBUF, .max_entries = 4096};
-		g->ringbuf = (int)p->nmaps++;
+		*m = (struct vgen_map){.type = VISOR_MAP_TYPE_RINGBUF, .max_entries = 4096,
+				       .spin_lock_off = -1};
+		p->nmaps++;
 	}
 }
 
@@ -1319,9 +1566,9 @@ int vgen_from_raw(const uint8_t *data, size_t len, uint32_t prog_type, struct vg
 	p->count = n;
 	p->prog_type = prog_type;
 	p->ctx_size = prog_type ? 0 : 64;
-	p->maps[0] = (struct vgen_map){VISOR_MAP_TYPE_ARRAY, 4, 16, 4};
-	p->maps[1] = (struct vgen_map){VISOR_MAP_TYPE_HASH, 8, 24, 8};
-	p->maps[2] = (struct vgen_map){VISOR_MAP_TYPE_RINGBUF, 0, 0, 4096};
+	p->maps[0] = (struct vgen_map){VISOR_MAP_TYPE_ARRAY, 4, 16, 4, -1};
+	p->maps[1] = (struct vgen_map){VISOR_MAP_TYPE_HASH, 8, 24, 8, 8};
+	p->maps[2] = (struct vgen_map){VISOR_MAP_TYPE_RINGBUF, 0, 0, 4096, -1};
 	p->nmaps = 3;
 	p->raw = true;
 	return 0;
@@ -1352,10 +1599,14 @@ void vgen_dump(const struct vgen_prog *p, FILE *f)
 	if (!p->prog_type)
 		fprintf(f, ", ctx_size %u", p->ctx_size);
 	fprintf(f, ", %zu insns\n", p->count);
-	for (size_t i = 0; i < p->nmaps; i++)
-		fprintf(f, "map %zu: %s key %u value %u entries %u\n", i,
-			visor_map_type_name(p->maps[i].type), p->maps[i].key_size, p->maps[i].value_size,
-			p->maps[i].max_entries);
+	for (size_t i = 0; i < p->nmaps; i++) {
+		const struct vgen_map *m = &p->maps[i];
+		fprintf(f, "map %zu: %s key %u value %u entries %u", i, visor_map_type_name(m->type),
+			m->key_size, m->value_size, m->max_entries);
+		if (m->spin_lock_off >= 0)
+			fprintf(f, " spin_lock at %d", m->spin_lock_off);
+		fputc('\n', f);
+	}
 	char *text = visor_disasm(p->insns, p->count, VISOR_SYNTAX_KERNEL, 1);
 	if (text) {
 		fputs(text, f);
@@ -1571,7 +1822,9 @@ int vgen_check(const struct vgen_prog *p, uint64_t input_seed, unsigned ninputs,
 		char why[128] = "";
 		VISOR_OPTS(visor_map_create_opts, mo, .type = p->maps[m].type,
 			   .key_size = p->maps[m].key_size, .value_size = p->maps[m].value_size,
-			   .max_entries = p->maps[m].max_entries, .errbuf = why, .errbuf_len = sizeof(why));
+			   .max_entries = p->maps[m].max_entries, .errbuf = why, .errbuf_len = sizeof(why),
+			   .spin_lock = p->maps[m].spin_lock_off >= 0,
+			   .spin_lock_off = (uint32_t)(p->maps[m].spin_lock_off >= 0 ? p->maps[m].spin_lock_off : 0));
 		ret = visor_map_create(&mo, &env.maps[m]);
 		if (ret) {
 			snprintf(o->load_msg, sizeof(o->load_msg), "map %zu: %s", m, why);

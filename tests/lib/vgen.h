@@ -43,6 +43,7 @@
 struct vgen_map {
 	uint32_t type; /* VISOR_MAP_TYPE_ARRAY, _HASH or _RINGBUF */
 	uint32_t key_size, value_size, max_entries;
+	int32_t spin_lock_off; /* a struct bpf_spin_lock in the value there, or -1 */
 };
 
 struct vgen_prog {
