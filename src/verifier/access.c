@@ -47,25 +47,28 @@ static void kill(struct vreg *r, bool as_scalar, int32_t pc)
 	r->stale = pc + 1;
 }
 
+struct kill_args {
+	bool (*pred)(const struct vreg *r, const void *arg);
+	const void *arg;
+	bool as_scalar;
+	int32_t pc;
+};
+
+static void kill_matching(struct vreg *r, struct vslot *slot, void *arg)
+{
+	const struct kill_args *k = arg;
+	if (!k->pred(r, k->arg))
+		return;
+	if (slot && !k->as_scalar)
+		memset(slot->kind, SB_INVALID, 8);
+	kill(r, k->as_scalar, k->pc);
+}
+
 void vinvalidate(struct venv *e, bool (*pred)(const struct vreg *r, const void *arg), const void *arg,
 		 bool as_scalar)
 {
-	struct vstate *s = e->cur;
-	int32_t pc = (int32_t)s->pc;
-	for (int f = 0; f <= s->curframe; f++) {
-		struct vframe *fr = s->fr[f];
-		for (int r = 0; r < 11; r++)
-			if (pred(&fr->r[r], arg))
-				kill(&fr->r[r], as_scalar, pc);
-		for (int i = 0; i < fr->nslots; i++) {
-			struct vslot *sl = &fr->slots[i];
-			if (sl->kind[0] == SB_SPILL && pred(&sl->spill, arg)) {
-				if (!as_scalar)
-					memset(sl->kind, SB_INVALID, 8);
-				kill(&sl->spill, as_scalar, pc);
-			}
-		}
-	}
+	struct kill_args k = {pred, arg, as_scalar, (int32_t)e->cur->pc};
+	vstate_each_reg(e->cur, kill_matching, &k);
 }
 
 /* Liveness of stack slots [lo, end) of frame f. */

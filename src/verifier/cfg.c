@@ -40,6 +40,19 @@ void vsub_name(const struct venv *e, size_t sub, char *buf, size_t len)
 			 e->subs[sub].start);
 }
 
+/* The function a local call or a lddw of a callback at pc names (after
+ * find_subprogs checked it), or -1. */
+static int64_t call_target(const struct venv *e, size_t pc)
+{
+	const struct visor_insn *in = &e->insns[pc];
+	if (e->flags[pc] & IF_LDDW_HI)
+		return -1;
+	if ((in->code == VISOR_OPCODE_CALL && in->src == VISOR_CALL_LOCAL) ||
+	    (in->code == VISOR_OPCODE_LDDW && in->src == VISOR_LDDW_FUNC))
+		return (int64_t)pc + 1 + in->imm;
+	return -1;
+}
+
 static bool writes_r10(const struct visor_insn *in)
 {
 	uint8_t cls = VISOR_CLASS(in->code);
@@ -131,13 +144,11 @@ static int find_subprogs(struct venv *e)
 	}
 	free(starts);
 	for (size_t pc = 0; pc < n; pc++) {
-		const struct visor_insn *in = &e->insns[pc];
-		if (e->flags[pc] & IF_LDDW_HI)
-			continue;
-		if (in->code == VISOR_OPCODE_CALL && in->src == VISOR_CALL_LOCAL)
-			e->subs[vsub_of(e, (size_t)((int64_t)pc + 1 + in->imm))].called = true;
-		else if (in->code == VISOR_OPCODE_LDDW && in->src == VISOR_LDDW_FUNC)
-			e->subs[vsub_of(e, (size_t)((int64_t)pc + 1 + in->imm))].callback = true;
+		int64_t t = call_target(e, pc);
+		if (t >= 0 && e->insns[pc].code == VISOR_OPCODE_CALL)
+			e->subs[vsub_of(e, (size_t)t)].called = true;
+		else if (t >= 0)
+			e->subs[vsub_of(e, (size_t)t)].callback = true;
 	}
 	return 0;
 }
@@ -155,14 +166,10 @@ static int check_call_graph(struct venv *e, size_t s, uint32_t depth, uint8_t *s
 	}
 	state[s] = 1; /* on the current chain */
 	for (size_t pc = e->subs[s].start; pc < e->subs[s].end; pc++) {
-		const struct visor_insn *in = &e->insns[pc];
-		if (e->flags[pc] & IF_LDDW_HI)
+		int64_t target = call_target(e, pc);
+		if (target < 0)
 			continue;
-		bool call = in->code == VISOR_OPCODE_CALL && in->src == VISOR_CALL_LOCAL;
-		bool func = in->code == VISOR_OPCODE_LDDW && in->src == VISOR_LDDW_FUNC;
-		if (!call && !func)
-			continue;
-		size_t t = vsub_of(e, (size_t)((int64_t)pc + 1 + in->imm));
+		size_t t = vsub_of(e, (size_t)target);
 		if (state[t] == 1) {
 			vsub_name(e, s, a, sizeof(a));
 			vsub_name(e, t, b, sizeof(b));
@@ -321,14 +328,10 @@ static uint32_t chain_stack(const struct venv *e, size_t s, size_t *worst, uint3
 	uint32_t best = 0;
 	size_t bw = SIZE_MAX;
 	for (size_t pc = e->subs[s].start; pc < e->subs[s].end; pc++) {
-		const struct visor_insn *in = &e->insns[pc];
-		if (e->flags[pc] & IF_LDDW_HI)
+		int64_t target = call_target(e, pc);
+		if (target < 0)
 			continue;
-		bool call = in->code == VISOR_OPCODE_CALL && in->src == VISOR_CALL_LOCAL;
-		bool func = in->code == VISOR_OPCODE_LDDW && in->src == VISOR_LDDW_FUNC;
-		if (!call && !func)
-			continue;
-		size_t t = vsub_of(e, (size_t)((int64_t)pc + 1 + in->imm));
+		size_t t = vsub_of(e, (size_t)target);
 		size_t w;
 		uint32_t wd;
 		uint32_t d = chain_stack(e, t, &w, &wd);

@@ -366,6 +366,19 @@ struct vstate *vstate_dup(const struct vstate *s)
 	return d;
 }
 
+void vstate_each_reg(struct vstate *s, void (*fn)(struct vreg *r, struct vslot *slot, void *arg),
+		     void *arg)
+{
+	for (int f = 0; f <= s->curframe; f++) {
+		struct vframe *fr = s->fr[f];
+		for (int r = 0; r < 11; r++)
+			fn(&fr->r[r], NULL, arg);
+		for (int i = 0; i < fr->nslots; i++)
+			if (fr->slots[i].kind[0] == SB_SPILL)
+				fn(&fr->slots[i].spill, &fr->slots[i], arg);
+	}
+}
+
 /* ---- comparison --------------------------------------------------------- */
 
 /* Ids of old mapped to ids of cur, consistently in both directions. */
@@ -397,13 +410,20 @@ static bool id_match(struct idmap *m, uint32_t old, uint32_t cur)
 static bool reg_covers(const struct vreg *old, const struct vreg *cur, struct idmap *m, bool exact,
 		       bool precise)
 {
-	if (exact)
+	if (exact) {
+		/* Ids are names: the same up to renaming (a loop that looks a map
+		 * up gets a new id each time round and is still the same state). */
+		uint32_t ns = old->type == T_SCALAR ? 0x40000000u : 0;
 		return old->type == cur->type && old->frameno == cur->frameno &&
 		       old->maybe_null == cur->maybe_null && old->rdonly == cur->rdonly &&
-		       old->inner == cur->inner && old->off == cur->off && old->id == cur->id && old->ref == cur->ref &&
+		       old->inner == cur->inner && old->off == cur->off &&
 		       old->range == cur->range && old->mem_size == cur->mem_size &&
 		       old->func == cur->func && old->map == cur->map &&
+		       id_match(m, old->id ? old->id | ns : 0, cur->id ? cur->id | ns : 0) &&
+		       id_match(m, old->ref ? old->ref | 0x80000000u : 0,
+				cur->ref ? cur->ref | 0x80000000u : 0) &&
 		       (old->type == T_NOT_INIT || vs_equal(&old->v, &cur->v));
+	}
 	if (old->type == T_NOT_INIT)
 		return true; /* the explored path never read it */
 	if (old->type != cur->type)

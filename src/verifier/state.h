@@ -191,6 +191,11 @@ bool vstate_same(const struct vstate *a, const struct vstate *b);
 /* Equal for states vstate_same finds the same: a cheap first test. */
 uint64_t vstate_hash(const struct vstate *s);
 
+/* Calls fn on every register (slot NULL) and every spilled register (its
+ * slot) of every frame of s. */
+void vstate_each_reg(struct vstate *s, void (*fn)(struct vreg *r, struct vslot *slot, void *arg),
+		     void *arg);
+
 void vreg_scalar_unknown(struct vreg *r);
 void vreg_scalar_const(struct vreg *r, uint64_t v);
 void vreg_not_init(struct vreg *r);

@@ -191,35 +191,42 @@ static void end_path(struct venv *e)
 }
 
 /* Scalar links (equal copies) held by one register only mean nothing. */
+struct link_count {
+	uint32_t ids[64];
+	int cnt[64], n;
+	bool clear;
+};
+
+static void count_link(struct vreg *r, struct vslot *slot, void *arg)
+{
+	struct link_count *lc = arg;
+	(void)slot;
+	if (r->type != T_SCALAR || !r->id)
+		return;
+	int k = 0;
+	while (k < lc->n && lc->ids[k] != r->id)
+		k++;
+	if (lc->clear) {
+		if (k == lc->n || lc->cnt[k] == 1)
+			r->id = 0;
+		return;
+	}
+	if (k == lc->n && lc->n < 64) {
+		lc->ids[lc->n] = r->id;
+		lc->cnt[lc->n++] = 0;
+	}
+	if (k < lc->n)
+		lc->cnt[k]++;
+}
+
 static void clear_single_links(struct vstate *s)
 {
-	uint32_t ids[64];
-	int cnt[64], n = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		for (int f = 0; f <= s->curframe; f++) {
-			struct vframe *fr = s->fr[f];
-			for (int i = 0; i < 11 + fr->nslots; i++) {
-				struct vreg *r = i < 11 ? &fr->r[i] : &fr->slots[i - 11].spill;
-				if (i >= 11 && fr->slots[i - 11].kind[0] != SB_SPILL)
-					continue;
-				if (r->type != T_SCALAR || !r->id)
-					continue;
-				int k = 0;
-				while (k < n && ids[k] != r->id)
-					k++;
-				if (pass == 0) {
-					if (k == n && n < 64) {
-						ids[n] = r->id;
-						cnt[n++] = 0;
-					}
-					if (k < n)
-						cnt[k]++;
-				} else if (k == n || cnt[k] == 1) {
-					r->id = 0;
-				}
-			}
-		}
-	}
+	struct link_count lc;
+	lc.n = 0;
+	lc.clear = false;
+	vstate_each_reg(s, count_link, &lc);
+	lc.clear = true;
+	vstate_each_reg(s, count_link, &lc);
 }
 
 /* At a prune point: 1 if an explored state covers the current one (the
@@ -512,35 +519,33 @@ static int check_alu(struct venv *e, const struct visor_insn *in)
 /* ---- conditional jumps --------------------------------------------------------- */
 
 /* Applies a NULL check's outcome to every copy of the pointer. */
+struct null_check {
+	uint32_t id, ref;
+	bool is_null;
+};
+
+static void apply_null(struct vreg *r, struct vslot *slot, void *arg)
+{
+	struct null_check *nc = arg;
+	(void)slot;
+	if (!vreg_is_ptr(r) || !r->maybe_null || r->id != nc->id)
+		return;
+	if (nc->is_null) {
+		if (r->ref)
+			nc->ref = r->ref;
+		vreg_scalar_const(r, 0);
+	} else {
+		r->maybe_null = false;
+	}
+}
+
 static void mark_null(struct vstate *s, uint32_t id, bool is_null)
 {
-	uint32_t ref = 0;
-	for (int f = 0; f <= s->curframe; f++) {
-		struct vframe *fr = s->fr[f];
-		for (int i = 0; i < 11 + fr->nslots; i++) {
-			struct vreg *r;
-			if (i < 11)
-				r = &fr->r[i];
-			else if (fr->slots[i - 11].kind[0] == SB_SPILL)
-				r = &fr->slots[i - 11].spill;
-			else
-				continue;
-			if (!vreg_is_ptr(r) || !r->maybe_null || r->id != id)
-				continue;
-			if (is_null) {
-				if (r->ref)
-					ref = r->ref;
-				uint32_t keep = i >= 11;
-				vreg_scalar_const(r, 0);
-				(void)keep;
-			} else {
-				r->maybe_null = false;
-			}
-		}
-	}
-	if (ref) { /* a NULL record holds nothing to release */
+	struct null_check nc = {.id = id, .is_null = is_null};
+	vstate_each_reg(s, apply_null, &nc);
+	if (nc.ref) { /* a NULL record holds nothing to release */
 		for (int i = 0; i < s->nrefs; i++) {
-			if (s->refs[i] == ref) {
+			if (s->refs[i] == nc.ref) {
 				s->refs[i] = s->refs[s->nrefs - 1];
 				s->ref_insn[i] = s->ref_insn[s->nrefs - 1];
 				s->nrefs--;
@@ -551,45 +556,39 @@ static void mark_null(struct vstate *s, uint32_t id, bool is_null)
 }
 
 /* Bytes [0, range) of packet pointers with this id are proven readable. */
+struct pkt_range {
+	uint8_t type;
+	uint32_t id, range;
+};
+
+static void apply_range(struct vreg *r, struct vslot *slot, void *arg)
+{
+	const struct pkt_range *pr = arg;
+	(void)slot;
+	if (r->type == pr->type && r->id == pr->id && r->range < pr->range)
+		r->range = pr->range;
+}
+
 static void mark_pkt_range(struct vstate *s, uint8_t type, uint32_t id, int32_t range)
 {
-	if (range <= 0)
-		return;
-	for (int f = 0; f <= s->curframe; f++) {
-		struct vframe *fr = s->fr[f];
-		for (int i = 0; i < 11 + fr->nslots; i++) {
-			struct vreg *r;
-			if (i < 11)
-				r = &fr->r[i];
-			else if (fr->slots[i - 11].kind[0] == SB_SPILL)
-				r = &fr->slots[i - 11].spill;
-			else
-				continue;
-			if (r->type == type && r->id == id && r->range < (uint32_t)range)
-				r->range = (uint32_t)range;
-		}
-	}
+	struct pkt_range pr = {.type = type, .id = id, .range = (uint32_t)range};
+	if (range > 0)
+		vstate_each_reg(s, apply_range, &pr);
 }
 
 /* Copies a refined scalar to its linked copies. */
+static void copy_linked(struct vreg *r, struct vslot *slot, void *arg)
+{
+	const struct vreg *src = arg;
+	(void)slot;
+	if (r != src && r->type == T_SCALAR && r->id == src->id)
+		r->v = src->v;
+}
+
 static void propagate_scalar(struct vstate *s, const struct vreg *src)
 {
-	if (!src->id)
-		return;
-	for (int f = 0; f <= s->curframe; f++) {
-		struct vframe *fr = s->fr[f];
-		for (int i = 0; i < 11 + fr->nslots; i++) {
-			struct vreg *r;
-			if (i < 11)
-				r = &fr->r[i];
-			else if (fr->slots[i - 11].kind[0] == SB_SPILL)
-				r = &fr->slots[i - 11].spill;
-			else
-				continue;
-			if (r != src && r->type == T_SCALAR && r->id == src->id)
-				r->v = src->v;
-		}
-	}
+	if (src->id)
+		vstate_each_reg(s, copy_linked, (void *)src);
 }
 
 static uint8_t flip(uint8_t op)
