@@ -40,6 +40,7 @@
 #include <visor/vm.h>
 
 #include "kernel_run.h"
+#include "stats.h"
 
 #define PKT_LEN 1500
 #define XDP_PASS 2
@@ -773,12 +774,6 @@ struct cell {
 	char why[WHY_LEN];
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Times one prepared program: a calibration batch (which also warms caches
  * and branch predictors) sizes the batches, then the best of cfg->batches. */
 static int measure(const struct engine *e, void *state, const uint8_t *input,
@@ -817,7 +812,7 @@ static int measure(const struct engine *e, void *state, const uint8_t *input,
 		if (err)
 			return err;
 	}
-	qsort(samples, cfg->batches, sizeof(samples[0]), cmp_double);
+	stats_sort(samples, cfg->batches);
 	c->ns = samples[0];
 	c->noise = c->ns > 0 ? (samples[cfg->batches / 2] - c->ns) / c->ns : 0;
 	c->ok = true;

@@ -34,6 +34,7 @@
 #include <visor/visor.h>
 
 #include "kernel_run.h"
+#include "stats.h"
 #include "packets.h"
 
 #define PROGS VISOR_BINARY_DIR "/tests/progs/"
@@ -205,18 +206,6 @@ static int side_run(struct side *s, size_t prog, const uint8_t *pkt, size_t len,
 	return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void print_skip(const struct side *s)
 {
 	printf("  %s: skipped: %s\n", engine_names[s->kind], s->why);
@@ -276,7 +265,7 @@ static int bench_map_ops(const struct options *opt)
 				t[b] = o.ns;
 			}
 			if (failures == before)
-				ns[e][p] = median(t, opt->batches);
+				ns[e][p] = stats_median(t, opt->batches);
 		}
 		have[e] = failures == before;
 		side_close(&s);
@@ -380,7 +369,7 @@ static int bench_pps(const struct options *opt)
 		}
 		have[e] = !failures;
 		if (have[e])
-			ns[e] = median(t, opt->batches);
+			ns[e] = stats_median(t, opt->batches);
 		side_close(&s);
 	}
 	printf("  %-8s %12s %14s %12s\n", "engine", "ns/packet", "packets/s", "vs kernel");

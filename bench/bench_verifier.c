@@ -34,6 +34,7 @@
 #include <visor/verifier.h>
 
 #include "kernel_run.h"
+#include "stats.h"
 
 #define PROGS VISOR_BINARY_DIR "/tests/progs"
 #define MAX_PROGS 256
@@ -86,18 +87,6 @@ static double now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static bool is_refused_object(const char *name)
@@ -220,7 +209,7 @@ static void bench_visor_object(const char *objname, const struct options *opt)
 			visor_verify(insns, b->insns, &ro);
 			samples[r] = now_us() - t0;
 		}
-		b->visor_us = median(samples, n);
+		b->visor_us = stats_median(samples, n);
 		b->visor_runs = n;
 	}
 	visor_obj_maps_destroy(maps, nmaps);
@@ -297,7 +286,7 @@ static void bench_kernel_object(const char *objname, const struct options *opt)
 			double v[16];
 			for (unsigned l = 0; l < loads; l++)
 				v[l] = us[l][k];
-			b->kernel_us = median(v, loads);
+			b->kernel_us = stats_median(v, loads);
 			b->kernel_processed = processed[k];
 			b->kernel_loads = loads;
 		}

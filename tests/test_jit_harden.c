@@ -11,42 +11,45 @@
 #include "testutil.h"
 
 /* Every place an instruction carries an immediate: ALU (64/32, every
- * operation), jumps (64/32), stores, lddw, packet loads, call arguments.
- * The unreachable tail is compiled too. */
-static const char prog[] =
-	"	mov %r6, %r1\n"
-	"	lddw %r2, 0x1122334455667788\n"
-	"	add %r2, 0x5a17c0de\n"
-	"	sub32 %r2, 0x6b28d1ef\n"
-	"	mul %r2, 0x7c39e2f1\n"
-	"	or %r2, 0x0d4af302\n"
-	"	and32 %r2, 0x1e5b0413\n"
-	"	xor %r2, 0x2f6c1524\n"
-	"	mov %r3, 0x307d2635\n"
-	"	mov32 %r4, 0x418e3746\n"
-	"	div %r3, 0x529f4857\n"
-	"	mod32 %r4, 0x63a0596a\n"
-	"	sdiv %r3, 0x74b16a7b\n"
-	"	smod32 %r4, 0x35c27b8c\n"
-	"	arsh %r3, 0x2b\n"
-	"	jeq %r2, 0x46d38c9d, skip1\n"
-	"	add %r0, 1\n"
-	"skip1:\n"
-	"	jgt32 %r2, 0x57e49dae, skip2\n"
-	"	add %r0, 2\n"
-	"skip2:\n"
-	"	jset %r2, 0x68f5aebf, skip3\n"
-	"	add %r0, 4\n"
-	"skip3:\n"
-	"	stw [%r10-8], 0x7a06bfc0\n"
-	"	stdw [%r10-16], 0x0b17c0d1\n"
-	"	ldxw %r5, [%r10-8]\n"
-	"	add %r0, %r5\n"
-	"	ldxdw %r5, [%r10-16]\n"
-	"	add %r0, %r5\n"
-	"	add %r0, %r2\n"
-	"	add %r0, %r3\n"
+ * operation), jumps (64/32), stores, lddw, call arguments; prog adds packet
+ * loads in an unreachable tail, which is compiled too. */
+#define HARDEN_BODY \
+	"	mov %r6, %r1\n" \
+	"	lddw %r2, 0x1122334455667788\n" \
+	"	add %r2, 0x5a17c0de\n" \
+	"	sub32 %r2, 0x6b28d1ef\n" \
+	"	mul %r2, 0x7c39e2f1\n" \
+	"	or %r2, 0x0d4af302\n" \
+	"	and32 %r2, 0x1e5b0413\n" \
+	"	xor %r2, 0x2f6c1524\n" \
+	"	mov %r3, 0x307d2635\n" \
+	"	mov32 %r4, 0x418e3746\n" \
+	"	div %r3, 0x529f4857\n" \
+	"	mod32 %r4, 0x63a0596a\n" \
+	"	sdiv %r3, 0x74b16a7b\n" \
+	"	smod32 %r4, 0x35c27b8c\n" \
+	"	arsh %r3, 0x2b\n" \
+	"	jeq %r2, 0x46d38c9d, skip1\n" \
+	"	add %r0, 1\n" \
+	"skip1:\n" \
+	"	jgt32 %r2, 0x57e49dae, skip2\n" \
+	"	add %r0, 2\n" \
+	"skip2:\n" \
+	"	jset %r2, 0x68f5aebf, skip3\n" \
+	"	add %r0, 4\n" \
+	"skip3:\n" \
+	"	stw [%r10-8], 0x7a06bfc0\n" \
+	"	stdw [%r10-16], 0x0b17c0d1\n" \
+	"	ldxw %r5, [%r10-8]\n" \
+	"	add %r0, %r5\n" \
+	"	ldxdw %r5, [%r10-16]\n" \
+	"	add %r0, %r5\n" \
+	"	add %r0, %r2\n" \
+	"	add %r0, %r3\n" \
 	"	add %r0, %r4\n"
+
+static const char prog[] =
+	HARDEN_BODY
 	"	ja done\n"
 	"	ldabsw 0x1c28d1e2\n"
 	"	ldindh %r3, 0x2d39e2f3\n"
@@ -57,39 +60,7 @@ static const char prog[] =
  * tail): hardened code without inline checks is tested on it. */
 static const char verifiable[] =
 	"	mov %r0, 0\n"
-	"	mov %r6, %r1\n"
-	"	lddw %r2, 0x1122334455667788\n"
-	"	add %r2, 0x5a17c0de\n"
-	"	sub32 %r2, 0x6b28d1ef\n"
-	"	mul %r2, 0x7c39e2f1\n"
-	"	or %r2, 0x0d4af302\n"
-	"	and32 %r2, 0x1e5b0413\n"
-	"	xor %r2, 0x2f6c1524\n"
-	"	mov %r3, 0x307d2635\n"
-	"	mov32 %r4, 0x418e3746\n"
-	"	div %r3, 0x529f4857\n"
-	"	mod32 %r4, 0x63a0596a\n"
-	"	sdiv %r3, 0x74b16a7b\n"
-	"	smod32 %r4, 0x35c27b8c\n"
-	"	arsh %r3, 0x2b\n"
-	"	jeq %r2, 0x46d38c9d, skip1\n"
-	"	add %r0, 1\n"
-	"skip1:\n"
-	"	jgt32 %r2, 0x57e49dae, skip2\n"
-	"	add %r0, 2\n"
-	"skip2:\n"
-	"	jset %r2, 0x68f5aebf, skip3\n"
-	"	add %r0, 4\n"
-	"skip3:\n"
-	"	stw [%r10-8], 0x7a06bfc0\n"
-	"	stdw [%r10-16], 0x0b17c0d1\n"
-	"	ldxw %r5, [%r10-8]\n"
-	"	add %r0, %r5\n"
-	"	ldxdw %r5, [%r10-16]\n"
-	"	add %r0, %r5\n"
-	"	add %r0, %r2\n"
-	"	add %r0, %r3\n"
-	"	add %r0, %r4\n"
+	HARDEN_BODY
 	"	exit\n";
 
 static const uint32_t imm32[] = {

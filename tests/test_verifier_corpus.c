@@ -139,6 +139,19 @@ static int parse_map(struct expect *e, const char *s, const char *file)
 	return 0;
 }
 
+/* The verdict word after a key and the quoted reason that may follow it.
+ * Returns 0 or -1 (reported, naming the line). */
+static int parse_verdict(const char *rest, bool *accept, char *reason, size_t reason_len,
+			 const char *line, const char *file)
+{
+	if (!verdict_word(rest, accept)) {
+		fprintf(stderr, "%s: bad verdict line: %s\n", file, line);
+		return -1;
+	}
+	quoted(rest, reason, reason_len);
+	return 0;
+}
+
 /* Reads the "key: value" lines of one comment block (any line whose text,
  * after comment markers, starts with a key). Returns 0 or -1 (reported). */
 static int parse_line(struct expect *e, const char *line, const char *file)
@@ -147,18 +160,13 @@ static int parse_line(struct expect *e, const char *line, const char *file)
 	       *line == '*')
 		line++;
 	if (!strncmp(line, "expect:", 7)) {
-		if (!verdict_word(line + 7, &e->accept)) {
-			fprintf(stderr, "%s: bad expect line: %s\n", file, line);
+		if (parse_verdict(line + 7, &e->accept, e->reason, sizeof(e->reason), line, file))
 			return -1;
-		}
-		quoted(line + 7, e->reason, sizeof(e->reason));
 		e->has_expect = true;
 	} else if (!strncmp(line, "kernel:", 7)) {
-		if (!verdict_word(line + 7, &e->kernel_accept)) {
-			fprintf(stderr, "%s: bad kernel line: %s\n", file, line);
+		if (parse_verdict(line + 7, &e->kernel_accept, e->kernel_reason,
+				  sizeof(e->kernel_reason), line, file))
 			return -1;
-		}
-		quoted(line + 7, e->kernel_reason, sizeof(e->kernel_reason));
 		e->kernel_given = true;
 	} else if (!strncmp(line, "stricter:", 9)) {
 		snprintf(e->stricter, sizeof(e->stricter), "%s", line + 9 + (line[9] == ' '));

@@ -1,7 +1,7 @@
 /* visor — kernel backend: the Linux kernel's own eBPF, through libbpf.
- * First piece: the bpf filesystem (bpffs) and reading pinned maps. Loading,
- * attaching, ring/perf buffers and the trace pipe come later and grow this
- * header. See docs/KERNEL.md.
+ * The bpf filesystem (bpffs), maps (pinned, by id, of a loaded object),
+ * objects loaded and attached through libbpf, ring/perf buffers and the
+ * trace pipe. See docs/KERNEL.md.
  *
  * Errors are negative errno values with a one-line message in a caller
  * buffer (err, err_len; err may be NULL) or, for calls on an open map, in
@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -102,6 +103,153 @@ int visor_kernel_map_format_key(struct visor_kernel_map *map, const void *key, c
 				size_t buf_len);
 int visor_kernel_map_format_value(struct visor_kernel_map *map, const void *value, char *buf,
 				  size_t buf_len);
+
+
+/* ---- Objects loaded into the kernel (libbpf) ------------------------------
+ * src/kernel/kobj.c. An object file compiled with clang -target bpf, opened
+ * and loaded by libbpf (relocations, maps, BTF, CO-RE against the running
+ * kernel's BTF), with every attachment made through it kept as a bpf_link
+ * that visor_kernel_obj_close (or the process's death) detaches. */
+
+struct visor_kernel_obj;
+struct visor_kernel_link;
+
+struct visor_kernel_obj_opts {
+	size_t sz;
+	const char *const *progs;  /* load only these programs (NULL: all) */
+	size_t nprogs;
+	unsigned log_level;        /* the kernel verifier's log, on failure (default 1) */
+};
+
+/* Opens and loads path. Returns 0 and *obj, or a negative errno with one
+ * line: the file (-ENOENT, -EINVAL not an eBPF object), the kernel's
+ * verifier refusal (-EACCES, with its last log line and the program), a
+ * privilege problem (-EPERM: "loading programs needs root or CAP_BPF +
+ * CAP_PERFMON (+ CAP_NET_ADMIN for XDP/tc)"; RLIMIT_MEMLOCK named when it is
+ * the limit). */
+int visor_kernel_obj_load(const char *path, const struct visor_kernel_obj_opts *opts,
+			  struct visor_kernel_obj **obj, char *err, size_t err_len);
+/* Detaches every link made through obj, then unloads; NULL is ignored. */
+void visor_kernel_obj_close(struct visor_kernel_obj *obj);
+
+size_t visor_kernel_obj_prog_count(const struct visor_kernel_obj *obj);
+const char *visor_kernel_obj_prog_name(const struct visor_kernel_obj *obj, size_t i);
+const char *visor_kernel_obj_prog_section(const struct visor_kernel_obj *obj, size_t i);
+int visor_kernel_obj_prog_fd(const struct visor_kernel_obj *obj, const char *name); /* -ENOENT */
+size_t visor_kernel_obj_map_count(const struct visor_kernel_obj *obj);
+const char *visor_kernel_obj_map_name(const struct visor_kernel_obj *obj, size_t i);
+/* The object's map as an open kernel map (the pinned-map API above works
+ * on it: walk, look up, format). Owned by obj. NULL: no such map. */
+struct visor_kernel_map *visor_kernel_obj_map(struct visor_kernel_obj *obj, const char *name);
+
+/* ---- Attaching (src/kernel/attach.c, attach_net.c) ------------------------ */
+
+/* (VISOR_KERNEL_ATTACH_*: object.h's VISOR_ATTACH_* are the Linux attach types.) */
+enum visor_kernel_attach_kind {
+	VISOR_KERNEL_ATTACH_AUTO = 0,      /* from the program's section name */
+	VISOR_KERNEL_ATTACH_TRACEPOINT,    /* target "category/name" */
+	VISOR_KERNEL_ATTACH_RAW_TRACEPOINT,/* target "name" */
+	VISOR_KERNEL_ATTACH_UPROBE,        /* target binary path, func symbol, pid (-1: all), retprobe */
+	VISOR_KERNEL_ATTACH_XDP,           /* target interface name */
+	VISOR_KERNEL_ATTACH_TC,            /* target interface name, egress */
+	VISOR_KERNEL_ATTACH_SOCKET,        /* sock_fd, or target interface name: visor opens a raw socket */
+	VISOR_KERNEL_ATTACH_PERF_EVENT,    /* software cpu-clock, freq samples/s, on every CPU */
+	VISOR_KERNEL_ATTACH_KPROBE,        /* target function; falls back to the syscall tracepoint */
+};
+
+struct visor_kernel_attach_opts {
+	size_t sz;
+	int kind;              /* enum visor_kernel_attach_kind */
+	const char *target;
+	const char *func;      /* uprobes: symbol in target's ELF symbol table */
+	int pid;               /* uprobes / perf events: -1 (0 also means all) */
+	bool retprobe;         /* uretprobe / kretprobe */
+	bool egress;           /* tc */
+	bool generic;          /* XDP: skb (generic) mode from the start */
+	int sock_fd;           /* socket filters: an existing socket (else target) */
+	uint64_t freq;         /* perf events: samples per second (default 99) */
+};
+
+/* Attaches program prog of obj (opts NULL: by its section name, as libbpf's
+ * auto-attach, with visor's fallbacks: kprobe__<syscall> or
+ * SEC("kprobe/__x64_sys_X") to the syscalls/sys_enter_X tracepoint on a
+ * kernel without kprobes, said once on stderr-like note in *note; XDP native
+ * falling back to generic with a note; tc through tcx links where the
+ * kernel has them, else a clsact qdisc). The link is kept by obj and also
+ * returned in *link (may be NULL). Errors: one line naming what is missing:
+ * "no tracepoint syscalls/sys_enter_foo (see /sys/kernel/tracing/events)",
+ * "/bin/nope: no such binary", "symbol 'f' not found in /bin/ls",
+ * "no interface 'veth9'", "kprobes are not available in this kernel: use
+ * tracepoint/syscalls/sys_enter_clone", privileges. */
+int visor_kernel_attach(struct visor_kernel_obj *obj, const char *prog,
+			const struct visor_kernel_attach_opts *opts, struct visor_kernel_link **link,
+			char *note, size_t note_len, char *err, size_t err_len);
+/* Every program of obj by its section (programs with no attach point, e.g.
+ * SEC("xdp") without a target, are skipped and listed in note). On error
+ * the links made so far are destroyed: nothing is left half-attached. */
+int visor_kernel_attach_all(struct visor_kernel_obj *obj, char *note, size_t note_len, char *err,
+			    size_t err_len);
+/* Detaches now (obj forgets it). */
+void visor_kernel_link_destroy(struct visor_kernel_link *link);
+/* "tracepoint syscalls/sys_enter_openat", "xdp on veth0 (generic)" ... */
+const char *visor_kernel_link_describe(const struct visor_kernel_link *link);
+
+/* ---- Output channels (src/kernel/ringbuf.c, perfbuf.c, trace_pipe.c) ------ */
+
+/* A record from a ring buffer or perf buffer map; return non-zero to stop
+ * polling (the value is returned by poll). */
+typedef int (*visor_kernel_sample_fn)(void *ctx, const void *data, size_t size);
+/* Perf buffers may drop records when user space is slow: lost_fn is told. */
+typedef void (*visor_kernel_lost_fn)(void *ctx, int cpu, uint64_t count);
+
+struct visor_kernel_ringbuf;
+int visor_kernel_ringbuf_open(struct visor_kernel_obj *obj, const char *map,
+			      visor_kernel_sample_fn fn, void *ctx,
+			      struct visor_kernel_ringbuf **rb, char *err, size_t err_len);
+/* Waits up to timeout_ms (-1: forever) and calls fn for each record, in
+ * order. Returns the number of records, a callback's non-zero value, or a
+ * negative errno (-EINTR when a signal arrived). */
+int visor_kernel_ringbuf_poll(struct visor_kernel_ringbuf *rb, int timeout_ms);
+void visor_kernel_ringbuf_free(struct visor_kernel_ringbuf *rb);
+
+struct visor_kernel_perfbuf;
+int visor_kernel_perfbuf_open(struct visor_kernel_obj *obj, const char *map,
+			      visor_kernel_sample_fn fn, visor_kernel_lost_fn lost, void *ctx,
+			      struct visor_kernel_perfbuf **pb, char *err, size_t err_len);
+int visor_kernel_perfbuf_poll(struct visor_kernel_perfbuf *pb, int timeout_ms);
+void visor_kernel_perfbuf_free(struct visor_kernel_perfbuf *pb);
+
+/* The trace pipe (bpf_trace_printk output), mounting tracefs at
+ * /sys/kernel/tracing when root and it is missing. */
+struct visor_kernel_trace;
+int visor_kernel_trace_open(struct visor_kernel_trace **tr, char *err, size_t err_len);
+/* Calls fn for each complete line read within timeout_ms ("comm-pid [cpu]
+ * flags timestamp: bpf_trace_printk: text"); returns lines read or -errno. */
+int visor_kernel_trace_poll(struct visor_kernel_trace *tr, int timeout_ms,
+			    void (*fn)(void *ctx, const char *line), void *ctx);
+void visor_kernel_trace_close(struct visor_kernel_trace *tr);
+/* One call: prints every trace line to out until timeout_ms passes (BCC's
+ * trace_print). */
+int visor_trace_print(FILE *out, int timeout_ms, char *err, size_t err_len);
+
+/* ---- What is loaded in the kernel (src/kernel/list.c) --------------------- */
+
+struct visor_kernel_prog_info {
+	uint32_t id, type;
+	char name[16];
+	char tag[17];          /* hex */
+	uint32_t insns;        /* translated instructions */
+	uint64_t run_cnt, run_time_ns; /* when kernel.bpf_stats_enabled */
+};
+/* Calls fn for every program (BPF_PROG_GET_NEXT_ID); 0 or -errno. */
+int visor_kernel_prog_list(int (*fn)(void *ctx, const struct visor_kernel_prog_info *info),
+			   void *ctx, char *err, size_t err_len);
+/* Calls fn for every map with its info; 0 or -errno. */
+int visor_kernel_map_list(int (*fn)(void *ctx, const struct visor_kernel_map_info *info),
+			  void *ctx, char *err, size_t err_len);
+/* Opens the map with this id (BPF_MAP_GET_FD_BY_ID), as open_pinned. */
+int visor_kernel_map_open_id(uint32_t id, struct visor_kernel_map **map, char *err,
+			     size_t err_len);
 
 #ifdef __cplusplus
 }

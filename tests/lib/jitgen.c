@@ -7,6 +7,8 @@
 #include <visor/visor.h>
 
 #include "jitgen.h"
+#include "insnbuf.h"
+#include "rng.h"
 /* The JIT's internal test flags (VISOR_JIT_NO_BMI2, VISOR_JIT_TINY_BUF). */
 #include "../../src/vm/jit.h"
 
@@ -21,37 +23,6 @@ enum { H_MIX = 1, H_MEMW = 2, H_FROB = 3, H_STOP = 4, H_FAIL = 5, H_UNKNOWN = 6,
 #define RO_LEN 32
 
 /* ---- randomness ---------------------------------------------------------- */
-
-struct rng {
-	uint64_t s;
-	const uint8_t *d; /* decisions from the fuzzer's bytes first */
-	size_t n, pos;
-};
-
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rbits(struct rng *r, int bytes)
-{
-	if (r->pos >= r->n)
-		return splitmix(&r->s);
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | (r->pos < r->n ? r->d[r->pos++] : (uint8_t)splitmix(&r->s));
-	return v;
-}
-
-static uint32_t below(struct rng *r, uint32_t n)
-{
-	return n <= 1 ? 0 : (uint32_t)(rbits(r, n <= 256 ? 1 : 4) % n);
-}
-
-static bool chance(struct rng *r, unsigned pct) { return below(r, 100) < pct; }
 
 /* Immediates that find edge cases more often than uniform ones would. */
 static int32_t rimm(struct rng *r)
@@ -85,8 +56,7 @@ static uint64_t rimm64(struct rng *r)
 
 struct gen {
 	struct rng r;
-	struct visor_insn *code;
-	size_t n, cap;
+	struct insn_buf buf;
 	struct {
 		size_t at;
 		int func;
@@ -99,24 +69,11 @@ struct gen {
 	bool unbounded;    /* backward jumps that only the budget ends */
 	bool unsafe;       /* faults and misaligned atomics allowed */
 	size_t mem_len, pkt_len;
-	bool oom;
 };
 
 static void emit(struct gen *g, uint8_t code, int dst, int src, int off, int32_t imm)
 {
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 256;
-		struct visor_insn *c = realloc(g->code, cap * sizeof(*c));
-		if (!c) {
-			g->oom = true;
-			g->n = 0;
-			return;
-		}
-		g->code = c;
-		g->cap = cap;
-	}
-	g->code[g->n++] = (struct visor_insn){.code = code, .dst = (uint8_t)dst, .src = (uint8_t)src,
-					      .off = (int16_t)off, .imm = imm};
+	insn_buf_emit(&g->buf, code, dst, src, off, imm);
 }
 
 /* A scalar register a statement may write / read. */
@@ -339,7 +296,7 @@ static void gen_local_call(struct gen *g)
 		return;
 	if (g->ncalls == MAX_CALLS)
 		return;
-	g->calls[g->ncalls].at = g->n;
+	g->calls[g->ncalls].at = g->buf.n;
 	g->calls[g->ncalls++].func = target;
 	emit(g, VISOR_OPCODE_CALL, 0, VISOR_CALL_LOCAL, 0, 0);
 }
@@ -416,14 +373,14 @@ static void gen_loop(struct gen *g)
 	if (c < 0)
 		return;
 	emit(g, VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K, c, 0, 0, 1 + (int32_t)below(&g->r, 6));
-	size_t top = g->n;
+	size_t top = g->buf.n;
 	g->reserved |= 1u << c;
 	g->depth++;
 	gen_block(g, 1 + (int)below(&g->r, 5));
 	g->depth--;
 	g->reserved &= ~(1u << c);
 	emit(g, VISOR_CLS_ALU64 | VISOR_ALU_SUB | VISOR_SRC_K, c, 0, 0, 1);
-	emit(g, VISOR_CLS_JMP | VISOR_JMP_JNE | VISOR_SRC_K, c, 0, (int)top - (int)g->n - 1, 0);
+	emit(g, VISOR_CLS_JMP | VISOR_JMP_JNE | VISOR_SRC_K, c, 0, (int)top - (int)g->buf.n - 1, 0);
 }
 
 /* A conditional (or unconditional) jump with its offset still to set.
@@ -460,8 +417,8 @@ static void gen_block(struct gen *g, int nstmts)
 
 	if (nstmts > MAX_STMTS)
 		nstmts = MAX_STMTS;
-	for (int i = 0; i < nstmts && !g->oom; i++) {
-		starts[i] = g->n;
+	for (int i = 0; i < nstmts && !g->buf.oom; i++) {
+		starts[i] = g->buf.n;
 		unsigned k = below(r, 100);
 		if (k < 30) {
 			gen_alu(g);
@@ -477,7 +434,7 @@ static void gen_block(struct gen *g, int nstmts)
 			gen_atomic(g);
 		} else if (k < 70) {
 			/* forward, to a later statement of this block or its end */
-			size_t at = g->n;
+			size_t at = g->buf.n;
 			bool imm = gen_jump(g);
 			pend[np].at = at;
 			pend[np].imm = imm;
@@ -490,13 +447,13 @@ static void gen_block(struct gen *g, int nstmts)
 		} else if (k < 76) {
 			if (g->unbounded) {
 				int t = (int)below(r, (uint32_t)i + 1);
-				size_t at = g->n;
+				size_t at = g->buf.n;
 				bool imm = gen_jump(g);
 				int off = (int)starts[t] - (int)at - 1;
 				if (imm)
-					g->code[at].imm = off;
+					g->buf.code[at].imm = off;
 				else
-					g->code[at].off = (int16_t)off;
+					g->buf.code[at].off = (int16_t)off;
 			} else {
 				gen_alu(g);
 			}
@@ -516,21 +473,21 @@ static void gen_block(struct gen *g, int nstmts)
 			gen_alu(g);
 		}
 	}
-	starts[nstmts] = g->n;
-	if (g->oom)
+	starts[nstmts] = g->buf.n;
+	if (g->buf.oom)
 		return;
 	for (int i = 0; i < np; i++) {
 		int off = (int)starts[pend[i].target] - (int)pend[i].at - 1;
 		if (pend[i].imm)
-			g->code[pend[i].at].imm = off;
+			g->buf.code[pend[i].at].imm = off;
 		else
-			g->code[pend[i].at].off = (int16_t)off;
+			g->buf.code[pend[i].at].off = (int16_t)off;
 	}
 }
 
 static void gen_func(struct gen *g, int f, int nstmts)
 {
-	g->func_at[f] = g->n;
+	g->func_at[f] = g->buf.n;
 	g->cur = f;
 	if (f == 0) {
 		emit(g, VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_X, 9, 1, 0, 0);
@@ -584,22 +541,22 @@ int jitgen_generate(uint64_t seed, const uint8_t *data, size_t len, struct jitge
 		p->pkt[i] = (uint8_t)rbits(r, 1);
 
 	gen_func(&g, 0, 3 + (int)below(r, 20));
-	for (int f = 1; f < g.nfuncs && !g.oom; f++)
+	for (int f = 1; f < g.nfuncs && !g.buf.oom; f++)
 		gen_func(&g, f, 1 + (int)below(r, 8));
 	/* Now and then the last function runs off the end of the program:
 	 * its exit becomes a move (jumps to it still land). */
-	if (g.unsafe && g.n && chance(r, 10))
-		g.code[g.n - 1] = (struct visor_insn){.code = VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K,
+	if (g.unsafe && g.buf.n && chance(r, 10))
+		g.buf.code[g.buf.n - 1] = (struct visor_insn){.code = VISOR_CLS_ALU64 | VISOR_ALU_MOV | VISOR_SRC_K,
 						      .dst = 0, .imm = 1};
-	if (g.oom) {
-		free(g.code);
+	if (g.buf.oom) {
+		free(g.buf.code);
 		return -ENOMEM;
 	}
 	for (int i = 0; i < g.ncalls; i++)
-		g.code[g.calls[i].at].imm = (int32_t)g.func_at[g.calls[i].func] - (int32_t)g.calls[i].at - 1;
+		g.buf.code[g.calls[i].at].imm = (int32_t)g.func_at[g.calls[i].func] - (int32_t)g.calls[i].at - 1;
 
-	p->insns = g.code;
-	p->count = g.n;
+	p->insns = g.buf.code;
+	p->count = g.buf.n;
 	p->safe = !g.unsafe;
 	if (g.unbounded)
 		p->budget = 1 + below(r, 5000);

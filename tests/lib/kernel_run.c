@@ -3,7 +3,6 @@
 #include "kernel_run.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,23 +10,14 @@
 
 #include <bpf/bpf.h>
 
+#include "testutil.h"
+
 #ifndef BPF_F_SLEEPABLE
 #define BPF_F_SLEEPABLE (1U << 4)
 #endif
 
 /* struct visor_insn is laid out as struct bpf_insn; the kernel reads ours. */
 _Static_assert(sizeof(struct visor_insn) == sizeof(struct bpf_insn), "insn layout");
-
-static void put(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 /* Copies the end of the verifier log: its last lines say why it refused. */
 static void copy_log_tail(char *dst, size_t dst_len, const char *log)
@@ -68,7 +58,7 @@ int kernel_prog_load(int prog_type, uint32_t prog_flags, const struct visor_insn
 
 	vlog = malloc(KERNEL_LOG_SIZE);
 	if (!vlog) {
-		put(log, log_len, "load failed (%s); no memory for the verifier log",
+		test_format(log, log_len, "load failed (%s); no memory for the verifier log",
 		    strerror(-err));
 		return err;
 	}
@@ -81,7 +71,7 @@ int kernel_prog_load(int prog_type, uint32_t prog_flags, const struct visor_insn
 	if (fd >= 0) {
 		/* Accepted the second time: not expected, but not our error to invent. */
 		close(fd);
-		put(log, log_len, "load failed (%s) without log, succeeded with it",
+		test_format(log, log_len, "load failed (%s) without log, succeeded with it",
 		    strerror(-err));
 	} else if (vlog[0]) {
 		/* The kernel keeps the log's tail when it overflows (rotating log),
@@ -89,7 +79,7 @@ int kernel_prog_load(int prog_type, uint32_t prog_flags, const struct visor_insn
 		vlog[KERNEL_LOG_SIZE - 1] = 0;
 		copy_log_tail(log, log_len, vlog);
 	} else {
-		put(log, log_len, "load failed (%s), empty verifier log", strerror(-err));
+		test_format(log, log_len, "load failed (%s), empty verifier log", strerror(-err));
 	}
 	free(vlog);
 	return err;
@@ -135,7 +125,7 @@ int kernel_run_xdp_repeat(const struct visor_insn *insns, size_t n, const void *
 		return fd;
 	err = kernel_test_run(fd, pkt, pkt_len, repeat, retval, duration_ns);
 	if (err)
-		put(log, log_len, "BPF_PROG_TEST_RUN (xdp): %s", strerror(-err));
+		test_format(log, log_len, "BPF_PROG_TEST_RUN (xdp): %s", strerror(-err));
 	close(fd);
 	return err;
 }
@@ -156,7 +146,7 @@ int kernel_run_syscall(const struct visor_insn *insns, size_t n, void *ctx, size
 		return fd;
 	if (bpf_prog_test_run_opts(fd, &opts) < 0) {
 		err = -errno;
-		put(log, log_len, "BPF_PROG_TEST_RUN (syscall): %s", strerror(-err));
+		test_format(log, log_len, "BPF_PROG_TEST_RUN (syscall): %s", strerror(-err));
 	} else if (r0) {
 		*r0 = opts.retval;
 	}
@@ -202,34 +192,34 @@ static int probe(char *why, size_t len)
 	err = kernel_run_syscall(prog, 3, ctx, sizeof(ctx), &r0, log, sizeof(log));
 	if (err == -EPERM || err == -EACCES) {
 		if (geteuid() != 0)
-			put(why, len, "not root (euid %u) and bpf() refused: %s",
+			test_format(why, len, "not root (euid %u) and bpf() refused: %s",
 			    (unsigned)geteuid(), strerror(-err));
 		else
-			put(why, len,
+			test_format(why, len,
 			    "bpf() not permitted (%s) although root: missing CAP_BPF/"
 			    "CAP_SYS_ADMIN or a seccomp/LSM policy",
 			    strerror(-err));
 		return 0;
 	}
 	if (err == -ENOSYS) {
-		put(why, len, "kernel has no bpf() system call (ENOSYS)");
+		test_format(why, len, "kernel has no bpf() system call (ENOSYS)");
 		return 0;
 	}
 	/* The skip reason is one line: keep the log's last line only. */
 	last_line(log);
 	if (err == -EINVAL) {
-		put(why, len,
+		test_format(why, len,
 		    "kernel refused a sleepable BPF_PROG_TYPE_SYSCALL program (EINVAL, "
 		    "needs Linux 5.14+): %s",
 		    log);
 		return 0;
 	}
 	if (err) {
-		put(why, len, "probe program failed: %s (%s)", strerror(-err), log);
+		test_format(why, len, "probe program failed: %s (%s)", strerror(-err), log);
 		return 0;
 	}
 	if (r0 != 0x5a17 || ctx[0] != 0x5a17) {
-		put(why, len, "BPF_PROG_TEST_RUN gave r0=0x%llx ctx=0x%x, expected 0x5a17",
+		test_format(why, len, "BPF_PROG_TEST_RUN gave r0=0x%llx ctx=0x%x, expected 0x5a17",
 		    (unsigned long long)r0, ctx[0]);
 		return 0;
 	}
@@ -244,7 +234,7 @@ int kernel_available(char *why, size_t len)
 	if (state < 0)
 		state = probe(reason, sizeof(reason));
 	if (!state)
-		put(why, len, "%s", reason);
+		test_format(why, len, "%s", reason);
 	else if (why && len)
 		why[0] = 0;
 	return state;

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "kernel_run.h"
-
-static void put(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
+#include "testutil.h"
 
 static int create_map(const struct kverify_map *m, char *log, size_t log_len)
 {
@@ -35,13 +24,13 @@ static int create_map(const struct kverify_map *m, char *log, size_t log_len)
 	fd = bpf_map_create(m->type, m->name, m->key_size, m->value_size, m->max_entries, &opts);
 	if (fd < 0) {
 		err = -errno;
-		put(log, log_len, "map %s: bpf_map_create: %s", m->name, strerror(-err));
+		test_format(log, log_len, "map %s: bpf_map_create: %s", m->name, strerror(-err));
 		return err;
 	}
 	if (m->freeze && bpf_map_freeze(fd) < 0) {
 		err = -errno;
 		close(fd);
-		put(log, log_len, "map %s: bpf_map_freeze: %s", m->name, strerror(-err));
+		test_format(log, log_len, "map %s: bpf_map_freeze: %s", m->name, strerror(-err));
 		return err;
 	}
 	return fd;
@@ -59,7 +48,7 @@ int kverify_insns(int prog_type, const struct visor_insn *insns, size_t n,
 	if (!copy || !fds) {
 		free(copy);
 		free(fds);
-		put(log, log_len, "out of memory");
+		test_format(log, log_len, "out of memory");
 		return -ENOMEM;
 	}
 	memcpy(copy, insns, n * sizeof(*copy));
@@ -123,7 +112,7 @@ static struct bpf_object *open_one(const char *path, const char *prog, char *log
 
 	*out = NULL;
 	if (!obj) {
-		put(log, log_len, "not verified: open: %s", strerror(errno));
+		test_format(log, log_len, "not verified: open: %s", strerror(errno));
 		return NULL;
 	}
 	bpf_object__for_each_program(p, obj) {
@@ -134,7 +123,7 @@ static struct bpf_object *open_one(const char *path, const char *prog, char *log
 			*out = p;
 	}
 	if (!*out) {
-		put(log, log_len, "not verified: no program %s", prog);
+		test_format(log, log_len, "not verified: no program %s", prog);
 		bpf_object__close(obj);
 		return NULL;
 	}
@@ -185,7 +174,7 @@ int kverify_object(const char *path, const char *prog, char *log, size_t log_len
 		if (!load_whole(path)) {
 			err = 0;
 		} else {
-			put(log, log_len, "not verified: %s", why[0] ? why : strerror(-err));
+			test_format(log, log_len, "not verified: %s", why[0] ? why : strerror(-err));
 			err = KVERIFY_NOT_VERIFIED;
 		}
 		goto out;
@@ -199,12 +188,12 @@ int kverify_object(const char *path, const char *prog, char *log, size_t log_len
 	bpf_program__set_log_buf(p, log, log_len);
 	bpf_program__set_log_level(p, 1);
 	if (!bpf_object__load(obj)) {
-		put(log, log_len, "load failed (%s) without log, succeeded with it",
+		test_format(log, log_len, "load failed (%s) without log, succeeded with it",
 		    strerror(-err));
 	} else if (!log[0]) {
 		/* Refused before the verifier ran: the program type or attach
 		 * point is not available here. */
-		put(log, log_len, "not verified: load failed (%s) with an empty verifier log",
+		test_format(log, log_len, "not verified: load failed (%s) with an empty verifier log",
 		    strerror(-err));
 		err = KVERIFY_NOT_VERIFIED;
 	}

@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdlib.h>
 
 int test_failures;
@@ -23,6 +24,17 @@ int test_skip(const char *name, const char *reason)
 {
 	printf("SKIP %s: %s\n", name, reason);
 	return 77;
+}
+
+void test_format(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
 }
 
 char *test_read_file(const char *path, size_t *len)

@@ -40,6 +40,10 @@ int test_skip(const char *name, const char *reason);
  * build, clang or not. Returns how many inputs ran; an empty or missing
  * corpus is a failed check. */
 int test_replay_corpus(const char *name, void (*fn)(const uint8_t *data, size_t len));
+/* snprintf into an optional message buffer: does nothing when buf is NULL
+ * or len is 0 (the library functions that report why take both). */
+void test_format(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Reads a whole file; NULL on error. *len receives its size. */
 char *test_read_file(const char *path, size_t *len);
 

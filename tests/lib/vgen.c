@@ -9,6 +9,8 @@
 #include <visor/visor.h>
 
 #include "packets.h"
+#include "insnbuf.h"
+#include "rng.h"
 #include "vgen.h"
 
 #define MAX_FUNCS 4
@@ -30,52 +32,12 @@ void vgen_avoid_from_env(void)
 		vgen_avoid |= VGEN_AVOID_MISALIGNED_ATOMIC;
 }
 
-/* ---- randomness ---------------------------------------------------------- */
-
-struct rng {
-	uint64_t s;
-	const uint8_t *d; /* decisions from the fuzzer's bytes first */
-	size_t n, pos;
-};
-
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rbits(struct rng *r, int bytes)
-{
-	if (r->pos >= r->n)
-		return splitmix(&r->s);
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v = v << 8 | (r->pos < r->n ? r->d[r->pos++] : (uint8_t)splitmix(&r->s));
-	return v;
-}
-
-static uint32_t below(struct rng *r, uint32_t n)
-{
-	return n <= 1 ? 0 : (uint32_t)(rbits(r, n <= 256 ? 1 : 4) % n);
-}
-
-static int32_t between(struct rng *r, int32_t lo, int32_t hi) /* inclusive */
-{
-	return lo + (int32_t)below(r, (uint32_t)(hi - lo + 1));
-}
-
-static bool chance(struct rng *r, unsigned pct) { return below(r, 100) < pct; }
-
 /* ---- emitting ------------------------------------------------------------ */
 
 struct gen {
 	struct rng r;
 	struct vgen_prog *p;
-	struct visor_insn *code;
-	size_t n, cap;
-	bool oom;
+	struct insn_buf buf;
 	/* local calls: patched once every function is placed */
 	struct {
 		size_t at;
@@ -101,20 +63,7 @@ struct gen {
 
 static size_t emit(struct gen *g, uint8_t code, int dst, int src, int off, int32_t imm)
 {
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 256;
-		struct visor_insn *c = realloc(g->code, cap * sizeof(*c));
-		if (!c) {
-			g->oom = true;
-			g->n = 0;
-			return 0;
-		}
-		g->code = c;
-		g->cap = cap;
-	}
-	g->code[g->n] = (struct visor_insn){.code = code, .dst = (uint8_t)dst, .src = (uint8_t)src,
-					    .off = (int16_t)off, .imm = imm};
-	return g->n++;
+	return insn_buf_emit(&g->buf, code, dst, src, off, imm);
 }
 
 #define ALU64(op, d, imm) emit(g, VISOR_CLS_ALU64 | (op) | VISOR_SRC_K, d, 0, 0, imm)
@@ -139,8 +88,8 @@ static void lddw(struct gen *g, int dst, int src, uint64_t v)
 /* Makes the forward jump at j land here. */
 static void land(struct gen *g, size_t j)
 {
-	if (!g->oom)
-		g->code[j].off = (int16_t)(g->n - j - 1);
+	if (!g->buf.oom)
+		g->buf.code[j].off = (int16_t)(g->buf.n - j - 1);
 }
 
 static const uint8_t sizes[4] = {VISOR_SIZE_B, VISOR_SIZE_H, VISOR_SIZE_W, VISOR_SIZE_DW};
@@ -865,6 +814,22 @@ static int put_key(struct gen *g, int ksz)
 	return off;
 }
 
+/* r1 = map idx, r2 = the key at frame offset koff. */
+static void map_key_args(struct gen *g, int idx, int koff)
+{
+	load_map(g, 1, idx);
+	MOVX(2, 10);
+	ALU64(VISOR_ALU_ADD, 2, koff);
+}
+
+/* Writes a key for map idx and looks it up: r0 = the value or NULL. */
+static void call_lookup(struct gen *g, int idx)
+{
+	int koff = put_key(g, (int)g->p->maps[idx].key_size);
+	map_key_args(g, idx, koff);
+	CALL(H_LOOKUP);
+}
+
 /* Accesses the map value in rv of value size vs. */
 static void value_access(struct gen *g, int rv, int vs, int lock)
 {
@@ -930,11 +895,7 @@ static void gen_lookup(struct gen *g)
 	if (m < 0)
 		return;
 	const struct vgen_map *map = &g->p->maps[m];
-	int koff = put_key(g, (int)map->key_size);
-	load_map(g, 1, m);
-	MOVX(2, 10);
-	ALU64(VISOR_ALU_ADD, 2, koff);
-	CALL(H_LOOKUP);
+	call_lookup(g, m);
 	size_t skip = 0;
 	if (!mistake(g)) {
 		if (chance(&g->r, 80))
@@ -970,9 +931,7 @@ static void gen_update(struct gen *g)
 		voff = -g->fsz;
 	if (!mistake(g))
 		fill_frame(g, voff, vs < -voff ? vs : -voff);
-	load_map(g, 1, m);
-	MOVX(2, 10);
-	ALU64(VISOR_ALU_ADD, 2, koff);
+	map_key_args(g, m, koff);
 	if (chance(&g->r, 15)) {
 		CALL(H_DELETE);
 		return;
@@ -1135,11 +1094,7 @@ static void gen_lookup_copy(struct gen *g)
 	if (m < 0)
 		return;
 	const struct vgen_map *map = &g->p->maps[m];
-	int koff = put_key(g, (int)map->key_size);
-	load_map(g, 1, m);
-	MOVX(2, 10);
-	ALU64(VISOR_ALU_ADD, 2, koff);
-	CALL(H_LOOKUP);
+	call_lookup(g, m);
 	int copy = packet_type(g->p) ? 5 : 7; /* r7 holds data in packet programs */
 	MOVX(copy, 0);
 	size_t skip = JMP(mistake(g) ? VISOR_JMP_JNE : VISOR_JMP_JEQ, copy, 0);
@@ -1176,11 +1131,7 @@ static void gen_spin_lock(struct gen *g)
 		return;
 	const struct vgen_map *map = &p->maps[m];
 	int lock = map->spin_lock_off, slot = -8 * (1 + (int)below(&g->r, 8));
-	int koff = put_key(g, (int)map->key_size);
-	load_map(g, 1, m);
-	MOVX(2, 10);
-	ALU64(VISOR_ALU_ADD, 2, koff);
-	CALL(H_LOOKUP);
+	call_lookup(g, m);
 	size_t skip = JMP(VISOR_JMP_JEQ, 0, 0);
 	STX(VISOR_SIZE_DW, 10, 0, slot);
 	mark_init(g, slot, 8);
@@ -1269,7 +1220,7 @@ static void gen_loop(struct gen *g, int depth)
 	g->loop_iterations = k;
 	g->cond++; /* stores inside count as on some paths only */
 	MOV(9, 0);
-	size_t top = g->n;
+	size_t top = g->buf.n;
 	for (int i = 0, m = 1 + (int)below(&g->r, 3); i < m; i++)
 		gen_stmt(g, depth + 1);
 	/* a counter that never moves: the verifier must see the loop is
@@ -1281,8 +1232,8 @@ static void gen_loop(struct gen *g, int depth)
 	/* (A counter that never reaches its bound, "r9 != -1", costs the
 	 * verifier its whole budget of instructions: too slow to test often.) */
 	j = JMP(chance(&g->r, 50) ? VISOR_JMP_JLT : VISOR_JMP_JSLT, 9, k);
-	if (!g->oom)
-		g->code[j].off = (int16_t)((int)top - (int)j - 1);
+	if (!g->buf.oom)
+		g->buf.code[j].off = (int16_t)((int)top - (int)j - 1);
 	g->cond--;
 	g->in_loop = false;
 	g->loop_iterations = 0;
@@ -1398,7 +1349,7 @@ static void gen_stmt(struct gen *g, int depth)
  * scalar (SCALAR); its own frame; returns a scalar. */
 static void gen_func(struct gen *g, int f)
 {
-	g->func_at[f] = g->n;
+	g->func_at[f] = g->buf.n;
 	g->in_func = true;
 	int kind = g->func_kind[f];
 	int own = -8 * (1 + (int)below(&g->r, 8));
@@ -1519,7 +1470,7 @@ int vgen_generate(uint64_t seed, const uint8_t *data, size_t len, struct vgen_pr
 		MOV(7, 0);
 
 	int nstmts = 2 + (int)below(r, 14);
-	for (int i = 0; i < nstmts && !g->oom; i++)
+	for (int i = 0; i < nstmts && !g->buf.oom; i++)
 		gen_stmt(g, 0);
 
 	/* epilogue: a return value the type allows */
@@ -1535,21 +1486,21 @@ int vgen_generate(uint64_t seed, const uint8_t *data, size_t len, struct vgen_pr
 	if (g->mistakes && chance(r, 3))
 		MOVX(0, 10); /* leaks a pointer */
 	emit(g, VISOR_OPCODE_EXIT, 0, 0, 0, 0);
-	for (int f = 1; f < g->nfuncs && !g->oom; f++) {
+	for (int f = 1; f < g->nfuncs && !g->buf.oom; f++) {
 		bool called = false;
 		for (int i = 0; i < g->ncalls; i++)
 			called |= g->calls[i].func == f;
 		if (called || (mistake(g) && chance(&g->r, 20))) /* uncalled: unreachable code */
 			gen_func(g, f);
 	}
-	if (g->oom) {
-		free(g->code);
+	if (g->buf.oom) {
+		free(g->buf.code);
 		return -ENOMEM;
 	}
 	for (int i = 0; i < g->ncalls; i++)
-		g->code[g->calls[i].at].imm = (int32_t)g->func_at[g->calls[i].func] - (int32_t)g->calls[i].at - 1;
-	p->insns = g->code;
-	p->count = g->n;
+		g->buf.code[g->calls[i].at].imm = (int32_t)g->func_at[g->calls[i].func] - (int32_t)g->calls[i].at - 1;
+	p->insns = g->buf.code;
+	p->count = g->buf.n;
 	return 0;
 }
 
