@@ -42,35 +42,39 @@ static void byte_pos(int64_t o, int *word, uint64_t *bit)
 	*bit = 1ull << (k % 64);
 }
 
-/* Does the range [off, off + size) of the stack meet d's bytes? Adds or
- * removes them. */
-static bool bytes_any(const struct vdemand *d, int32_t off, uint32_t size)
+/* The demand bits of the stack bytes [off, off + size) (those inside the
+ * frame), as a mask per word of d->bytes. */
+static void bytes_mask(int32_t off, uint32_t size, uint64_t mask[VSTACK_SLOTS / 8])
 {
+	memset(mask, 0, VSTACK_SLOTS / 8 * sizeof(*mask));
 	for (int64_t o = off; o < (int64_t)off + size; o++) {
 		if (o >= 0 || o < -VISOR_STACK_FRAME)
 			continue;
 		int w;
 		uint64_t b;
 		byte_pos(o, &w, &b);
-		if (d->bytes[w] & b)
-			return true;
+		mask[w] |= b;
 	}
+}
+
+/* Does the range meet d's bytes? */
+static bool bytes_any(const struct vdemand *d, int32_t off, uint32_t size)
+{
+	uint64_t m[VSTACK_SLOTS / 8];
+	bytes_mask(off, size, m);
+	for (int i = 0; i < VSTACK_SLOTS / 8; i++)
+		if (d->bytes[i] & m[i])
+			return true;
 	return false;
 }
 
+/* Adds the range to d's bytes (on), or removes it. */
 static void bytes_set(struct vdemand *d, int32_t off, uint32_t size, bool on)
 {
-	for (int64_t o = off; o < (int64_t)off + size; o++) {
-		if (o >= 0 || o < -VISOR_STACK_FRAME)
-			continue;
-		int w;
-		uint64_t b;
-		byte_pos(o, &w, &b);
-		if (on)
-			d->bytes[w] |= b;
-		else
-			d->bytes[w] &= ~b;
-	}
+	uint64_t m[VSTACK_SLOTS / 8];
+	bytes_mask(off, size, m);
+	for (int i = 0; i < VSTACK_SLOTS / 8; i++)
+		d->bytes[i] = on ? d->bytes[i] | m[i] : d->bytes[i] & ~m[i];
 }
 
 static bool any_bytes(const struct vdemand *d)
