@@ -151,10 +151,13 @@ static int stack_read(struct venv *e, struct vframe *f, int regno, int64_t lo, i
 	while (fno < e->cur->curframe && e->cur->fr[fno] != f)
 		fno++;
 	slots_read(e, fno, lo, hi + size);
-	if (lo == hi && size == 8 && (lo & 7) == 0) {
+	if (lo == hi && (lo & 7) == 0) {
 		struct vslot *sl = vstack_slot(f, (int32_t)lo);
-		if (sl->kind[0] == SB_SPILL) {
-			*out = sl->spill; /* a fill: the register comes back whole */
+		int n = vslot_spill_len(sl);
+		/* A fill: the register comes back whole (a narrow scalar spill when
+		 * read back at its own width, zero-extended). */
+		if (n == (int)size && (size == 8 || (sl->spill.type == T_SCALAR && !sign))) {
+			*out = sl->spill;
 			return 0;
 		}
 	}
@@ -183,6 +186,24 @@ static int stack_read(struct venv *e, struct vframe *f, int regno, int64_t lo, i
 		vs_loaded(&out->v, size, sign);
 	}
 	return 0;
+}
+
+/* The spill in sl stops being a register: its bytes become data (a
+ * scalar's: zero or not) or, for a pointer, unreadable. */
+static void dissolve_spill(struct vslot *sl)
+{
+	bool ptr = sl->spill.type != T_SCALAR;
+	bool zero = !ptr && vs_is_const(&sl->spill.v) && sl->spill.v.t.value == 0;
+	for (int j = 0; j < 8; j++)
+		if (sl->kind[j] == SB_SPILL)
+			sl->kind[j] = ptr ? SB_INVALID : zero ? SB_ZERO : SB_MISC;
+	vreg_not_init(&sl->spill);
+}
+
+/* Does the scalar fit in size bytes, so that reading them back gives it? */
+static bool fits(const struct vreg *v, uint32_t size)
+{
+	return v->type == T_SCALAR && size < 8 && (v->v.umax >> (8 * size)) == 0;
 }
 
 /* Marks [lo, hi + size) written with val (NULL: data of unknown value). */
@@ -224,13 +245,10 @@ static int stack_write(struct venv *e, struct vframe *f, int frameno, int regno,
 		for (int64_t o = lo; o < hi + size; o++) {
 			struct vslot *sl = vstack_slot(f, (int32_t)o);
 			uint8_t *k = stack_byte(f, (int32_t)o);
-			if (*k == SB_SPILL) {
-				bool was_ptr = sl->spill.type != T_SCALAR;
-				memset(sl->kind, was_ptr ? SB_INVALID : SB_MISC, 8);
-				vreg_not_init(&sl->spill);
-			} else if (*k == SB_ZERO) {
+			if (*k == SB_SPILL)
+				dissolve_spill(sl);
+			if (*k == SB_ZERO)
 				*k = SB_MISC;
-			}
 		}
 		return 0;
 	}
@@ -243,16 +261,17 @@ static int stack_write(struct venv *e, struct vframe *f, int frameno, int regno,
 	}
 	if (size == 8 && (lo & 7) == 0)
 		slot_written(e, frameno, lo);
-	for (int64_t o = lo; o < lo + size; o++) {
-		struct vslot *s2 = vstack_slot(f, (int32_t)o);
-		if (s2->kind[0] == SB_SPILL) {
-			/* Part of a spilled register is overwritten: what is left of a
-			 * pointer must not be read as data, a scalar's bytes may. */
-			bool was_ptr = s2->spill.type != T_SCALAR;
-			bool was_zero = !was_ptr && vs_is_const(&s2->spill.v) && s2->spill.v.t.value == 0;
-			memset(s2->kind, was_ptr ? SB_INVALID : was_zero ? SB_ZERO : SB_MISC, 8);
-			vreg_not_init(&s2->spill);
-		}
+	/* Part of a spilled register is overwritten: what is left of a pointer
+	 * must not be read as data, a scalar's bytes may. */
+	for (int64_t o = lo; o < lo + size; o++)
+		if (*stack_byte(f, (int32_t)o) == SB_SPILL)
+			dissolve_spill(vstack_slot(f, (int32_t)o));
+	if (val && acc == ACC_WRITE && (lo & 7) == 0 && fits(val, size)) {
+		/* A narrow spill of a scalar that fits: read back at this width,
+		 * it is the register again (the kernel does the same). */
+		memset(sl->kind, SB_SPILL, size);
+		sl->spill = *val;
+		return 0;
 	}
 	bool zero = val && val->type == T_SCALAR && vs_is_const(&val->v) && val->v.t.value == 0 &&
 		    acc == ACC_WRITE;
@@ -566,10 +585,8 @@ int vcheck_helper_mem(struct venv *e, int regno, uint64_t min_size, uint64_t max
 			for (int64_t o = lo; o < hi + (int64_t)max_size; o++) {
 				struct vslot *sl = vstack_slot(f, (int32_t)o);
 				bool sure = lo == hi && o < lo + (int64_t)min_size;
-				if (sl->kind[0] == SB_SPILL) {
-					memset(sl->kind, SB_MISC, 8);
-					vreg_not_init(&sl->spill);
-				}
+				if (*stack_byte(f, (int32_t)o) == SB_SPILL)
+					dissolve_spill(sl);
 				uint8_t *k = stack_byte(f, (int32_t)o);
 				if (sure || *k == SB_ZERO)
 					*k = SB_MISC;

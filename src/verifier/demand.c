@@ -128,9 +128,11 @@ static void transfer(const struct venv *e, size_t pc, const struct vdemand *out,
 			bool demanded = bytes_any(out, x->off, size) || out->all_slots;
 			if (!atomic)
 				bytes_set(in, x->off, size, false); /* overwritten */
-			/* Only a whole 8-byte store keeps the value (a spill); smaller
-			 * ones leave data bytes whose zero-ness is compared anyway. */
-			if (cls == VISOR_CLS_STX && ((demanded && size == 8) || atomic))
+			/* A store keeps the value only as a spill: 8 bytes, or fewer at
+			 * the start of a slot (access.c); other stores leave data bytes
+			 * whose zero-ness is compared anyway. */
+			bool spill = size == 8 || (x->off & 7) == 0;
+			if (cls == VISOR_CLS_STX && ((demanded && spill) || atomic))
 				add_reg(in, x->src);
 		} else if (cls == VISOR_CLS_STX && size == 8 && ((stack >> x->dst) & 1) &&
 			   (any_bytes(out) || out->all_slots)) {

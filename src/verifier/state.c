@@ -489,35 +489,41 @@ static bool stack_covers(const struct vframe *old, const struct vframe *cur, str
 		/* Demanded bytes of this slot (all of them without demand info). */
 		uint8_t dmask = dbytes ? (uint8_t)(dbytes[i / 8] >> ((i % 8) * 8)) : 0xff;
 		bool precise = dmask != 0;
-		if (o->kind[0] == SB_SPILL) {
-			if (c->kind[0] != SB_SPILL || (c->spill.type == T_SCALAR && o->spill.type == T_SCALAR && !precise)) {
-				/* An unknown (or undemanded) spilled scalar is as good as
-				 * eight initialised bytes. */
-				struct vscalar any;
-				vs_unknown(&any);
-				if (o->spill.type != T_SCALAR || (precise && !vs_equal(&o->spill.v, &any)))
-					return false;
-				for (int j = 0; j < 8; j++)
-					if (c->kind[j] == SB_INVALID)
-						return false;
-				if (c->kind[0] == SB_SPILL && c->spill.type != T_SCALAR)
-					return false;
-				continue;
-			}
-			if (!reg_covers(&o->spill, &c->spill, m, false, precise))
+		int on = vslot_spill_len(o), cn = vslot_spill_len(c);
+		bool c_data = cn == 0 || c->spill.type == T_SCALAR;
+		if (on && o->spill.type != T_SCALAR) {
+			/* A spilled pointer: the same pointer, or one it covers. */
+			if (cn != 8 || !reg_covers(&o->spill, &c->spill, m, false, precise))
 				return false;
 			continue;
 		}
-		bool c_data = c->kind[0] != SB_SPILL || c->spill.type == T_SCALAR;
+		if (on && precise) {
+			/* A spilled scalar whose value matters: the same width of
+			 * spill holding values it covers, or data bytes (which read
+			 * back as any value of that width) if it covers those. */
+			if (cn == on && c->spill.type == T_SCALAR) {
+				if (!reg_covers(&o->spill, &c->spill, m, false, true))
+					return false;
+			} else {
+				struct vscalar any;
+				vs_loaded(&any, (unsigned)on, false);
+				if (!vs_within(&o->spill.v, &any))
+					return false;
+			}
+		}
 		for (int j = 0; j < 8; j++) {
 			uint8_t ok = o->kind[j], ck = c->kind[j];
-			if (ok == SB_INVALID || ok == ck)
+			if (ok == SB_INVALID)
 				continue;
 			if (ck == SB_INVALID || !c_data)
 				return false;
 			/* Data byte against data byte: whether it is zero matters
-			 * only if the slot is demanded. */
-			if (!((dmask >> j) & 1) || ok == SB_MISC)
+			 * only if the byte is demanded (a spill's bytes were
+			 * compared as a value above). */
+			if (ok == SB_SPILL || ok == SB_MISC || ok == ck || !((dmask >> j) & 1))
+				continue;
+			/* old: a zero byte; cur must be zero too. */
+			if (ck == SB_SPILL && vs_is_const(&c->spill.v) && c->spill.v.t.value == 0)
 				continue;
 			return false;
 		}

@@ -49,8 +49,20 @@ enum { SB_INVALID = 0, SB_MISC, SB_ZERO, SB_SPILL };
 /* Eight bytes of stack: slot i covers fp-8*(i+1) .. fp-8*i-1. */
 struct vslot {
 	uint8_t kind[8]; /* byte j is at fp - 8*(i+1) + j */
-	struct vreg spill;   /* SB_SPILL: the register stored as a whole */
+	/* SB_SPILL: the register stored there: a whole 8-byte spill (any
+	 * register), or a narrower one of a scalar that fits in its bytes,
+	 * kind[0 .. n) (as the kernel, spilled at the start of the slot). */
+	struct vreg spill;
 };
+
+/* How many bytes of the slot a spill covers (8: whole, 0: none). */
+static inline int vslot_spill_len(const struct vslot *s)
+{
+	int n = 0;
+	while (n < 8 && s->kind[n] == SB_SPILL)
+		n++;
+	return n;
+}
 
 #define VSTACK_SLOTS (VISOR_STACK_FRAME / 8)
 
