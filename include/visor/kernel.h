@@ -191,6 +191,13 @@ int visor_kernel_attach_all(struct visor_kernel_obj *obj, char *note, size_t not
 			    size_t err_len);
 /* Detaches now (obj forgets it). */
 void visor_kernel_link_destroy(struct visor_kernel_link *link);
+/* Detaches every link made through obj; its maps stay readable. */
+void visor_kernel_obj_detach_all(struct visor_kernel_obj *obj);
+/* The i-th link made through obj (newest first), NULL past the end. */
+struct visor_kernel_link *visor_kernel_obj_link_at(const struct visor_kernel_obj *obj, size_t i);
+/* An fd the link owns (the link's, or the raw socket visor opened for a
+ * socket filter), or -1. */
+int visor_kernel_link_fd(const struct visor_kernel_link *link);
 /* "tracepoint syscalls/sys_enter_openat", "xdp on veth0 (generic)" ... */
 const char *visor_kernel_link_describe(const struct visor_kernel_link *link);
 

@@ -17,7 +17,9 @@ int cmd_conformance_plugin(int argc, char **argv);
 int cmd_jit(int argc, char **argv);
 int cmd_obj(int argc, char **argv);       /* obj info */
 int cmd_test_run(int argc, char **argv);
-int cmd_map(int argc, char **argv);       /* map dump */
+int cmd_map(int argc, char **argv);       /* map dump, map list */
+int cmd_prog(int argc, char **argv);      /* prog list */
+int cmd_run(int argc, char **argv);       /* run an object in the kernel */
 int cmd_verify(int argc, char **argv);
 
 /* Prints "visor: <message>" on stderr (one line). */
@@ -84,5 +86,12 @@ struct visor_obj_map_def;
  * key -> value in hex, per-CPU values one line per CPU, global data as
  * hexdump with ASCII. def may be NULL. Returns 0, or -1 after an error line. */
 int cli_map_dump(FILE *out, struct visor_map *map, const struct visor_obj_map_def *def);
+
+struct visor_kernel_map;
+/* Prints a kernel map's contents (src/cli/cmd_map.c): a header line, then
+ * each element in hex and, when the map has BTF, formatted through it; with
+ * brief, only the formatted text when there is some. label names the map
+ * when it has no name. Returns 0, or -1 after an error line. */
+int cli_kernel_map_dump(FILE *out, struct visor_kernel_map *map, const char *label, bool brief);
 
 #endif

@@ -1,11 +1,13 @@
-/* visor map dump: the contents of an object's maps, or of a map pinned in
- * the kernel (bpffs), bpftool style. Also the dump `visor test-run
- * --dump-maps` prints after its runs. */
+/* visor map dump: the contents of an object's maps, of a map pinned in the
+ * kernel (bpffs) or of a kernel map by id, bpftool style; visor map list:
+ * every map in the kernel. Also the dumps `visor test-run --dump-maps` and
+ * `visor run` print. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <visor/kernel.h>
 #include <visor/maps.h>
@@ -19,6 +21,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: visor map dump OBJ [--map NAME]\n"
 		"       visor map dump PINNED\n"
+		"       visor map dump [id] ID\n"
+		"       visor map list\n"
 		"Creates OBJ's maps from their definitions, as `visor test-run` does, and prints\n"
 		"their contents like `bpftool map dump`: key and value in hex, per-CPU values one\n"
 		"line per CPU, global data (.data, .rodata, .bss) as hex with ASCII. In a fresh\n"
@@ -26,7 +30,10 @@ static void usage(FILE *out)
 		"To see maps after a program ran, use 'visor test-run ... --dump-maps'.\n"
 		"Pinned kernel maps: a PINNED path on the bpf filesystem (/sys/fs/bpf/...)\n"
 		"is read from the kernel (needs root): the same lines, and for maps with BTF\n"
-		"each key and value also formatted through it ('formatted: KEY -> VALUE').\n\n"
+		"each key and value also formatted through it ('formatted: KEY -> VALUE').\n"
+		"A kernel map by id ('id 12', or a bare number that is not a file) is read the\n"
+		"same way. 'visor map list' shows every map loaded in the kernel: id, type,\n"
+		"name, key and value sizes, max entries (needs root).\n\n"
 		"  --map NAME          only this map of OBJ (default: every map)\n"
 		"  -h, --help          this text\n");
 }
@@ -131,9 +138,35 @@ static int btf_text(struct visor_kernel_map *m, int value, const void *data, cha
 	return 0;
 }
 
-/* Walks a pinned kernel map: the same lines as cli_map_dump, then the BTF
- * formatting of each element when the map has BTF. */
-static int dump_pinned(FILE *out, struct visor_kernel_map *m, const char *path)
+/* One element through BTF only ("  KEY -> VALUE", per-CPU values one line
+ * per CPU): 1 when printed, 0 when some part has no BTF text. */
+static int brief_entry(FILE *out, struct visor_kernel_map *m, const uint8_t *key,
+		       const uint8_t *val, char **kt, size_t *kcap, char **vt, size_t *vcap)
+{
+	const struct visor_kernel_map_info *in = visor_kernel_map_info(m);
+	int percpu = in->nr_cpus > 1 || in->value_stride != in->value_size;
+	if (!btf_text(m, 0, key, kt, kcap))
+		return 0;
+	if (!percpu) {
+		if (!btf_text(m, 1, val, vt, vcap))
+			return 0;
+		fprintf(out, "  %s -> %s\n", *kt, *vt);
+		return 1;
+	}
+	for (uint32_t c = 0; c < in->nr_cpus; c++)
+		if (!btf_text(m, 1, val + (size_t)c * in->value_stride, vt, vcap))
+			return 0;
+	fprintf(out, "  %s ->\n", *kt);
+	for (uint32_t c = 0; c < in->nr_cpus; c++) {
+		btf_text(m, 1, val + (size_t)c * in->value_stride, vt, vcap);
+		fprintf(out, "    CPU %02u: %s\n", c, *vt);
+	}
+	return 1;
+}
+
+/* Walks a kernel map: the same lines as cli_map_dump, then the BTF
+ * formatting of each element when the map has BTF (brief: only that). */
+int cli_kernel_map_dump(FILE *out, struct visor_kernel_map *m, const char *path, bool brief)
 {
 	const struct visor_kernel_map_info *in = visor_kernel_map_info(m);
 	const char *tn = visor_kernel_map_type_name(in->type);
@@ -184,6 +217,8 @@ static int dump_pinned(FILE *out, struct visor_kernel_map *m, const char *path)
 			break;
 		}
 		found++;
+		if (brief && in->btf_value_type_id && brief_entry(out, m, key, val, &kt, &kcap, &vt, &vcap))
+			continue;
 		print_entry(out, key, in->key_size, val, in->value_size, percpu, in->nr_cpus,
 			    in->value_stride);
 		if (!in->btf_value_type_id)
@@ -228,9 +263,79 @@ static int cmd_map_dump_pinned(const char *path)
 		cli_error("%s", err);
 		return 1;
 	}
-	int status = dump_pinned(stdout, m, path) ? 1 : 0;
+	int status = cli_kernel_map_dump(stdout, m, path, false) ? 1 : 0;
 	visor_kernel_map_close(m);
 	return status;
+}
+
+/* "12" when it is not the name of a file: a kernel map id. */
+static int parse_map_id(const char *text, uint32_t *id)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(text, &end, 10);
+	if (!*text || *end || errno || v == 0 || v > UINT32_MAX || text[0] == '-' || text[0] == '+')
+		return -1;
+	*id = (uint32_t)v;
+	return 0;
+}
+
+static int cmd_map_dump_id(uint32_t id)
+{
+	struct visor_kernel_map *m;
+	char err[512], label[32];
+	if (visor_kernel_map_open_id(id, &m, err, sizeof(err))) {
+		cli_error("%s", err);
+		return 1;
+	}
+	snprintf(label, sizeof(label), "id %u", id);
+	int status = cli_kernel_map_dump(stdout, m, label, false) ? 1 : 0;
+	visor_kernel_map_close(m);
+	return status;
+}
+
+static int list_one(void *ctx, const struct visor_kernel_map_info *in)
+{
+	struct cli_table *t = ctx;
+	const char *tn = visor_kernel_map_type_name(in->type);
+	cli_table_row(t);
+	cli_table_cell(t, "%u", in->id);
+	if (tn)
+		cli_table_cell(t, "%s", tn);
+	else
+		cli_table_cell(t, "type %u", in->type);
+	cli_table_cell(t, "%s", in->name[0] ? in->name : "-");
+	cli_table_cell(t, "%u", in->key_size);
+	cli_table_cell(t, "%u", in->value_size);
+	cli_table_cell(t, "%u", in->max_entries);
+	cli_table_cell(t, "%s", in->btf_id ? "yes" : "-");
+	return 0;
+}
+
+static int cmd_map_list(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		cli_error("map list: unexpected argument '%s' (try 'visor map --help')", argv[i]);
+		return 2;
+	}
+	static const char *const headers[] = {">ID", "TYPE", "NAME", ">KEY", ">VALUE",
+					       ">MAX_ENTRIES", "BTF"};
+	struct cli_table t;
+	cli_table_init(&t, 7, headers);
+	char err[512];
+	int rc = visor_kernel_map_list(list_one, &t, err, sizeof(err));
+	if (rc) {
+		cli_table_free(&t);
+		cli_error("%s", err);
+		return 1;
+	}
+	cli_table_print(&t, stdout);
+	cli_table_free(&t);
+	return 0;
 }
 
 int cmd_map(int argc, char **argv)
@@ -244,8 +349,11 @@ int cmd_map(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (argc >= 2 && !strcmp(argv[1], "list"))
+		return cmd_map_list(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "dump")) {
-		cli_error("map: expected 'visor map dump OBJ|PINNED' (try 'visor map --help')");
+		cli_error("map: expected 'visor map dump OBJ|PINNED|ID' or 'visor map list' (try 'visor "
+			  "map --help')");
 		return 2;
 	}
 	const char *only = NULL;
@@ -259,11 +367,31 @@ int cmd_map(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	uint32_t id;
+	if (optind == argc - 2 && !strcmp(argv[optind], "id")) {
+		if (parse_map_id(argv[optind + 1], &id)) {
+			cli_error("map dump: '%s' is not a map id", argv[optind + 1]);
+			return 2;
+		}
+		if (only) {
+			cli_error("map dump: --map selects a map of an object file, not a kernel map id");
+			return 2;
+		}
+		return cmd_map_dump_id(id);
+	}
 	if (optind != argc - 1) {
-		cli_error("map dump: expected one object file or pinned map (try 'visor map --help')");
+		cli_error("map dump: expected one object file, pinned map or map id (try 'visor map "
+			  "--help')");
 		return 2;
 	}
 	const char *path = argv[optind];
+	if (!parse_map_id(path, &id) && access(path, F_OK)) {
+		if (only) {
+			cli_error("map dump: --map selects a map of an object file, not a kernel map id");
+			return 2;
+		}
+		return cmd_map_dump_id(id);
+	}
 	if (is_pinned_path(path)) {
 		if (only) {
 			cli_error("map dump: --map selects a map of an object file; %s is one pinned map",

@@ -18,7 +18,9 @@ static const struct command {
 	{"jit", cmd_jit, "compile a program to x86-64 and dump the machine code"},
 	{"obj", cmd_obj, "describe a compiled eBPF object: programs, maps, sections"},
 	{"test-run", cmd_test_run, "run an object's XDP program on packets (like BPF_PROG_TEST_RUN)"},
-	{"map", cmd_map, "dump the maps of a compiled eBPF object"},
+	{"map", cmd_map, "dump the maps of an object, a pin or the kernel; list kernel maps"},
+	{"prog", cmd_prog, "list the programs loaded in the kernel"},
+	{"run", cmd_run, "load an object into the kernel, attach it, print its output"},
 	{"verify", cmd_verify, "prove an object's programs safe for the visor engine, or say why not"},
 };
 

@@ -35,6 +35,11 @@ kernel_err(char *err, size_t err_len, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* A map wrapper around fd, which it owns from now on (closed on error
+ * too); what names it in messages (pinned.c). */
+int kernel_map_from_fd(int fd, const char *what, struct visor_kernel_map **map, char *err,
+		       size_t err_len);
+
 /* Releases what btf_format.c fetched (visor_kernel_map_close). */
 void kernel_map_btf_free(struct visor_kernel_map *map);
 

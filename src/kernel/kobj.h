@@ -38,6 +38,11 @@ struct bpf_program *kernel_obj_prog(struct visor_kernel_obj *obj, const char *na
  * perf_event_open or netlink), into buf; returns buf. */
 const char *kernel_privilege_hint(int err, const char *what, char *buf, size_t len);
 
+/* attach.c: kprobes on syscalls become tracepoint programs before load
+ * when the kernel has no kprobes (it refuses a kprobe program on a
+ * tracepoint event); kobj.c calls it for each program. */
+void kernel_prepare_kprobe_fallback(struct bpf_program *prog);
+
 /* attach_net.c: XDP and tc for attach.c's dispatcher. l is already in obj's
  * list; on error the caller destroys it. */
 int kernel_attach_xdp(struct bpf_program *prog, const struct visor_kernel_attach_opts *o,

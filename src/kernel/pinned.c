@@ -132,18 +132,28 @@ int visor_kernel_map_open_pinned(const char *path, struct visor_kernel_map **map
 							       : kind;
 		return kernel_err(err, err_len, -EBADF, "%s: a pinned %s, not a map", path, what);
 	}
+	return kernel_map_from_fd(fd, path, mapp, err, err_len);
+}
+
+/* A map wrapper around fd (which it owns from now on: closed on error
+ * too), described by bpf_obj_get_info_by_fd: pinned maps, maps by id and
+ * an object's maps (kobj.c, list.c). what names it in messages. */
+int kernel_map_from_fd(int fd, const char *what, struct visor_kernel_map **mapp, char *err,
+		       size_t err_len)
+{
+	*mapp = NULL;
 	struct bpf_map_info mi;
 	memset(&mi, 0, sizeof(mi));
 	uint32_t len = sizeof(mi);
 	if (bpf_obj_get_info_by_fd(fd, &mi, &len)) {
 		int e = errno;
 		close(fd);
-		return kernel_err(err, err_len, -e, "%s: map info: %s", path, strerror(e));
+		return kernel_err(err, err_len, -e, "%s: map info: %s", what, strerror(e));
 	}
 	struct visor_kernel_map *m = calloc(1, sizeof(*m));
 	if (!m) {
 		close(fd);
-		return kernel_err(err, err_len, -ENOMEM, "%s: out of memory", path);
+		return kernel_err(err, err_len, -ENOMEM, "%s: out of memory", what);
 	}
 	m->fd = fd;
 	struct visor_kernel_map_info *in = &m->info;
@@ -165,7 +175,7 @@ int visor_kernel_map_open_pinned(const char *path, struct visor_kernel_map **map
 		if (n <= 0) {
 			visor_kernel_map_close(m);
 			return kernel_err(err, err_len, n < 0 ? n : -EINVAL,
-					  "%s: cannot count the possible CPUs: %s", path,
+					  "%s: cannot count the possible CPUs: %s", what,
 					  strerror(n < 0 ? -n : EINVAL));
 		}
 		in->nr_cpus = (uint32_t)n;

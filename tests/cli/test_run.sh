@@ -1,0 +1,105 @@
+#!/bin/bash
+# visor run, prog list, map list, map dump ID on the kernel: a tracepoint
+# object (tests/progs/kernel_out_printk.bpf.o, bpf_printk on every
+# getppid(), which every bash start calls) run for --duration 1 prints the
+# trace line, the maps through BTF and a log2 histogram; while one runs in
+# the background its program and maps are listed and dumped by id; SIGINT
+# stops it cleanly and leaves nothing loaded; the errors (missing file,
+# unknown program, --backend vm, not root via setpriv) are one line with a
+# non-zero exit. Needs root and bpf(); otherwise one SKIP line (exit 77).
+# Usage: test_run.sh VISOR SOURCE_DIR
+visor=${1:?visor binary}; src=${2:?source dir}
+progs=$(dirname "$visor")/tests/progs
+obj=$progs/kernel_out_printk.bpf.o
+tmp=$(mktemp -d)
+bg=
+cleanup() {
+	[ -n "$bg" ] && kill "$bg" 2>/dev/null && wait "$bg" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+
+skip() { echo "SKIP test_run: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (loading programs into the kernel)"
+[ -f "$obj" ] || skip "$obj is not built (target visor_test_progs)"
+
+# Starts `visor run` in the background into $tmp/bg.out/.err; waits until
+# it says it is running (or 10 s).
+start_bg() {
+	"$visor" run "$@" >"$tmp/bg.out" 2>"$tmp/bg.err" </dev/null &
+	bg=$!
+	for _ in $(seq 100); do
+		grep -q "running" "$tmp/bg.err" 2>/dev/null && return 0
+		kill -0 "$bg" 2>/dev/null || break
+		sleep 0.1
+	done
+	return 1
+}
+# Starts new bash processes (each calls getppid) until the trace line of
+# one of them shows in $tmp/bg.out, for at most 5 s.
+poke_until_traced() {
+	for _ in $(seq 50); do
+		bash -c : ; grep -q "bpf_trace_printk: visor-test" "$tmp/bg.out" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# visor run --duration 1: trace lines while it runs, the maps afterwards.
+if ! start_bg "$obj" --duration 1; then
+	if grep -q "needs root\|not permitted" "$tmp/bg.err"; then skip "$(head -1 "$tmp/bg.err")"; fi
+	bad "visor run did not start: $(head -3 "$tmp/bg.err")"
+fi
+poke_until_traced
+wait "$bg"; st=$?; bg=
+out=$tmp/bg.out
+[ "$st" = 0 ] && ok || bad "run --duration 1 -> status $st: $(head -3 "$tmp/bg.err")"
+grep -q "visor: attached tracepoint syscalls/sys_enter_getppid" "$tmp/bg.err" && ok ||
+	bad "no 'attached' note: $(head -3 "$tmp/bg.err")"
+# BCC's trace_print shape: "comm-pid [cpu] flags ts: bpf_trace_printk: text".
+grep -Eq '^ *[^ ].*-[0-9]+ +\[[0-9]+\] .*: bpf_trace_printk: visor-test [0-9]+$' "$out" && ok ||
+	bad "no trace line: $(head -5 "$out")"
+grep -q '^map calls: hash, key 4, value 8, max_entries 1024' "$out" && ok || bad "no calls map header"
+grep -Eq '^  \(__u32\)[0-9]+ -> \(__u64\)[0-9]+$' "$out" && ok || bad "calls not formatted through BTF: $(grep -A3 'map calls' "$out")"
+grep -q '^map pid_hist: array, log2 histogram$' "$out" && ok || bad "pid_hist not a histogram"
+grep -q '^     value               : count     distribution$' "$out" && ok || bad "no histogram header"
+grep -Eq '^ +[0-9]+ -> [0-9]+ +: [1-9][0-9]* +\|\*+ *\|$' "$out" && ok || bad "no histogram bar: $(grep -A20 pid_hist "$out")"
+# Every traced pid is counted once per line: the sum of calls equals the lines.
+lines=$(grep -c 'bpf_trace_printk: visor-test' "$out")
+calls=$(sed -n '/^map calls:/,/^Found/p' "$out" | sed -n 's/.*-> (__u64)\([0-9]*\)$/\1/p' | awk '{s+=$1} END {print s+0}')
+[ "$lines" -gt 0 ] && [ "$lines" -le "$calls" ] && ok || bad "trace lines $lines vs calls $calls"
+
+# While one runs: prog list, map list, map dump by id; SIGINT stops it,
+# dumps, and leaves nothing loaded.
+start_bg "$obj" --prog printk_getppid --duration 20 || bad "background run did not start: $(head -3 "$tmp/bg.err")"
+expect 0 "printk_getppid" "" -- "$visor" prog list
+expect 0 "tracepoint" "" -- "$visor" prog list
+expect 0 "pid_hist" "" -- "$visor" map list
+id=$("$visor" map list | awk '$3 == "calls" && $4 == 4 && $5 == 8 && $6 == 1024 {print $1}' | tail -1)
+if [ -n "$id" ]; then
+	expect 0 "map calls: hash, key 4, value 8, max_entries 1024, id $id, btf" "" -- "$visor" map dump "$id"
+	expect 0 "map calls: hash" "" -- "$visor" map dump id "$id"
+else bad "calls not in map list"; fi
+poke_until_traced || bad "background run: no trace line"
+kill -INT "$bg"; wait "$bg"; st=$?; bg=
+[ "$st" = 0 ] && ok || bad "SIGINT -> status $st: $(tail -3 "$tmp/bg.err")"
+grep -q '^map pid_hist: array, log2 histogram$' "$tmp/bg.out" && ok || bad "no dump after SIGINT"
+"$visor" prog list | grep -q printk_getppid && bad "program still loaded after SIGINT" || ok
+[ -n "$id" ] && expect 1 "" "$id" -- "$visor" map dump id "$id"
+
+# Errors: one line, non-zero.
+expect 1 "" "No such file" -- "$visor" run "$tmp/nope.bpf.o"
+expect 1 "" "no program named 'nope'" -- "$visor" run "$obj" --prog nope
+expect 1 "" "not available yet" -- "$visor" run "$obj" --backend vm
+expect 2 "" "--duration" -- "$visor" run "$obj" --duration abc
+expect 0 "usage: visor run" "" -- "$visor" run --help
+expect 0 "usage: visor prog list" "" -- "$visor" prog --help
+expect 0 "visor map list" "" -- "$visor" map --help
+if command -v setpriv >/dev/null; then
+	np="setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all"
+	expect 1 "" "needs root" -- $np "$visor" run "$obj" --duration 1
+	expect 1 "" "" -- $np "$visor" prog list
+	expect 1 "" "" -- $np "$visor" map list
+fi
+finish test_run
