@@ -155,6 +155,10 @@ enum visor_kernel_attach_kind {
 	VISOR_KERNEL_ATTACH_SOCKET,        /* sock_fd, or target interface name: visor opens a raw socket */
 	VISOR_KERNEL_ATTACH_PERF_EVENT,    /* software cpu-clock, freq samples/s, on every CPU */
 	VISOR_KERNEL_ATTACH_KPROBE,        /* target function; falls back to the syscall tracepoint */
+	/* target a cgroup v2 directory, egress = direction (by section:
+	 * cgroup_skb/ingress or /egress, the directory from opts->target);
+	 * src/kernel/attach_cgroup.c. */
+	VISOR_KERNEL_ATTACH_CGROUP_SKB,
 };
 
 struct visor_kernel_attach_opts {
@@ -164,7 +168,7 @@ struct visor_kernel_attach_opts {
 	const char *func;      /* uprobes: symbol in target's ELF symbol table */
 	int pid;               /* uprobes / perf events: -1 (0 also means all) */
 	bool retprobe;         /* uretprobe / kretprobe */
-	bool egress;           /* tc */
+	bool egress;           /* tc, cgroup skb: the egress hook (default ingress) */
 	bool generic;          /* XDP: skb (generic) mode from the start */
 	int sock_fd;           /* socket filters: an existing socket (else target) */
 	uint64_t freq;         /* perf events: samples per second (default 99) */

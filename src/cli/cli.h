@@ -80,6 +80,12 @@ void cli_hex_bytes(FILE *out, const void *data, size_t len);
 /* visor_obj_open_file, or NULL after one error line naming the path. */
 struct visor_obj *cli_open_obj(const char *path);
 
+/* The program named name of obj (NULL: its only one), or -1 after one
+ * error line (no such program, none, or several: lists them). */
+struct visor_obj_prog;
+int cli_pick_prog(const char *path, struct visor_obj *obj, const char *name,
+		  struct visor_obj_prog **out);
+
 struct visor_map;
 struct visor_obj_map_def;
 /* Prints a map's contents like `bpftool map dump` (src/cli/cmd_map.c):
@@ -93,5 +99,46 @@ struct visor_kernel_map;
  * brief, only the formatted text when there is some. label names the map
  * when it has no name. Returns 0, or -1 after an error line. */
 int cli_kernel_map_dump(FILE *out, struct visor_kernel_map *map, const char *label, bool brief);
+
+/* Log2 histograms, BCC style (src/cli/hist.c), for both backends of
+ * `visor run`. A map is one when it is an array or hash (per-CPU, LRU too)
+ * with 4- or 8-byte keys (the slot, 0..64) and 8-byte values, and its name
+ * ends with "hist" or its key or value type name (may be NULL) contains
+ * "hist". */
+#define CLI_HIST_SLOTS 65
+bool cli_hist_candidate(const char *type_name, uint32_t key_size, uint32_t value_size,
+			const char *name, const char *key_type, const char *value_type);
+/* Adds one element (nr_cpus values stride bytes apart, summed) to slots;
+ * -1 when the key is not a slot (the map is not a histogram after all). */
+int cli_hist_add(uint64_t *slots, const void *key, uint32_t key_size, const void *val,
+		 uint32_t nr_cpus, size_t stride);
+/* BCC's print_log2_hist. */
+void cli_print_log2_hist(FILE *out, const uint64_t *slots, const char *val_type);
+
+/* Packet captures (src/cli/pcap_input.c): calls fn on every packet of an
+ * Ethernet capture; packets shorter than an Ethernet header are counted in
+ * *runts and not passed. fn returns 0, or -1 to stop (its error printed).
+ * Returns the number of packets, or -1 after one error line naming file
+ * (cmd names the command in the link-type message). */
+long long cli_pcap_each(const char *file, const char *cmd,
+			int (*fn)(void *ctx, const uint8_t *data, uint32_t len), void *ctx,
+			uint64_t *runts);
+/* Per-return-code counts of packet programs (XDP, tc, socket filter). */
+struct cli_retval_counts {
+	uint32_t prog_type;
+	uint64_t counts[6]; /* 0..4, 5: the rest (socket filters: 0 drop, 5 kept) */
+	uint64_t packets, runts, failed;
+};
+void cli_retval_count(struct cli_retval_counts *c, uint32_t retval);
+/* The name of return code r for the program type, or NULL. */
+const char *cli_retval_name(uint32_t prog_type, uint32_t r);
+/* "FILE: N packets" and a table RETVAL / PACKETS / PERCENT. */
+void cli_retval_print(FILE *out, const char *file, const struct cli_retval_counts *c);
+
+/* visor run --backend vm (src/cli/run_vm.c): OBJ's program prog (NULL: the
+ * only one) on visor's engine, once per packet of pcap; prints the
+ * return-code summary, then the maps as the kernel backend does. Returns
+ * the exit status. */
+int cli_run_vm(const char *path, const char *prog, const char *pcap);
 
 #endif

@@ -3,13 +3,11 @@
  * lines, ring and perf buffer records) and, when stopped (SIGINT, SIGTERM
  * or --duration), detaches and dumps the maps — histograms as log2 bars,
  * as BCC's print_log2_hist does. */
-#define _GNU_SOURCE /* strcasestr */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <visor/kernel.h>
@@ -18,12 +16,12 @@
 
 #define RUN_MAX_PROGS 64
 #define RUN_MAX_CHANNELS 16
-#define HIST_SLOTS 65 /* log2 slots: 0 (value 0) .. 64 */
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: visor run OBJ [--prog NAME...] [--duration S] [--backend kernel|vm]\n"
+		"usage: visor run OBJ [--prog NAME...] [--duration S] [--backend kernel]\n"
+		"       visor run OBJ --backend vm --pcap FILE [--prog NAME]\n"
 		"Loads OBJ into the kernel (libbpf), attaches every program by its section\n"
 		"(tracepoint/..., raw_tp/..., uprobe/..., kprobe/... falling back to the\n"
 		"syscall tracepoint, perf_event ...), and while it runs prints:\n"
@@ -35,10 +33,15 @@ static void usage(FILE *out)
 		"print_log2_hist: an array or hash map with 4- or 8-byte keys (the log2 slot,\n"
 		"0..64) and 8-byte values (counts; per-CPU maps summed) whose name ends with\n"
 		"'hist', or whose key or value BTF type name contains 'hist'.\n"
-		"Needs root (or CAP_BPF + CAP_PERFMON).\n\n"
+		"Needs root (or CAP_BPF + CAP_PERFMON).\n"
+		"With --backend vm, OBJ is loaded on visor's own engine instead (every program\n"
+		"verified) and its packet program (XDP, tc, socket filter) runs once on every\n"
+		"packet of the capture, in order: it prints how many packets got each return\n"
+		"code, then dumps the maps the same way (no root needed).\n\n"
 		"  --prog NAME         load and attach only this program (repeatable)\n"
 		"  --duration S        stop after S seconds (decimals allowed; default: until a signal)\n"
-		"  --backend B         kernel (default); vm is not available yet\n"
+		"  --backend B         kernel (default), or vm: visor's engine\n"
+		"  --pcap FILE         with --backend vm: the packets (Ethernet capture)\n"
 		"  -h, --help          this text\n");
 }
 
@@ -183,56 +186,32 @@ static void btf_type_name(struct visor_kernel_map *m, int value, const void *dat
 	snprintf(name, len, "%.*s", (int)(close - text - 1), text + 1);
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-	return a >= b && !strcasecmp(s + a - b, suffix);
-}
-
 /* Reads a histogram's slots (summing per-CPU values): 1 when m is one by
- * the rule of usage(), 0 when not, -1 on a read error (printed). */
+ * the rule of cli_hist_candidate, 0 when not, -1 on a read error (printed). */
 static int read_hist(struct visor_kernel_map *m, const char *name, uint64_t *slots)
 {
 	const struct visor_kernel_map_info *in = visor_kernel_map_info(m);
 	const char *tn = visor_kernel_map_type_name(in->type);
-	if (!tn || (strcmp(tn, "array") && strcmp(tn, "hash") && strcmp(tn, "percpu_array") &&
-		    strcmp(tn, "percpu_hash") && strcmp(tn, "lru_hash") &&
-		    strcmp(tn, "lru_percpu_hash")))
-		return 0;
-	if ((in->key_size != 4 && in->key_size != 8) || in->value_size != 8)
-		return 0;
 	uint8_t key[8] = {0}, prev[8], val_first[8] = {0};
-	int named = ends_with(name, "hist");
-	if (!named && in->btf_id) {
-		char kt[128], vt[128];
+	char kt[128] = "", vt[128] = "";
+	if (!cli_hist_candidate(tn, in->key_size, in->value_size, "", "hist", NULL))
+		return 0; /* not even the shape of one */
+	if (in->btf_id) {
 		btf_type_name(m, 0, key, kt, sizeof(kt));
 		btf_type_name(m, 1, val_first, vt, sizeof(vt));
-		named = strcasestr(kt, "hist") || strcasestr(vt, "hist");
 	}
-	if (!named)
+	if (!cli_hist_candidate(tn, in->key_size, in->value_size, name, kt, vt))
 		return 0;
 	uint8_t *val = malloc(in->value_buf_size);
 	if (!val) {
 		cli_error("map %s: out of memory", name);
 		return -1;
 	}
-	memset(slots, 0, HIST_SLOTS * sizeof(*slots));
+	memset(slots, 0, CLI_HIST_SLOTS * sizeof(*slots));
 	int rc, hist = 1;
 	for (rc = visor_kernel_map_get_next_key(m, NULL, key); rc == 0;
 	     rc = visor_kernel_map_get_next_key(m, prev, key)) {
 		memcpy(prev, key, in->key_size);
-		uint64_t slot = 0;
-		if (in->key_size == 4) {
-			uint32_t k;
-			memcpy(&k, key, 4);
-			slot = k;
-		} else {
-			memcpy(&slot, key, 8);
-		}
-		if (slot >= HIST_SLOTS) {
-			hist = 0; /* not log2 slots after all: dump it as a map */
-			break;
-		}
 		int lr = visor_kernel_map_lookup(m, key, val);
 		if (lr == -ENOENT)
 			continue;
@@ -241,10 +220,9 @@ static int read_hist(struct visor_kernel_map *m, const char *name, uint64_t *slo
 			free(val);
 			return -1;
 		}
-		for (uint32_t c = 0; c < in->nr_cpus; c++) {
-			uint64_t v;
-			memcpy(&v, val + (size_t)c * in->value_stride, 8);
-			slots[slot] += v;
+		if (cli_hist_add(slots, key, in->key_size, val, in->nr_cpus, in->value_stride)) {
+			hist = 0; /* not log2 slots after all: dump it as a map */
+			break;
 		}
 	}
 	free(val);
@@ -255,57 +233,10 @@ static int read_hist(struct visor_kernel_map *m, const char *name, uint64_t *slo
 	return hist;
 }
 
-/* BCC's _stars: width * val / max stars, '+' when val exceeds max. */
-static void stars(char *buf, uint64_t val, uint64_t max, int width)
-{
-	int i = 0;
-	while (i < width && (double)i <= (double)width * (double)val / (double)max - 1)
-		buf[i++] = '*';
-	if (val > max && i > 0)
-		buf[i - 1] = '+';
-	buf[i] = '\0';
-}
-
-/* BCC's print_log2_hist: slot i counts values in [2^(i-1), 2^i - 1]. */
-static void print_log2_hist(FILE *out, const uint64_t *vals, const char *val_type)
-{
-	int idx_max = -1;
-	uint64_t val_max = 0;
-	for (int i = 0; i < HIST_SLOTS; i++) {
-		if (vals[i] > 0)
-			idx_max = i;
-		if (vals[i] > val_max)
-			val_max = vals[i];
-	}
-	int wide = idx_max > 32, width = wide ? 20 : 40;
-	if (idx_max <= 0) {
-		fprintf(out, "  (empty histogram)\n");
-		return;
-	}
-	if (wide)
-		fprintf(out, "               %-29s : count     distribution\n", val_type);
-	else
-		fprintf(out, "     %-19s : count     distribution\n", val_type);
-	for (int i = 1; i <= idx_max; i++) {
-		uint64_t low = i == 64 ? 1ull << 63 : (1ull << i) >> 1;
-		uint64_t high = i == 64 ? UINT64_MAX : (1ull << i) - 1;
-		if (low == high)
-			low--;
-		char bar[41];
-		stars(bar, vals[i], val_max, width);
-		if (wide)
-			fprintf(out, "%20llu -> %-20llu : %-8llu |%-*s|\n", (unsigned long long)low,
-				(unsigned long long)high, (unsigned long long)vals[i], width, bar);
-		else
-			fprintf(out, "%10llu -> %-10llu : %-8llu |%-*s|\n", (unsigned long long)low,
-				(unsigned long long)high, (unsigned long long)vals[i], width, bar);
-	}
-}
-
 static int dump_maps(struct visor_kernel_obj *obj)
 {
 	int status = 0;
-	uint64_t slots[HIST_SLOTS];
+	uint64_t slots[CLI_HIST_SLOTS];
 	for (size_t i = 0; i < visor_kernel_obj_map_count(obj); i++) {
 		const char *name = visor_kernel_obj_map_name(obj, i);
 		struct visor_kernel_map *m = name ? visor_kernel_obj_map(obj, name) : NULL;
@@ -322,7 +253,7 @@ static int dump_maps(struct visor_kernel_obj *obj)
 		}
 		if (h) {
 			printf("\nmap %s: %s, log2 histogram\n", name, tn);
-			print_log2_hist(stdout, slots, "value");
+			cli_print_log2_hist(stdout, slots, "value");
 			continue;
 		}
 		fputc('\n', stdout);
@@ -340,13 +271,15 @@ int cmd_run(int argc, char **argv)
 		{"prog", required_argument, 0, 'p'},
 		{"duration", required_argument, 0, 'd'},
 		{"backend", required_argument, 0, 'b'},
+		{"pcap", required_argument, 0, 'P'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	const char *progs[RUN_MAX_PROGS];
 	size_t nprogs = 0;
 	double duration = -1;
-	int c;
+	const char *pcap = NULL;
+	int c, vm = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -366,12 +299,10 @@ int cmd_run(int argc, char **argv)
 			}
 			break;
 		}
+		case 'P': pcap = optarg; break;
 		case 'b':
-			if (!strcmp(optarg, "vm")) {
-				cli_error("run: --backend vm is not available yet (use --backend kernel)");
-				return 1;
-			}
-			if (strcmp(optarg, "kernel")) {
+			vm = !strcmp(optarg, "vm");
+			if (!vm && strcmp(optarg, "kernel")) {
 				cli_error("run: unknown backend '%s' (kernel or vm)", optarg);
 				return 2;
 			}
@@ -385,6 +316,21 @@ int cmd_run(int argc, char **argv)
 		return 2;
 	}
 	const char *path = argv[optind];
+	if (vm || pcap) {
+		if (!vm) {
+			cli_error("run: --pcap is input for --backend vm (the kernel backend sees live traffic)");
+			return 2;
+		}
+		if (!pcap) {
+			cli_error("run: --backend vm needs --pcap FILE (the packets to run the program on)");
+			return 2;
+		}
+		if (nprogs > 1 || duration >= 0) {
+			cli_error("run: --backend vm runs one program (--prog NAME) over the capture; no --duration");
+			return 2;
+		}
+		return cli_run_vm(path, nprogs ? progs[0] : NULL, pcap);
+	}
 	char err[1024], note[1024] = "";
 	struct visor_kernel_obj_opts lo = {.sz = sizeof(lo), .progs = nprogs ? progs : NULL,
 					   .nprogs = nprogs, .log_level = 1};

@@ -4,7 +4,6 @@
  * BPF_PROG_TEST_RUN runs it in the kernel. */
 #include <errno.h>
 #include <getopt.h>
-#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,31 +52,6 @@ static void usage(FILE *out)
 		"  -h, --help          this text\n");
 }
 
-/* The name of return code r for the program type, or NULL. */
-static const char *ret_name(uint32_t type, uint32_t r)
-{
-	static const char *const xdp[] = {"XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX",
-					  "XDP_REDIRECT"};
-	static const char *const tc[] = {"TC_ACT_OK",     "TC_ACT_RECLASSIFY", "TC_ACT_SHOT",
-					 "TC_ACT_PIPE",   "TC_ACT_STOLEN",     "TC_ACT_QUEUED",
-					 "TC_ACT_REPEAT", "TC_ACT_REDIRECT"};
-	if (type == VISOR_VM_PROG_XDP)
-		return r < 5 ? xdp[r] : NULL;
-	if (type == VISOR_VM_PROG_SCHED_CLS)
-		return r < 8 ? tc[r] : r == UINT32_MAX ? "TC_ACT_UNSPEC" : NULL;
-	if (type != VISOR_VM_PROG_SOCKET_FILTER)
-		return NULL; /* tracing-family programs: a plain number */
-	return r ? "keep that many bytes" : "drop";
-}
-
-/* The --pcap table's row for a return code: 0..4, or 5 for the rest. */
-static int ret_bucket(uint32_t type, uint32_t r)
-{
-	if (type == VISOR_VM_PROG_SOCKET_FILTER)
-		return r ? 5 : 0;
-	return r < 5 ? (int)r : 5;
-}
-
 static double now_ns(void)
 {
 	struct timespec ts;
@@ -121,7 +95,7 @@ static int run_one(struct run_ctx *rc, const uint8_t *pkt, size_t len, int print
 		free(ctx_out);
 		return -1;
 	}
-	const char *n = ret_name(rc->type, o.retval);
+	const char *n = cli_retval_name(rc->type, o.retval);
 	if (n || is_packet_type(rc->type))
 		printf("retval %u (%s)\n", o.retval, n ? n : "not an action of the program type");
 	else
@@ -146,125 +120,57 @@ static int run_one(struct run_ctx *rc, const uint8_t *pkt, size_t len, int print
 	return 0;
 }
 
-static int run_pcap(struct run_ctx *rc, const char *file)
-{
-	char ebuf[PCAP_ERRBUF_SIZE] = "";
-	pcap_t *pc = pcap_open_offline(file, ebuf);
-	if (!pc) {
-		cli_error("%s: %s", file, ebuf);
-		return -1;
-	}
-	if (pcap_datalink(pc) != DLT_EN10MB) {
-		const char *dl = pcap_datalink_val_to_name(pcap_datalink(pc));
-		cli_error("%s: link type %s, test-run needs Ethernet (EN10MB)", file, dl ? dl : "unknown");
-		pcap_close(pc);
-		return -1;
-	}
-	uint64_t counts[6] = {0}, packets = 0, shorts = 0, failed = 0;
-	double busy = 0;
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	int r;
-	char first_err[512] = "";
-	while ((r = pcap_next_ex(pc, &h, &data)) == 1) {
-		packets++;
-		if (h->caplen < 14) {
-			shorts++;
-			continue;
-		}
-		char err[512] = "";
-		VISOR_OPTS(visor_prog_test_run_opts, o, .data_in = data, .data_size_in = h->caplen,
-			   .repeat = rc->repeat, .engine = rc->engine, .errbuf = err,
-			   .errbuf_len = sizeof(err));
-		double t0 = now_ns();
-		int tr = visor_prog_test_run(rc->vm, &o);
-		busy += now_ns() - t0;
-		if (tr) {
-			if (!failed++)
-				snprintf(first_err, sizeof(first_err), "packet %llu: %.400s",
-					 (unsigned long long)packets, err[0] ? err : visor_vm_errmsg(rc->vm));
-			continue;
-		}
-		counts[ret_bucket(rc->type, o.retval)]++;
-	}
-	if (r == PCAP_ERROR) {
-		cli_error("%s: %s", file, pcap_geterr(pc));
-		pcap_close(pc);
-		return -1;
-	}
-	pcap_close(pc);
+struct pcap_run {
+	struct run_ctx *rc;
+	struct cli_retval_counts counts;
+	double busy;
+	uint64_t seen; /* packets given to the program */
+	char first_err[512];
+};
 
-	uint64_t ran = packets - shorts - failed;
-	struct cli_table t;
-	static const char *const hd[] = {"RETVAL", ">PACKETS", ">PERCENT"};
-	cli_table_init(&t, 3, hd);
-	for (int i = 0; i < 6; i++) {
-		if (!counts[i])
-			continue;
-		cli_table_row(&t);
-		if (rc->type == VISOR_VM_PROG_SOCKET_FILTER)
-			cli_table_cell(&t, "%s", i ? "kept (> 0)" : "0 (drop)");
-		else
-			cli_table_cell(&t, "%s", i < 5 ? ret_name(rc->type, (uint32_t)i) : "other");
-		cli_table_cell(&t, "%llu", (unsigned long long)counts[i]);
-		cli_table_cell(&t, "%.1f%%", 100.0 * counts[i] / packets);
+static int run_packet(void *ctx, const uint8_t *data, uint32_t len)
+{
+	struct pcap_run *pr = ctx;
+	struct run_ctx *rc = pr->rc;
+	char err[512] = "";
+	pr->seen++;
+	VISOR_OPTS(visor_prog_test_run_opts, o, .data_in = data, .data_size_in = len,
+		   .repeat = rc->repeat, .engine = rc->engine, .errbuf = err,
+		   .errbuf_len = sizeof(err));
+	double t0 = now_ns();
+	int tr = visor_prog_test_run(rc->vm, &o);
+	pr->busy += now_ns() - t0;
+	if (tr) {
+		if (!pr->counts.failed++)
+			snprintf(pr->first_err, sizeof(pr->first_err), "packet %llu: %.400s",
+				 (unsigned long long)(pr->counts.runts + pr->seen),
+				 err[0] ? err : visor_vm_errmsg(rc->vm));
+		return 0;
 	}
-	if (shorts) {
-		cli_table_row(&t);
-		cli_table_cell(&t, "runt (< 14 bytes, not run)");
-		cli_table_cell(&t, "%llu", (unsigned long long)shorts);
-		cli_table_cell(&t, "%.1f%%", 100.0 * shorts / packets);
-	}
-	if (failed) {
-		cli_table_row(&t);
-		cli_table_cell(&t, "(run failed)");
-		cli_table_cell(&t, "%llu", (unsigned long long)failed);
-		cli_table_cell(&t, "%.1f%%", 100.0 * failed / packets);
-	}
-	printf("%s: %llu packet%s\n", file, (unsigned long long)packets, packets == 1 ? "" : "s");
-	if (packets)
-		cli_table_print(&t, stdout);
-	cli_table_free(&t);
-	if (ran && busy > 0) {
-		double runs = (double)ran * rc->repeat;
-		printf("%.0f runs in %.3f ms (%s): %.0f packets per second, %.1f ns per packet\n", runs,
-		       busy / 1e6, rc->engine == VISOR_ENGINE_JIT ? "jit" : "interpreter",
-		       runs / (busy / 1e9), busy / runs);
-	}
-	if (failed) {
-		cli_error("%s: %s%s", file, first_err, failed > 1 ? " (and more)" : "");
-		return -1;
-	}
+	cli_retval_count(&pr->counts, o.retval);
 	return 0;
 }
 
-static int pick_prog(const char *path, struct visor_obj *obj, const char *name,
-		     struct visor_obj_prog **out)
+static int run_pcap(struct run_ctx *rc, const char *file)
 {
-	size_t n = visor_obj_prog_count(obj);
-	if (name) {
-		*out = visor_obj_find_prog(obj, name);
-		if (!*out) {
-			cli_error("%s: no program named '%s' (see 'visor obj info %s')", path, name, path);
-			return -1;
-		}
-		return 0;
+	struct pcap_run pr = {.rc = rc, .counts = {.prog_type = rc->type}};
+	long long packets = cli_pcap_each(file, "test-run", run_packet, &pr, &pr.counts.runts);
+	if (packets < 0)
+		return -1;
+	pr.counts.packets = (uint64_t)packets;
+	cli_retval_print(stdout, file, &pr.counts);
+	uint64_t ran = pr.counts.packets - pr.counts.runts - pr.counts.failed;
+	if (ran && pr.busy > 0) {
+		double runs = (double)ran * rc->repeat;
+		printf("%.0f runs in %.3f ms (%s): %.0f packets per second, %.1f ns per packet\n", runs,
+		       pr.busy / 1e6, rc->engine == VISOR_ENGINE_JIT ? "jit" : "interpreter",
+		       runs / (pr.busy / 1e9), pr.busy / runs);
 	}
-	if (n == 1) {
-		*out = visor_obj_prog_at(obj, 0);
-		return 0;
-	}
-	if (n == 0) {
-		cli_error("%s: the object has no programs", path);
+	if (pr.counts.failed) {
+		cli_error("%s: %s%s", file, pr.first_err, pr.counts.failed > 1 ? " (and more)" : "");
 		return -1;
 	}
-	char list[512] = "";
-	size_t used = 0;
-	for (size_t i = 0; i < n && used < sizeof(list); i++)
-		used += snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-				 visor_obj_prog_name(visor_obj_prog_at(obj, i)));
-	cli_error("%s: %zu programs (%s): choose one with --prog", path, n, list);
-	return -1;
+	return 0;
 }
 
 static int parse_repeat(const char *s, uint32_t *v)
@@ -379,7 +285,7 @@ int cmd_test_run(int argc, char **argv)
 	obj = cli_open_obj(path);
 	if (!obj)
 		goto out;
-	if (pick_prog(path, obj, prog_name, &prog))
+	if (cli_pick_prog(path, obj, prog_name, &prog))
 		goto out;
 	/* The whole object, so that prog arrays reach the other programs. */
 	VISOR_OPTS(visor_obj_vm_opts, lo, .jit = jit, .jit_flags = harden ? VISOR_JIT_HARDEN : 0,

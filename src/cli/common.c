@@ -214,3 +214,32 @@ int cli_verify_obj_prog(const struct visor_obj_prog *prog, struct visor_map *con
 	opts->line_ctx = (void *)prog;
 	return visor_verify(visor_obj_prog_insns(prog), visor_obj_prog_insn_count(prog), opts);
 }
+
+int cli_pick_prog(const char *path, struct visor_obj *obj, const char *name,
+		     struct visor_obj_prog **out)
+{
+	size_t n = visor_obj_prog_count(obj);
+	if (name) {
+		*out = visor_obj_find_prog(obj, name);
+		if (!*out) {
+			cli_error("%s: no program named '%s' (see 'visor obj info %s')", path, name, path);
+			return -1;
+		}
+		return 0;
+	}
+	if (n == 1) {
+		*out = visor_obj_prog_at(obj, 0);
+		return 0;
+	}
+	if (n == 0) {
+		cli_error("%s: the object has no programs", path);
+		return -1;
+	}
+	char list[512] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < n && used < sizeof(list); i++)
+		used += snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+				 visor_obj_prog_name(visor_obj_prog_at(obj, i)));
+	cli_error("%s: %zu programs (%s): choose one with --prog", path, n, list);
+	return -1;
+}

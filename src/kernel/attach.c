@@ -543,6 +543,10 @@ static int section_kind(const char *sec, const char **target, bool *ret, bool *e
 		*egress = !strcmp(t, "egress");
 		return VISOR_KERNEL_ATTACH_TC;
 	}
+	if ((t = after_prefix(sec, "cgroup_skb"))) {
+		*egress = !strcmp(t, "egress");
+		return VISOR_KERNEL_ATTACH_CGROUP_SKB;
+	}
 	if (after_prefix(sec, "socket"))
 		return VISOR_KERNEL_ATTACH_SOCKET;
 	if (after_prefix(sec, "perf_event"))
@@ -631,6 +635,10 @@ static int attach_prog(struct visor_kernel_obj *obj, struct bpf_program *prog,
 		o.target = target;
 		rc = kernel_attach_tc(prog, &o, l, note, note_len, err, err_len);
 		break;
+	case VISOR_KERNEL_ATTACH_CGROUP_SKB:
+		o.target = target;
+		rc = kernel_attach_cgroup_skb(prog, &o, l, err, err_len);
+		break;
 	default:
 		rc = kernel_err(err, err_len, -EINVAL, "prog '%s': unknown attach kind %d", name,
 				kind);
@@ -677,6 +685,7 @@ static bool needs_target(struct bpf_program *prog)
 	case VISOR_KERNEL_ATTACH_XDP:
 	case VISOR_KERNEL_ATTACH_TC:
 	case VISOR_KERNEL_ATTACH_SOCKET:
+	case VISOR_KERNEL_ATTACH_CGROUP_SKB:
 		return true;
 	case VISOR_KERNEL_ATTACH_UPROBE:
 	case VISOR_KERNEL_ATTACH_TRACEPOINT:

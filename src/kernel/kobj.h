@@ -52,4 +52,9 @@ int kernel_attach_tc(struct bpf_program *prog, const struct visor_kernel_attach_
 		     struct visor_kernel_link *l, char *note, size_t note_len, char *err,
 		     size_t err_len);
 
+/* attach_cgroup.c: a cgroup_skb program on the cgroup v2 directory
+ * o->target, egress when o->egress; same contract as the two above. */
+int kernel_attach_cgroup_skb(struct bpf_program *prog, const struct visor_kernel_attach_opts *o,
+			     struct visor_kernel_link *l, char *err, size_t err_len);
+
 #endif

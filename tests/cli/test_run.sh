@@ -5,8 +5,12 @@
 # trace line, the maps through BTF and a log2 histogram; while one runs in
 # the background its program and maps are listed and dumped by id; SIGINT
 # stops it cleanly and leaves nothing loaded; the errors (missing file,
-# unknown program, --backend vm, not root via setpriv) are one line with a
-# non-zero exit. Needs root and bpf(); otherwise one SKIP line (exit 77).
+# unknown program, not root via setpriv) are one line with a non-zero exit.
+# --backend vm (no root needed, checked first): an XDP object
+# (tests/progs/kernel_equiv_xdp.bpf.o) run over a capture written here
+# prints the return-code table and the maps in the kernel backend's format
+# (BTF-formatted elements, the log2 histogram); its usage errors.
+# The kernel part needs root and bpf(); otherwise one SKIP line (exit 77).
 # Usage: test_run.sh VISOR SOURCE_DIR
 visor=${1:?visor binary}; src=${2:?source dir}
 progs=$(dirname "$visor")/tests/progs
@@ -21,6 +25,49 @@ trap cleanup EXIT
 . "$(dirname "$0")/lib.sh"
 
 skip() { echo "SKIP test_run: $*"; exit 77; }
+
+# ---- --backend vm ---------------------------------------------------------
+eq=$progs/kernel_equiv_xdp.bpf.o
+[ -f "$eq" ] || skip "$eq is not built (target visor_test_progs)"
+# bytes HEX...: the bytes, on stdout.
+bytes() { printf "$(echo "$*" | tr -d ' \n' | sed 's/../\\x&/g')"; }
+le32() { printf '%08x' "$1" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/'; }
+# record HEX: one pcap record of that frame.
+record() { local h; h=$(echo "$*" | tr -d ' '); bytes "00000000 00000000 $(le32 $((${#h} / 2))) $(le32 $((${#h} / 2))) $h"; }
+eth="020000000001 020000000002"
+ip4() { # proto, then the IPv4 header + 26 zero bytes of payload
+	echo "0800 4500 002e 0000 0000 40 $1 0000 c0000202 c0000201 $(printf '0%.0s' $(seq 52))"; }
+pcap=$tmp/in.pcap
+{
+	bytes "d4c3b2a1 0200 0400 00000000 00000000 ffff0000 01000000" # Ethernet, LE
+	record "$eth $(ip4 11)"                                   # UDP: dropped
+	record "$eth $(ip4 11)"
+	record "$eth $(ip4 06)"                                   # TCP
+	record "$eth 88b5 $(printf '00%.0s' $(seq 150))"          # 164 bytes
+	record "020000000001 02000000aaaa 0800 $(printf '00%.0s' $(seq 46))" # not counted
+	record "0000000000000000"                                 # runt
+} >"$pcap"
+expect 0 "$pcap: 6 packets" "" -- "$visor" run "$eq" --backend vm --pcap "$pcap"
+vm=$tmp/vm.out; cp "$tmp/out" "$vm"
+grep -Eq '^XDP_DROP +2 +33\.3%$' "$vm" && ok || bad "no XDP_DROP row: $(cat "$vm")"
+grep -Eq '^XDP_PASS +3 +50\.0%$' "$vm" && ok || bad "no XDP_PASS row: $(cat "$vm")"
+grep -Eq '^runt \(< 14 bytes, not run\) +1 ' "$vm" && ok || bad "no runt row"
+grep -q '^map by_ethertype: hash, key 4, value 8, max_entries 64, btf$' "$vm" && ok || bad "no by_ethertype header"
+grep -q '^  (__u32)2048 -> (__u64)3$' "$vm" && ok || bad "IPv4 not counted 3 times: $(grep -A4 by_ethertype "$vm")"
+grep -q '^  (__u32)34997 -> (__u64)1$' "$vm" && ok || bad "0x88b5 not counted once"
+sed -n '/^map by_ethertype/,/^Found/p' "$vm" | grep -q '^Found 2 elements$' && ok || bad "by_ethertype: not 2 elements"
+grep -q '^  (__u32)17 -> (__u64)2$' "$vm" && ok || bad "UDP not counted twice in by_ipproto"
+grep -q '^map len_hist: array, log2 histogram$' "$vm" && ok || bad "len_hist not a histogram"
+grep -Eq '^        32 -> 63         : 3        \|\*{40}\|$' "$vm" && ok || bad "no 32..63 bar: $(grep -A10 len_hist "$vm")"
+grep -Eq '^       128 -> 255        : 1        \|\*{13} {27}\|$' "$vm" && ok || bad "no 128..255 bar"
+expect 2 "" "needs --pcap" -- "$visor" run "$eq" --backend vm
+expect 2 "" "--pcap is input for --backend vm" -- "$visor" run "$eq" --pcap "$pcap"
+expect 2 "" "unknown backend" -- "$visor" run "$eq" --backend qemu
+expect 1 "" "no program named 'nope'" -- "$visor" run "$eq" --backend vm --pcap "$pcap" --prog nope
+expect 1 "" "$tmp/nope.pcap" -- "$visor" run "$eq" --backend vm --pcap "$tmp/nope.pcap"
+expect 1 "" "not a packet program" -- "$visor" run "$obj" --backend vm --pcap "$pcap"
+
+# ---- --backend kernel -----------------------------------------------------
 [ "$(id -u)" = 0 ] || skip "needs root (loading programs into the kernel)"
 [ -f "$obj" ] || skip "$obj is not built (target visor_test_progs)"
 
@@ -91,7 +138,6 @@ grep -q '^map pid_hist: array, log2 histogram$' "$tmp/bg.out" && ok || bad "no d
 # Errors: one line, non-zero.
 expect 1 "" "No such file" -- "$visor" run "$tmp/nope.bpf.o"
 expect 1 "" "no program named 'nope'" -- "$visor" run "$obj" --prog nope
-expect 1 "" "not available yet" -- "$visor" run "$obj" --backend vm
 expect 2 "" "--duration" -- "$visor" run "$obj" --duration abc
 expect 0 "usage: visor run" "" -- "$visor" run --help
 expect 0 "usage: visor prog list" "" -- "$visor" prog --help
