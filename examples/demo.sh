@@ -65,6 +65,9 @@ if [ -f "$progs/xdp_parser.bpf.o" ]; then
 	printf "$eth$ip"'\x30\x39\x00\x35\x00\x08\x00\x00' >"$tmp/udp53.bin"
 	"$visor" test-run "$progs/xdp_parser.bpf.o" --data "$tmp/udp53.bin" --jit --repeat 100 --dump-maps | head -20
 
+	step "the verifier refuses a program that reads the packet after bpf_xdp_adjust_head (tests/progs/xdp_adjust.bpf.c): the path, the line, the reason"
+	"$visor" verify --prog xdp_stale_pointer --log "$progs/xdp_adjust.bpf.o" | tail -12 || true
+
 	step "tail calls (tests/progs/tailcall.bpf.c): the dispatcher jumps to tail_ipv4 by EtherType; tail_recurse hits the kernel's limit of 33"
 	"$visor" test-run "$progs/tailcall.bpf.o" --prog xdp_dispatch --data "$tmp/udp53.bin" --jit --repeat 1000
 	"$visor" test-run "$progs/tailcall.bpf.o" --prog tail_recurse --data "$tmp/udp53.bin"
