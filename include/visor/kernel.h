@@ -262,6 +262,44 @@ int visor_kernel_map_list(int (*fn)(void *ctx, const struct visor_kernel_map_inf
 int visor_kernel_map_open_id(uint32_t id, struct visor_kernel_map **map, char *err,
 			     size_t err_len);
 
+/* ---- One load call over both backends (src/kernel/backend.c) -------------
+ * The same object file loaded on visor's engine or into the kernel; maps
+ * and global data are reached through visor_map_* and programs are
+ * test-run through one call either way. */
+#define VISOR_BACKEND_VM 1u     /* visor's engine: the verifier checks every program */
+#define VISOR_BACKEND_KERNEL 2u /* the kernel, through libbpf */
+
+struct visor_loaded;
+struct visor_map;
+struct visor_prog_test_run_opts;
+struct visor_obj_vm;
+
+/* Loads path on exactly one backend (else -EINVAL). VM: visor_obj_open_file
+ * + visor_obj_vm_load with every program required to load; KERNEL:
+ * visor_kernel_obj_load. Returns 0 and *out, or a negative errno with one
+ * line in err (the backend's message). */
+int visor_obj_load(const char *path, unsigned backend, struct visor_loaded **out, char *err,
+		   size_t err_len);
+unsigned visor_loaded_backend(const struct visor_loaded *l);
+/* The object's map, owned by l (NULL: no such map). Global data by its
+ * section name (".bss", ".data", ".rodata", ".data.stats") on both
+ * backends; libbpf's "obj.bss" form works on both too. On the kernel the
+ * map is a proxy (visor_map_create_proxy) over the map's fd: user-space
+ * calls only; it must not outlive l. */
+struct visor_map *visor_loaded_map(struct visor_loaded *l, const char *name);
+/* One test run of program prog: VM, visor_prog_test_run on its VM; KERNEL,
+ * BPF_PROG_TEST_RUN with data_in/out, ctx_in/out, repeat, giving retval,
+ * duration and the out sizes (ctx layouts are each backend's own; engine,
+ * cpu, budget and redirect are VM-only). 0 or a negative errno with one
+ * line in opts->errbuf. */
+int visor_loaded_test_run(struct visor_loaded *l, const char *prog,
+			  struct visor_prog_test_run_opts *opts);
+/* The backend's own object (NULL on the other backend), for attaching. */
+struct visor_kernel_obj *visor_loaded_kernel_obj(struct visor_loaded *l);
+struct visor_obj_vm *visor_loaded_vm(struct visor_loaded *l);
+/* Proxies, programs and maps go; NULL is ignored. */
+void visor_loaded_close(struct visor_loaded *l);
+
 #ifdef __cplusplus
 }
 #endif

@@ -361,6 +361,31 @@ bool visor_map_spin_lock_ok(const struct visor_map *map, const void *lock);
 void visor_map_value_lock(void *lock);
 void visor_map_value_unlock(void *lock);
 
+/* ---- Proxy maps (src/maps/proxy.c) ---------------------------------------
+ * A map whose elements live elsewhere (e.g. in the kernel, behind a map fd),
+ * its user-space operations supplied by a backend. visor_map_lookup,
+ * _update, _delete and _get_next_key check their arguments as for any map
+ * and then call ops (a NULL op: -VISOR_ENOTSUPP); the same negative errno
+ * values are expected back (-ENOENT, -EEXIST, -E2BIG ...). Per-CPU values
+ * use visor_map_user_value_size()'s layout, which is the kernel's (one
+ * 8-byte-rounded value per CPU). Programs on visor's engine cannot use a
+ * proxy map: its program-side operations report -EOPNOTSUPP. A proxy gets
+ * an id like every map; VISOR_F_LOCK is refused. release
+ * (may be NULL) is called with ctx when the last reference goes. */
+struct visor_map_proxy_ops {
+	int (*lookup)(void *ctx, const void *key, void *value);
+	int (*update)(void *ctx, const void *key, const void *value, uint64_t flags);
+	int (*delete_elem)(void *ctx, const void *key);
+	int (*get_next_key)(void *ctx, const void *key, void *next);
+	void (*release)(void *ctx);
+};
+/* desc gives type, key_size, value_size, max_entries, map_flags, name
+ * (truncated to 15 characters), nr_cpus (per-CPU types; 0 =
+ * visor_map_possible_cpus()) and errbuf; other fields are ignored. */
+int visor_map_create_proxy(const struct visor_map_create_opts *desc,
+			   const struct visor_map_proxy_ops *ops, void *ctx,
+			   struct visor_map **out);
+
 #ifdef __cplusplus
 }
 #endif

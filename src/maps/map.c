@@ -99,7 +99,7 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct visor_map *reg_head;
 static _Atomic uint32_t next_id = 1;
 
-static void reg_add(struct visor_map *m)
+void visor_map_register(struct visor_map *m)
 {
 	pthread_mutex_lock(&reg_lock);
 	m->id = atomic_fetch_add(&next_id, 1);
@@ -283,7 +283,7 @@ int visor_map_create(const struct visor_map_create_opts *opts, struct visor_map 
 		visor_map_errf(eb, el, err, "%s map: %s", t->name, msg[0] ? msg : strerror(-err));
 		return err;
 	}
-	reg_add(m);
+	visor_map_register(m);
 	*out = m;
 	if (eb && el)
 		eb[0] = 0;

@@ -47,6 +47,11 @@ struct visor_map {
 	int32_t spin_lock_off; /* struct bpf_spin_lock in the value; -1: none */
 };
 
+/* Gives m an id and enters it in the registry (visor_map_get_by_id);
+ * visor_map_destroy takes it out. For map kinds made outside map.c's
+ * visor_map_create (proxy.c). */
+void visor_map_register(struct visor_map *m);
+
 /* Per-type operations. Missing user ops report what the kernel reports
  * (see map.c); "sys" ops copy values for user space, "prog" ops are the
  * helpers'. All are called inside a read-side section. */
