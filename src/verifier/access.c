@@ -122,7 +122,7 @@ void vmap_info(const struct vreg *r, struct vmapinfo *mi)
 
 /* ---- stack ---------------------------------------------------------------- */
 
-static int stack_range(struct venv *e, struct vframe *f, int regno, int64_t lo, int64_t hi,
+static int stack_range(struct venv *e, struct vframe *f, int64_t lo, int64_t hi,
 		       uint32_t size, int acc)
 {
 	if (lo < -VISOR_STACK_FRAME || hi + size > 0)
@@ -130,7 +130,6 @@ static int stack_range(struct venv *e, struct vframe *f, int regno, int64_t lo, 
 			     "%s %u bytes at fp%+" PRId64 "%s is outside the %d-byte stack frame (fp-%d .. fp-1)",
 			     acc_verb(acc), size, lo, lo != hi ? " (variable offset)" : "",
 			     VISOR_STACK_FRAME, VISOR_STACK_FRAME);
-	(void)regno;
 	uint32_t depth = (uint32_t)-lo;
 	if (vframe_grow(f, (depth + 7) / 8))
 		return vfail(e, -ENOMEM, e->cur->pc, "out of memory");
@@ -141,16 +140,13 @@ static int stack_range(struct venv *e, struct vframe *f, int regno, int64_t lo, 
 	return 0;
 }
 
-static int stack_read(struct venv *e, struct vframe *f, int regno, int64_t lo, int64_t hi,
+static int stack_read(struct venv *e, struct vframe *f, int frameno, int64_t lo, int64_t hi,
 		      uint32_t size, bool sign, struct vreg *out)
 {
 	int err;
-	if ((err = stack_range(e, f, regno, lo, hi, size, ACC_READ)))
+	if ((err = stack_range(e, f, lo, hi, size, ACC_READ)))
 		return err;
-	int fno = 0;
-	while (fno < e->cur->curframe && e->cur->fr[fno] != f)
-		fno++;
-	slots_read(e, fno, lo, hi + size);
+	slots_read(e, frameno, lo, hi + size);
 	if (lo == hi && (lo & 7) == 0) {
 		struct vslot *sl = vstack_slot(f, (int32_t)lo);
 		int n = vslot_spill_len(sl);
@@ -207,12 +203,12 @@ static bool fits(const struct vreg *v, uint32_t size)
 }
 
 /* Marks [lo, hi + size) written with val (NULL: data of unknown value). */
-static int stack_write(struct venv *e, struct vframe *f, int frameno, int regno, int64_t lo,
+static int stack_write(struct venv *e, struct vframe *f, int frameno, int64_t lo,
 		       int64_t hi, uint32_t size, const struct vreg *val, int acc)
 {
 	int err;
 	uint32_t pc = e->cur->pc;
-	if ((err = stack_range(e, f, regno, lo, hi, size, acc)))
+	if ((err = stack_range(e, f, lo, hi, size, acc)))
 		return err;
 	bool ptr = val && vreg_is_ptr(val);
 	if (ptr && val->type == T_STACK && val->frameno > frameno)
@@ -491,19 +487,19 @@ int vcheck_mem_insn(struct venv *e, const struct visor_insn *in, uint32_t pc)
 				     "misaligned stack access: %u bytes at fp%+" PRId64 " (stack accesses must be aligned to their size)",
 				     size, lo);
 		if (acc == ACC_READ || acc == ACC_READ_SX) {
-			if ((err = stack_read(e, f, base, lo, hi, size, acc == ACC_READ_SX, &out)))
+			if ((err = stack_read(e, f, r->frameno, lo, hi, size, acc == ACC_READ_SX, &out)))
 				return err;
 			loaded = true;
 		} else if (acc == ACC_ATOMIC) {
 			struct vreg tmp;
-			if ((err = stack_read(e, f, base, lo, hi, size, false, &tmp)))
+			if ((err = stack_read(e, f, r->frameno, lo, hi, size, false, &tmp)))
 				return err;
 			if (vreg_is_ptr(&tmp))
 				return vfail(e, -EACCES, pc, "atomic operation on a spilled pointer at fp%+" PRId64, lo);
-			if ((err = stack_write(e, f, r->frameno, base, lo, hi, size, NULL, acc)))
+			if ((err = stack_write(e, f, r->frameno, lo, hi, size, NULL, acc)))
 				return err;
 		} else {
-			if ((err = stack_write(e, f, r->frameno, base, lo, hi, size, valp, acc)))
+			if ((err = stack_write(e, f, r->frameno, lo, hi, size, valp, acc)))
 				return err;
 		}
 		break;
@@ -560,7 +556,7 @@ int vcheck_helper_mem(struct venv *e, int regno, uint64_t min_size, uint64_t max
 			return err;
 		if (!max_size)
 			return 0;
-		if ((err = stack_range(e, f, regno, lo, hi, (uint32_t)max_size, acc)))
+		if ((err = stack_range(e, f, lo, hi, (uint32_t)max_size, acc)))
 			return err;
 		int cb = callback_frame(e->cur);
 		slots_read(e, r->frameno, lo, hi + (int64_t)max_size);

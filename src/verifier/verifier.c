@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <visor/maps.h>
 
@@ -366,7 +365,6 @@ static int ptr_alu(struct venv *e, const struct visor_insn *in, struct vreg *dst
 	uint32_t pc = e->cur->pc;
 	uint8_t op = VISOR_OP(in->code);
 	bool dptr = vreg_is_ptr(dst), sptr = vreg_is_ptr(src);
-	char d[120];
 
 	if (VISOR_CLASS(in->code) != VISOR_CLS_ALU64) {
 		/* The kernel's answer for privileged programs: a 32-bit difference
@@ -392,7 +390,6 @@ static int ptr_alu(struct venv *e, const struct visor_insn *in, struct vreg *dst
 			     (dst->type == T_STACK && dst->frameno == src->frameno) ||
 			     (dst->type == T_MAP_VALUE && dst->map == src->map));
 		if (!same) {
-			vreg_describe(dst, d, sizeof(d));
 			return vfail(e, -EACCES, pc,
 				     "subtracting pointers of different kinds (%s minus %s) is not allowed",
 				     vtype_name(dst->type), vtype_name(src->type));
@@ -863,10 +860,10 @@ static void mark_writes(struct venv *e, const struct visor_insn *in, uint8_t fra
 	case VISOR_CLS_JMP32:
 		/* A helper call writes r0-r5; a return writes the caller's. A new
 		 * frame starts all written (vframe_new). */
-		if ((op == VISOR_JMP_CALL && e->cur->curframe == frame_before) ||
-		    (op == VISOR_JMP_EXIT && e->cur->curframe < frame_before) ||
-		    (op == VISOR_JMP_CALL && e->cur->curframe > frame_before))
-			e->cur->fr[op == VISOR_JMP_CALL ? frame_before : e->cur->curframe]->wregs |= 0x3f;
+		if (op == VISOR_JMP_CALL)
+			e->cur->fr[frame_before]->wregs |= 0x3f;
+		else if (op == VISOR_JMP_EXIT && e->cur->curframe < frame_before)
+			vcur_frame(e)->wregs |= 0x3f;
 		return;
 	}
 }
@@ -1006,13 +1003,6 @@ static void env_free(struct venv *e)
 	free(e->log);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int visor_verify(const struct visor_insn *insns, size_t count, struct visor_verify_opts *opts)
 {
 	struct visor_verify_opts dummy = {.sz = sizeof(dummy)};
@@ -1020,7 +1010,7 @@ int visor_verify(const struct visor_insn *insns, size_t count, struct visor_veri
 		opts = &dummy;
 	if (opts->sz < offsetof(struct visor_verify_opts, verify_ns) + sizeof(opts->verify_ns))
 		return -EINVAL;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = visor_vm_now_ns();
 	opts->errmsg[0] = 0;
 	opts->err_insn = -1;
 	opts->insns_processed = 0;
@@ -1066,7 +1056,7 @@ int visor_verify(const struct visor_insn *insns, size_t count, struct visor_veri
 out:
 	opts->insns_processed = e.processed;
 	opts->states_stored = e.nstates;
-	opts->verify_ns = now_ns() - t0;
+	opts->verify_ns = visor_vm_now_ns() - t0;
 	if (!err)
 		vlog(&e, 1, "accepted: %" PRIu64 " instructions processed, %u states stored, %u pruned, stack %u bytes\n",
 		     e.processed, e.nstates, opts->states_pruned, opts->max_stack);

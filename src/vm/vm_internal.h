@@ -5,6 +5,8 @@
 #include <visor/runtime.h>
 #include <visor/vm.h>
 
+#include "vm_verifier.h"
+
 #include <stddef.h>
 #include <string.h>
 
@@ -248,8 +250,6 @@ long visor_vm_callback_index(const struct visor_vm *vm, uint32_t pc);
  * instruction and the helper's name in front, unless a callback's failure
  * already names its own instruction. Returns run->err. */
 int visor_vm_run_helper_failed(struct visor_vm_run *run, size_t pc);
-/* CLOCK_MONOTONIC in ns: compile times, test-run durations. */
-uint64_t visor_vm_now_ns(void);
 void visor_vm_run_error(struct visor_vm_run *run, size_t pc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
