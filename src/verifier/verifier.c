@@ -387,8 +387,10 @@ static int ptr_alu(struct venv *e, const struct visor_insn *in, struct vreg *dst
 				     alu_name(op));
 		bool same = !dst->maybe_null && !src->maybe_null &&
 			    ((pkt_family(dst) && pkt_family(src)) ||
-			     (dst->type == T_STACK && dst->frameno == src->frameno) ||
-			     (dst->type == T_MAP_VALUE && dst->map == src->map));
+			     (dst->type == T_STACK && src->type == T_STACK &&
+			      dst->frameno == src->frameno) ||
+			     (dst->type == T_MAP_VALUE && src->type == T_MAP_VALUE &&
+			      dst->map == src->map));
 		if (!same) {
 			return vfail(e, -EACCES, pc,
 				     "subtracting pointers of different kinds (%s minus %s) is not allowed",
