@@ -132,9 +132,10 @@ poke_until_traced || bad "background run: no trace line"
 kill -INT "$bg"; wait "$bg"; st=$?; bg=
 [ "$st" = 0 ] && ok || bad "SIGINT -> status $st: $(tail -3 "$tmp/bg.err")"
 grep -q '^map pid_hist: array, log2 histogram$' "$tmp/bg.out" && ok || bad "no dump after SIGINT"
+# Programs and maps go when the kernel's deferred frees run (RCU, work
+# queues) after the loader exits: wait for that, bounded, before checking.
+for _ in $(seq 50); do "$visor" prog list | grep -q printk_getppid || break; sleep 0.1; done
 "$visor" prog list | grep -q printk_getppid && bad "program still loaded after SIGINT" || ok
-# The kernel frees a map from a work queue after its last reference goes, so
-# its id may stay visible for a moment after the loader exits: wait (bounded).
 if [ -n "$id" ]; then
 	for _ in $(seq 50); do "$visor" map dump id "$id" >/dev/null 2>&1 || break; sleep 0.1; done
 	expect 1 "" "$id" -- "$visor" map dump id "$id"
