@@ -2,11 +2,12 @@
 # Installs the Debian packages visor needs (when root), or prints the exact
 # apt-get line and fails (when not). Usage: scripts/deps.sh [build|fuzz|all]
 set -euo pipefail
-# clang-19 builds the eBPF test programs (tests/progs) in every build; python3
+# clang-19 builds the eBPF test programs (tests/progs) in every build and
+# compiles C for `visor run FILE.c`; libclang-19 parses the BCC dialect; python3
 # writes a pcap capture in a CLI test, objdump (binutils) reads JIT dumps;
 # the tests cross-check pinned kernel maps with bpftool; the network tests
 # build veth pairs in namespaces with iproute2's ip.
-need=(cmake make gcc binutils python3 pkg-config libbpf-dev libelf-dev zlib1g-dev libpcap-dev clang-19 iproute2)
+need=(cmake make gcc binutils python3 pkg-config libbpf-dev libelf-dev zlib1g-dev libpcap-dev clang-19 libclang-19-dev iproute2)
 case "${1:-build}" in
   fuzz) need+=(llvm-19 libclang-rt-19-dev) ;;
   all) need+=(llvm-19 libclang-rt-19-dev bpftool) ;;

@@ -188,6 +188,12 @@ struct visor_kernel_attach_opts {
 int visor_kernel_attach(struct visor_kernel_obj *obj, const char *prog,
 			const struct visor_kernel_attach_opts *opts, struct visor_kernel_link **link,
 			char *note, size_t note_len, char *err, size_t err_len);
+/* Does this kernel have kprobes (the kprobe PMU)? Without them visor loads
+ * syscall kprobes as programs of the syscall tracepoints (see above). */
+bool visor_kernel_has_kprobes(void);
+/* The syscall a kernel function name stands for ("__x64_sys_getpid",
+ * "sys_getpid" -> "getpid"), or NULL: the names visor's fallback maps. */
+const char *visor_kernel_syscall_of(const char *func);
 /* Every program of obj by its section (programs with no attach point, e.g.
  * SEC("xdp") without a target, are skipped and listed in note). On error
  * the links made so far are destroyed: nothing is left half-attached. */

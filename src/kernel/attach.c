@@ -83,7 +83,7 @@ static void ensure_tracefs(char *note, size_t note_len)
 		note_add(note, note_len, "mounted tracefs at %s", TRACEFS_DIR);
 }
 
-static bool kprobes_available(void)
+bool visor_kernel_has_kprobes(void)
 {
 	/* The kprobe PMU exists whenever the kernel has kprobe events. */
 	return !access("/sys/bus/event_source/devices/kprobe/type", F_OK);
@@ -91,7 +91,7 @@ static bool kprobes_available(void)
 
 /* The syscall a kernel function name stands for ("__x64_sys_getpid" ->
  * "getpid"), or NULL. */
-static const char *syscall_of(const char *func)
+const char *visor_kernel_syscall_of(const char *func)
 {
 	static const char *const prefixes[] = {"__x64_sys_", "__ia32_sys_", "__se_sys_",
 					       "__do_sys_", "sys_"};
@@ -137,7 +137,7 @@ void kernel_prepare_kprobe_fallback(struct bpf_program *prog)
 	char fb[128];
 	bool ret;
 	const char *f = kprobe_target(prog, &ret, fb, sizeof(fb));
-	if (!f || !syscall_of(f) || kprobes_available())
+	if (!f || !visor_kernel_syscall_of(f) || visor_kernel_has_kprobes())
 		return;
 	/* The kernel runs only tracepoint programs on a tracepoint event. */
 	bpf_program__set_type(prog, BPF_PROG_TYPE_TRACEPOINT);
@@ -304,8 +304,8 @@ static int attach_kprobe(struct bpf_program *prog, const char *func, bool retpro
 	const char *kind = retprobe ? "kretprobe" : "kprobe";
 	if (!func || !*func)
 		return kernel_err(err, err_len, -EINVAL, "%s: no function given", kind);
-	const char *sc = syscall_of(func);
-	if (kprobes_available() && bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE) {
+	const char *sc = visor_kernel_syscall_of(func);
+	if (visor_kernel_has_kprobes() && bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE) {
 		LIBBPF_OPTS(bpf_kprobe_opts, ko, .retprobe = retprobe);
 		l->link = bpf_program__attach_kprobe_opts(prog, func, &ko);
 		if (!l->link) {

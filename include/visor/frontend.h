@@ -1,0 +1,85 @@
+/* visor — front end: restricted C (the BCC dialect, or libbpf style) to a
+ * BPF ELF object, with kernel types from BTF instead of kernel headers.
+ * See docs/FRONTEND.md.
+ *
+ * The pipeline (src/frontend/): the source is parsed with libclang-19 (loaded
+ * with dlopen, in a child process, so neither the caller's memory nor its
+ * start-up pays for it) against a precompiled vmlinux.h made from the
+ * kernel's BTF, rewritten (BCC's maps, table methods, bpf_trace_printk,
+ * implicit probe reads, auto-attach sections, packet sugar), and compiled by
+ * clang-19 -target bpf. vmlinux.h, its PCH and compiled objects are cached
+ * (keyed by the BTF checksum; objects by source + flags + BTF) under
+ * $VISOR_CACHE_DIR, else $XDG_CACHE_HOME/visor, else ~/.cache/visor.
+ *
+ * Errors are negative errno values with one line in the caller's err
+ * buffer; the compiler's and the rewriter's diagnostics (at the user's
+ * file:line:col, never the rewritten text's) go to opts->diag (default
+ * stderr). Nothing here exits or aborts. */
+#ifndef VISOR_FRONTEND_H
+#define VISOR_FRONTEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct visor_compile_opts {
+	size_t sz;                 /* sizeof(struct visor_compile_opts) */
+	/* Source: text (with path only naming it in diagnostics; NULL: "<text>")
+	 * or, when text is NULL, the file at path. */
+	const char *path;
+	const char *text;
+	/* Extra compiler flags (-DNAME=V, -I DIR, -Wno-...), as clang takes them. */
+	const char *const *cflags;
+	size_t ncflags;
+	/* Where diagnostics are written (NULL: stderr). */
+	FILE *diag;
+	/* Kernel BTF to take types from (NULL: $VISOR_BTF, else
+	 * /sys/kernel/btf/vmlinux). */
+	const char *btf_path;
+	bool no_cache;             /* compile even if a cached object matches */
+	bool dialect_off;          /* plain libbpf-style C: no BCC rewriting */
+	/* Filled in: timings (seconds) and what was reused, for benchmarks. */
+	struct visor_compile_stats {
+		bool object_cached;    /* the object came from the cache */
+		bool header_cached;    /* vmlinux.h + PCH came from the cache */
+		double header_s;       /* making vmlinux.h and its PCH (0 when cached) */
+		double rewrite_s;      /* libclang parse + rewrite (child process) */
+		double compile_s;      /* clang-19 */
+		long rewriter_maxrss_kb, compiler_maxrss_kb; /* peak RSS of the children */
+	} *stats;
+};
+
+/* Compiles to the object file out_path (written atomically). Returns 0, or
+ * a negative errno: -EINVAL the source has errors (already printed to diag;
+ * err says how many), -ENOENT no such source file / no kernel BTF (err names
+ * the path), -ENOEXEC clang-19 or libclang-19 missing (err names the Debian
+ * package), others with a message. */
+int visor_compile(const struct visor_compile_opts *opts, const char *out_path, char *err,
+		  size_t err_len);
+
+/* As visor_compile, but returns the path of the object in the cache (owned
+ * by the caller, free()) — what `visor run FILE.c` loads. */
+int visor_compile_cached(const struct visor_compile_opts *opts, char **obj_path, char *err,
+			 size_t err_len);
+
+/* The vmlinux.h made from btf_path (NULL: as above), generating and caching
+ * it (and its PCH) when needed; *header_path is owned by the caller. */
+int visor_btf_header(const char *btf_path, char **header_path, char *err, size_t err_len);
+
+/* Writes vmlinux.h made from btf_path to out (`visor btf dump`). */
+int visor_btf_dump(const char *btf_path, FILE *out, char *err, size_t err_len);
+
+/* The directory of the BPF-side headers visor ships (bcc/proto.h,
+ * bcc/helpers.h, the kernel include stubs): $VISOR_BPF_INCLUDE, else the
+ * installed copy, else the source tree's. */
+const char *visor_frontend_include_dir(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
