@@ -5,7 +5,7 @@ BUILD_SAN  ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-all build test test-normal test-asan fuzz demo bench clean
+.PHONY: all deps deps-all build test test-normal test-asan fuzz demo bench clean install
 
 all: build
 
@@ -49,6 +49,12 @@ bench: build
 
 demo: build
 	@examples/demo.sh $(BUILD)/visor
+
+# `make install PREFIX=/some/dir` (default /usr/local): bin/visor, libvisor
+# (shared and static), headers, visor.pc, the BPF-side headers, man pages.
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

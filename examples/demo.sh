@@ -1,13 +1,35 @@
 #!/bin/bash
-# The main job of visor today: assemble a program, look at it in both
-# disassembly syntaxes, verify it and run it in the visor engine on real
-# input.
+# The main job of visor: a few lines of C in BCC's dialect, compiled with
+# kernel types from BTF, run in the Linux kernel (when this user may load
+# programs) and on visor's own engine (any user); then a tour of the engine:
+# assemble, disassemble, verify, interpret, JIT.
 set -euo pipefail
 visor=${1:-build/visor}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "BCC's hello world (examples/hello.c), unchanged, in the kernel: every clone() prints a line"
+cat "$here/hello.c"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "(skipped: loading programs into the kernel needs root; the next step runs for any user)"
+elif [ ! -r /sys/kernel/btf/vmlinux ]; then
+	echo "(skipped: this kernel has no BTF at /sys/kernel/btf/vmlinux)"
+else
+	# Something to trace: a few short-lived processes (each a clone).
+	( for _ in 1 2 3 4 5 6; do sleep 0.4; /bin/true; done ) &
+	"$visor" run "$here/hello.c" --duration 3 || echo "(visor run failed: status $?)"
+	wait
+fi
+
+step "BCC's packet counter (examples/count_pairs.c, a socket filter with <bcc/proto.h>) on visor's engine, over generated packets"
+"$here/packets.sh" "$tmp/pairs.pcap"
+"$visor" run "$here/count_pairs.c" --backend vm --pcap "$tmp/pairs.pcap"
+
+step "the same C compiled to a normal BPF object (libbpf and bpftool load it too)"
+"$visor" compile "$here/count_pairs.c" -o "$tmp/count_pairs.o"
+"$visor" obj info "$tmp/count_pairs.o"
 
 # An IPv4 header (192.0.2.1 -> 198.51.100.2, UDP) with a correct checksum.
 hdr="45 00 00 1c 00 01 00 00 40 11 8e 99 c0 00 02 01 c6 33 64 02"

@@ -59,6 +59,14 @@ const char *visor_bpf_object_path(const struct visor_bpf *b);
 /* The underlying loaded object (visor/kernel.h), for everything else. */
 struct visor_loaded *visor_bpf_loaded(struct visor_bpf *b);
 
+/* The object's programs (C function names), their sections (the program
+ * type the front end chose: "kprobe/sys_clone", "socket" ...) and types
+ * (BPF_PROG_TYPE_*: the kernel's answer on the kernel backend; -ENOENT). */
+size_t visor_bpf_prog_count(const struct visor_bpf *b);
+const char *visor_bpf_prog_name(const struct visor_bpf *b, size_t i);
+const char *visor_bpf_prog_section(const struct visor_bpf *b, const char *fn);
+int visor_bpf_prog_type(struct visor_bpf *b, const char *fn);
+
 /* ---- Attaching (kernel backend; -EOPNOTSUPP on the VM) --------------------
  * fn is the C function's name. Each returns 0 or -errno, the message naming
  * what is missing ("no tracepoint syscalls/sys_enter_nope", "kprobes are not
@@ -80,19 +88,28 @@ int visor_bpf_attach_uretprobe(struct visor_bpf *b, const char *name, const char
 int visor_bpf_attach_xdp(struct visor_bpf *b, const char *dev, const char *fn, unsigned flags);
 int visor_bpf_remove_xdp(struct visor_bpf *b, const char *dev);
 /* tc (tcx where the kernel has it, else a clsact qdisc); the program is
- * loaded as SCHED_CLS. */
+ * loaded as SCHED_CLS: a function the front end made a socket filter (a
+ * struct __sk_buff * parameter) is loaded once more as SCHED_CLS for it,
+ * sharing the object's tables (BCC's load_func(fn, BPF.SCHED_CLS)). */
 int visor_bpf_attach_tc(struct visor_bpf *b, const char *dev, const char *fn, bool egress);
 /* A socket filter on a raw socket bound to dev (BCC's attach_raw_socket):
  * returns the socket fd (owned by b; read packets from it), or -errno. */
 int visor_bpf_attach_raw_socket(struct visor_bpf *b, const char *fn, const char *dev);
 /* Software cpu-clock sampling at freq samples/s on every CPU. */
 int visor_bpf_attach_perf_event(struct visor_bpf *b, const char *fn, uint64_t freq);
+/* fn by its section, as libbpf's auto-attach with visor's fallbacks (the
+ * kprobe -> syscall tracepoint note once on diag); fn NULL: every program
+ * whose section names its attach point (`visor run`; the others are listed
+ * in a note). */
+int visor_bpf_attach_auto(struct visor_bpf *b, const char *fn);
 /* Detaches every attachment made so far (maps stay readable). */
 void visor_bpf_detach_all(struct visor_bpf *b);
 /* A program's fd in the kernel (-ENOENT, -EOPNOTSUPP on the VM). */
 int visor_bpf_prog_fd(struct visor_bpf *b, const char *fn);
 /* One run of fn on data (BPF_PROG_TEST_RUN on the kernel, the engine on the
- * VM): *retval its return value. */
+ * VM): *retval its return value. data is a packet from its Ethernet header;
+ * a socket filter sees it whole, as on the raw socket attach_raw_socket
+ * makes (a bare BPF_PROG_TEST_RUN would start it at the network header). */
 int visor_bpf_test_run(struct visor_bpf *b, const char *fn, const void *data, size_t len,
 		       uint32_t *retval);
 
@@ -132,6 +149,9 @@ int visor_bpf_poll(struct visor_bpf *b, int timeout_ms);
 /* The map named name (BPF_HASH(name ...)), owned by b; NULL: no such map
  * (errmsg says so). */
 struct visor_bpf_table *visor_bpf_table(struct visor_bpf *b, const char *name);
+/* Every map of the object, by index (global data too: ".bss" ...). */
+size_t visor_bpf_table_count(const struct visor_bpf *b);
+const char *visor_bpf_table_name_at(const struct visor_bpf *b, size_t i);
 const char *visor_bpf_table_name(const struct visor_bpf_table *t);
 uint32_t visor_bpf_table_type(const struct visor_bpf_table *t);   /* BPF_MAP_TYPE_* */
 uint32_t visor_bpf_table_key_size(const struct visor_bpf_table *t);
@@ -172,6 +192,30 @@ int visor_bpf_table_print_log2_hist(struct visor_bpf_table *t, const char *val_t
 				    FILE *out);
 int visor_bpf_table_print_linear_hist(struct visor_bpf_table *t, const char *val_type,
 				      FILE *out);
+/* Is t a log2 histogram by visor's rule (an array or hash, per-CPU and LRU
+ * too, with 4- or 8-byte keys and 8-byte values whose name ends with "hist"
+ * or whose key or value type name contains "hist")? */
+bool visor_bpf_table_is_log2_hist(const struct visor_bpf_table *t);
+/* What `visor run` prints for a map when it stops: a log2 histogram as
+ * "map NAME: TYPE, log2 histogram" and the bars, else a header line
+ * ("map NAME: hash, key 4, value 8, max_entries 1024, btf"), each element
+ * as "  KEY -> VALUE" through BTF (per-CPU: a line per CPU; hex lines
+ * without BTF) and "Found N elements". 0 or -errno. */
+int visor_bpf_table_dump(struct visor_bpf_table *t, FILE *out);
+
+/* Every table as visor_bpf_table_dump, a blank line before each (perf
+ * event arrays skipped: their records are read as they come; so are
+ * .rodata and .kconfig, constants). 0 or the
+ * first error (the other tables are still printed). */
+int visor_bpf_dump(struct visor_bpf *b, FILE *out);
+
+/* The histogram printers themselves, over counts in memory: vals[i] is
+ * slot i (log2: at most VISOR_BPF_LOG2_SLOTS; linear: bucket i). Nothing
+ * is printed when every count is zero, as BCC. */
+#define VISOR_BPF_LOG2_SLOTS 65
+#define VISOR_BPF_LINEAR_SLOTS 1025
+void visor_print_log2_hist(FILE *out, const uint64_t *vals, size_t n, const char *val_type);
+void visor_print_linear_hist(FILE *out, const uint64_t *vals, size_t n, const char *val_type);
 
 #ifdef __cplusplus
 }

@@ -75,8 +75,11 @@ int visor_btf_header(const char *btf_path, char **header_path, char *err, size_t
 int visor_btf_dump(const char *btf_path, FILE *out, char *err, size_t err_len);
 
 /* The directory of the BPF-side headers visor ships (bcc/proto.h,
- * bcc/helpers.h, the kernel include stubs): $VISOR_BPF_INCLUDE, else the
- * installed copy, else the source tree's. */
+ * bcc/helpers.h, the kernel include stubs): $VISOR_BPF_INCLUDE, else
+ * PREFIX/share/visor/include next to the binary holding libvisor
+ * (PREFIX/lib/libvisor.so, or PREFIX/bin/visor when linked statically), so
+ * an install moved to any prefix finds its own copy; else the copy at the
+ * configured install prefix; else the source tree's (build directories). */
 const char *visor_frontend_include_dir(void);
 
 #ifdef __cplusplus

@@ -34,6 +34,16 @@ int visor_kernel_is_bpffs(const char *path, char *err, size_t err_len);
  * root; -ENOENT: dir does not exist; -ENOTDIR). */
 int visor_kernel_bpffs_mount(const char *dir, char *err, size_t err_len);
 
+/* ---- tracefs (src/kernel/tracefs.c) ------------------------------------- */
+
+#define VISOR_KERNEL_TRACEFS_DIR "/sys/kernel/tracing"
+
+/* Where tracefs is (*dir: /sys/kernel/tracing, or the old debugfs place when
+ * only that is there), mounting it at /sys/kernel/tracing when missing and
+ * root (*mounted = true; left mounted, as bpftool does). -EACCES when it is
+ * missing and mounting needs root; other -errno with the mount's error. */
+int visor_kernel_tracefs(const char **dir, bool *mounted, char *err, size_t err_len);
+
 /* ---- Pinned maps -------------------------------------------------------- */
 
 /* What the kernel says about a map (struct bpf_map_info), plus the value
@@ -119,6 +129,13 @@ struct visor_kernel_obj_opts {
 	const char *const *progs;  /* load only these programs (NULL: all) */
 	size_t nprogs;
 	unsigned log_level;        /* the kernel verifier's log, on failure (default 1) */
+	/* Program types (BPF_PROG_TYPE_*) for progs[i], overriding what the
+	 * section says (0: the section's), as BCC's load_func(fn, type): a
+	 * struct __sk_buff * function loaded as SCHED_CLS for tc. Needs progs. */
+	const uint32_t *prog_types;
+	/* An object loaded from the same file whose maps this one uses (by
+	 * name, bpf_map__reuse_fd): both load the same programs' tables. */
+	struct visor_kernel_obj *share_maps;
 };
 
 /* Opens and loads path. Returns 0 and *obj, or a negative errno with one

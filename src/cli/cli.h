@@ -21,6 +21,8 @@ int cmd_map(int argc, char **argv);       /* map dump, map list */
 int cmd_prog(int argc, char **argv);      /* prog list */
 int cmd_run(int argc, char **argv);       /* run an object in the kernel */
 int cmd_verify(int argc, char **argv);
+int cmd_compile(int argc, char **argv);   /* C (BCC dialect) -> BPF object */
+int cmd_btf(int argc, char **argv);       /* btf dump: vmlinux.h from BTF */
 
 /* Prints "visor: <message>" on stderr (one line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -99,21 +101,6 @@ struct visor_kernel_map;
  * brief, only the formatted text when there is some. label names the map
  * when it has no name. Returns 0, or -1 after an error line. */
 int cli_kernel_map_dump(FILE *out, struct visor_kernel_map *map, const char *label, bool brief);
-
-/* Log2 histograms, BCC style (src/cli/hist.c), for both backends of
- * `visor run`. A map is one when it is an array or hash (per-CPU, LRU too)
- * with 4- or 8-byte keys (the slot, 0..64) and 8-byte values, and its name
- * ends with "hist" or its key or value type name (may be NULL) contains
- * "hist". */
-#define CLI_HIST_SLOTS 65
-bool cli_hist_candidate(const char *type_name, uint32_t key_size, uint32_t value_size,
-			const char *name, const char *key_type, const char *value_type);
-/* Adds one element (nr_cpus values stride bytes apart, summed) to slots;
- * -1 when the key is not a slot (the map is not a histogram after all). */
-int cli_hist_add(uint64_t *slots, const void *key, uint32_t key_size, const void *val,
-		 uint32_t nr_cpus, size_t stride);
-/* BCC's print_log2_hist. */
-void cli_print_log2_hist(FILE *out, const uint64_t *slots, const char *val_type);
 
 /* Packet captures (src/cli/pcap_input.c): calls fn on every packet of an
  * Ethernet capture; packets shorter than an Ethernet header are counted in

@@ -6,6 +6,7 @@
 
 #define VISOR_VERSION "0.1.0"
 
+
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -21,6 +22,8 @@ static const struct command {
 	{"map", cmd_map, "dump the maps of an object, a pin or the kernel; list kernel maps"},
 	{"prog", cmd_prog, "list the programs loaded in the kernel"},
 	{"run", cmd_run, "load an object into the kernel, attach it, print its output"},
+	{"compile", cmd_compile, "compile C (BCC dialect or libbpf style) to a BPF object"},
+	{"btf", cmd_btf, "dump the vmlinux.h made from the kernel's BTF"},
 	{"verify", cmd_verify, "prove an object's programs safe for the visor engine, or say why not"},
 };
 

@@ -17,18 +17,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "kernel_internal.h"
 #include "kobj.h"
 
-#define TRACEFS_DIR "/sys/kernel/tracing"
-#define TRACEFS_MAGIC_NUM 0x74726163
+#define TRACEFS_DIR VISOR_KERNEL_TRACEFS_DIR
 /* Kinds the section names add to the public ones. */
 enum { ATTACH_TRACE = 100 /* tp_btf, fentry, fexit, fmod_ret */, ATTACH_LSM };
 
@@ -71,16 +68,13 @@ static const char *after_prefix(const char *sec, const char *prefix)
 /* ---- tracefs and kprobes --------------------------------------------------- */
 
 /* libbpf finds tracepoint ids under tracefs, which a fresh machine has not
- * mounted: mount it where root can. */
+ * mounted: mount it where root can (a failure shows in the attach error). */
 static void ensure_tracefs(char *note, size_t note_len)
 {
-	struct statfs sf;
-	if (!statfs(TRACEFS_DIR, &sf) && (unsigned long)sf.f_type == TRACEFS_MAGIC_NUM)
-		return;
-	if (!access("/sys/kernel/debug/tracing/events", F_OK))
-		return;
-	if (!mount("tracefs", TRACEFS_DIR, "tracefs", 0, NULL))
-		note_add(note, note_len, "mounted tracefs at %s", TRACEFS_DIR);
+	const char *dir;
+	bool mounted;
+	if (!visor_kernel_tracefs(&dir, &mounted, NULL, 0) && mounted)
+		note_add(note, note_len, "mounted tracefs at %s", dir);
 }
 
 bool visor_kernel_has_kprobes(void)

@@ -265,16 +265,36 @@ int visor_kernel_obj_load(const char *path, const struct visor_kernel_obj_opts *
 		}
 	struct bpf_program *p;
 	bpf_object__for_each_program(p, o->bpf) {
+		uint32_t type = 0;
 		if (op.progs) {
 			bool want = false;
 			for (size_t i = 0; i < op.nprogs; i++)
-				want |= !strcmp(op.progs[i], bpf_program__name(p));
+				if (!strcmp(op.progs[i], bpf_program__name(p))) {
+					want = true;
+					if (op.prog_types && op.prog_types[i])
+						type = op.prog_types[i];
+				}
 			bpf_program__set_autoload(p, want);
 		}
 		/* Level 1 is what libbpf asks for itself after a failure. */
 		if (op.log_level > 1)
 			bpf_program__set_log_level(p, op.log_level);
 		kernel_prepare_kprobe_fallback(p);
+		if (type)
+			bpf_program__set_type(p, (enum bpf_prog_type)type);
+	}
+	struct bpf_map *sm;
+	bpf_object__for_each_map(sm, o->bpf) {
+		if (!op.share_maps)
+			break;
+		struct bpf_map *theirs =
+			bpf_object__find_map_by_name(op.share_maps->bpf, bpf_map__name(sm));
+		int fd = theirs ? bpf_map__fd(theirs) : -1;
+		if (fd >= 0 && (rc = bpf_map__reuse_fd(sm, fd))) {
+			rc = kernel_err(err, err_len, rc, "%s: map '%s': cannot share it: %s", path,
+					bpf_map__name(sm), kernel_strerror(-rc));
+			goto fail;
+		}
 	}
 	rc = bpf_object__load(o->bpf);
 	if (rc) {

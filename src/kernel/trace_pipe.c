@@ -10,19 +10,12 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kernel_internal.h"
 
-#ifndef TRACEFS_MAGIC
-#define TRACEFS_MAGIC 0x74726163
-#endif
-
-#define TRACEFS_DIR "/sys/kernel/tracing"
 #define TRACE_LINE_MAX 4096
 
 struct visor_kernel_trace {
@@ -40,27 +33,20 @@ static int has_trace_pipe(const char *dir, char *path, size_t len)
 /* Finds trace_pipe into path, mounting tracefs when root and missing. */
 static int find_trace_pipe(char *path, size_t len, char *err, size_t err_len)
 {
-	if (has_trace_pipe(TRACEFS_DIR, path, len) ||
-	    has_trace_pipe("/sys/kernel/debug/tracing", path, len))
-		return 0;
-	if (geteuid() != 0)
-		return kernel_err(err, err_len, -EACCES,
+	const char *dir;
+	bool mounted;
+	int rc = visor_kernel_tracefs(&dir, &mounted, err, err_len);
+	if (rc == -EACCES)
+		return kernel_err(err, err_len, rc,
 				  "reading the trace pipe needs root: tracefs is not mounted (or not "
-				  "readable) at " TRACEFS_DIR);
-	struct statfs sf;
-	if (statfs(TRACEFS_DIR, &sf) == 0 && (unsigned long)sf.f_type == TRACEFS_MAGIC)
+				  "readable) at %s", dir);
+	if (rc)
+		return rc;
+	if (mounted)
+		fprintf(stderr, "visor: mounted tracefs at %s\n", dir);
+	if (!has_trace_pipe(dir, path, len))
 		return kernel_err(err, err_len, -ENOENT,
-				  TRACEFS_DIR " has no trace_pipe (a kernel without tracing?)");
-	if (mount("tracefs", TRACEFS_DIR, "tracefs", 0, NULL)) {
-		int e = errno;
-		return kernel_err(err, err_len, -e, "tracefs is not mounted and mounting it at "
-				  TRACEFS_DIR " failed: %s", kernel_strerror(e));
-	}
-	/* Left mounted, as `mount -t tracefs` would: other readers use it. */
-	fprintf(stderr, "visor: mounted tracefs at " TRACEFS_DIR "\n");
-	if (!has_trace_pipe(TRACEFS_DIR, path, len))
-		return kernel_err(err, err_len, -ENOENT,
-				  TRACEFS_DIR " has no trace_pipe (a kernel without tracing?)");
+				  "%s has no trace_pipe (a kernel without tracing?)", dir);
 	return 0;
 }
 

@@ -1,0 +1,839 @@
+/* visor_compile: C in the BCC dialect (or plain libbpf C) to a BPF ELF
+ * object, through the cache.
+ *
+ *   key = hash(source, path, flags, kernel BTF, visor's BPF headers + version)
+ *   hit  -> the cached object (no libclang, no clang: a few milliseconds)
+ *   miss -> vmlinux.h + PCH (once per kernel), kernel include stubs,
+ *           tracepoint structs, the rewriter in a child process (libclang is
+ *           mapped there only; a crash there is an error here), clang-19 on
+ *           the rewritten text (same line numbers, #line naming the user's
+ *           file), the object renamed into the cache. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <visor/frontend.h>
+#include <visor/kernel.h>
+
+#include "frontend_internal.h"
+#include "pipeline.h"
+
+/* Bump when the pipeline's output for the same inputs changes. */
+#define FE_PIPELINE_VERSION "visor-frontend-1"
+
+unsigned long fe_rewriter_children;
+int (*fe_rewrite_fn)(const struct fe_rewrite_opts *, struct fe_rewrite_result *, char *,
+		     size_t) = fe_rewrite;
+
+/* ---- Where visor's BPF-side headers are ------------------------------------ */
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+	return p && !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+const char *visor_frontend_include_dir(void)
+{
+	static char dir[PATH_MAX];
+	const char *env = getenv("VISOR_BPF_INCLUDE");
+	if (env && *env)
+		return env;
+	if (dir[0])
+		return dir;
+	/* Relocatable installs: PREFIX/lib/libvisor.so or PREFIX/bin/visor ->
+	 * PREFIX/share/visor/include. */
+	Dl_info info;
+	char bin[PATH_MAX] = "";
+	if (dladdr((void *)visor_frontend_include_dir, &info) && info.dli_fname &&
+	    strchr(info.dli_fname, '/')) {
+		if (!realpath(info.dli_fname, bin))
+			bin[0] = '\0';
+	}
+	if (!bin[0]) {
+		ssize_t n = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
+		bin[n > 0 ? n : 0] = '\0';
+	}
+	if (bin[0]) {
+		char *d = dirname(bin); /* PREFIX/lib or PREFIX/bin */
+		char cand[PATH_MAX + 32];
+		snprintf(cand, sizeof(cand), "%s/../share/visor/include", d);
+		char real[PATH_MAX];
+		if (is_dir(cand) && realpath(cand, real)) {
+			snprintf(dir, sizeof(dir), "%s", real);
+			return dir;
+		}
+	}
+#ifdef VISOR_BPF_INCLUDE_INSTALLED
+	if (is_dir(VISOR_BPF_INCLUDE_INSTALLED)) {
+		snprintf(dir, sizeof(dir), "%s", VISOR_BPF_INCLUDE_INSTALLED);
+		return dir;
+	}
+#endif
+#ifdef VISOR_BPF_INCLUDE_SOURCE
+	snprintf(dir, sizeof(dir), "%s", VISOR_BPF_INCLUDE_SOURCE);
+#endif
+	return dir;
+}
+
+/* ---- The version of visor's headers ----------------------------------------- */
+
+static char **walk_paths;
+static size_t walk_n, walk_cap;
+
+static int walk_collect(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (flag != FTW_F)
+		return 0;
+	if (walk_n == walk_cap) {
+		size_t nc = walk_cap ? walk_cap * 2 : 64;
+		char **np = realloc(walk_paths, nc * sizeof(*np));
+		if (!np)
+			return -1;
+		walk_paths = np;
+		walk_cap = nc;
+	}
+	walk_paths[walk_n] = strdup(path);
+	return walk_paths[walk_n++] ? 0 : -1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A hash of every file under the include directory (name and content), the
+ * pipeline version and the binary: a new prelude or rewriter makes new
+ * objects. */
+static const char *prelude_version(const char *incdir)
+{
+	static char hex[FE_HASH_HEX];
+	static char for_dir[PATH_MAX];
+	if (hex[0] && !strcmp(for_dir, incdir))
+		return hex;
+	struct fe_hash h;
+	fe_hash_init(&h);
+	fe_hash_str(&h, FE_PIPELINE_VERSION);
+	walk_n = 0;
+	nftw(incdir, walk_collect, 16, FTW_PHYS);
+	qsort(walk_paths, walk_n, sizeof(*walk_paths), cmp_str);
+	for (size_t i = 0; i < walk_n; i++) {
+		size_t len;
+		char *data = fe_read_file(walk_paths[i], &len);
+		fe_hash_str(&h, walk_paths[i] + strlen(incdir));
+		if (data)
+			fe_hash_update(&h, data, len);
+		free(data);
+		free(walk_paths[i]);
+	}
+	free(walk_paths);
+	walk_paths = NULL;
+	walk_n = walk_cap = 0;
+	/* The rewriter's code: the identity of the binary holding it (a
+	 * rebuilt or upgraded visor makes new objects, never reuses what an
+	 * older rewriter wrote). */
+	Dl_info info;
+	char bin[PATH_MAX] = "";
+	if (dladdr((void *)prelude_version, &info) && info.dli_fname &&
+	    strchr(info.dli_fname, '/') && !realpath(info.dli_fname, bin))
+		bin[0] = '\0';
+	if (!bin[0]) {
+		ssize_t n = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
+		bin[n > 0 ? n : 0] = '\0';
+	}
+	struct stat st;
+	if (bin[0] && !stat(bin, &st)) {
+		fe_hash_str(&h, bin);
+		fe_hash_update(&h, &st.st_size, sizeof(st.st_size));
+		fe_hash_update(&h, &st.st_mtim, sizeof(st.st_mtim));
+	}
+	fe_hash_final(&h, hex);
+	snprintf(for_dir, sizeof(for_dir), "%s", incdir);
+	return hex;
+}
+
+/* ---- Argument lists ---------------------------------------------------------- */
+
+struct args {
+	char **v;
+	size_t n, cap;
+	bool oom;
+};
+
+static void arg_add(struct args *a, const char *s)
+{
+	if (a->oom)
+		return;
+	if (a->n + 1 >= a->cap) {
+		size_t nc = a->cap ? a->cap * 2 : 32;
+		char **nv = realloc(a->v, nc * sizeof(*nv));
+		if (!nv) {
+			a->oom = true;
+			return;
+		}
+		a->v = nv;
+		a->cap = nc;
+	}
+	if (!(a->v[a->n] = strdup(s))) {
+		a->oom = true;
+		return;
+	}
+	a->v[++a->n] = NULL;
+}
+
+static void args_free(struct args *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- Kernel include stubs ------------------------------------------------------ */
+
+static const char *const stub_roots[] = {"linux/", "uapi/", "net/", "asm/", "asm-generic/"};
+
+/* Every `#include <linux|uapi|net|asm|asm-generic/...>` of the source that
+ * visor's include directory does not ship gets an empty file in stubdir:
+ * the types come from vmlinux.h, and BCC sources include whatever their
+ * kernel headers were. */
+static int make_stubs(const char *text, const char *incdir, const char *stubdir, char *err,
+		      size_t err_len)
+{
+	for (const char *line = text; line && *line;) {
+		const char *p = line, *nl = strchr(line, '\n');
+		line = nl ? nl + 1 : NULL;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p++ != '#')
+			continue;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "include", 7))
+			continue;
+		p += 7;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p++ != '<')
+			continue;
+		const char *end = p;
+		while (*end && *end != '>' && *end != '\n')
+			end++;
+		if (*end != '>' || end - p >= 256)
+			continue;
+		char name[256];
+		memcpy(name, p, (size_t)(end - p));
+		name[end - p] = '\0';
+		bool kernel = false;
+		for (size_t i = 0; i < sizeof(stub_roots) / sizeof(stub_roots[0]); i++)
+			kernel |= !strncmp(name, stub_roots[i], strlen(stub_roots[i]));
+		if (!kernel || strstr(name, "..") || strstr(name, "//"))
+			continue;
+		char path[PATH_MAX + 300];
+		snprintf(path, sizeof(path), "%s/%s", incdir, name);
+		if (fe_file_exists(path))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", stubdir, name);
+		if (fe_file_exists(path))
+			continue;
+		char parent[PATH_MAX + 300];
+		snprintf(parent, sizeof(parent), "%s", path);
+		int rc = fe_mkdirs(dirname(parent));
+		if (rc)
+			return fe_err(err, err_len, rc, "%s: %s", parent, strerror(-rc));
+		char body[400];
+		int n = snprintf(body, sizeof(body),
+				 "/* <%s>: an empty stub made by visor. Kernel types come from "
+				 "vmlinux.h (the kernel's BTF). */\n",
+				 name);
+		if ((rc = fe_write_atomic(path, body, (size_t)n, err, err_len)))
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- The rewriter, in a child process ------------------------------------------ */
+
+struct child_msg {
+	int32_t rc, nerrors, nwarnings, pad;
+	uint64_t text_len, diags_len, err_len;
+};
+
+static bool write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		len -= (size_t)w;
+	}
+	return true;
+}
+
+static void rewriter_child(int fd, const struct fe_rewrite_opts *ro)
+{
+	struct fe_rewrite_result res;
+	char err[512] = "";
+	memset(&res, 0, sizeof(res));
+	int rc = fe_rewrite_fn(ro, &res, err, sizeof(err));
+	struct child_msg m = {
+		.rc = rc,
+		.nerrors = res.nerrors,
+		.nwarnings = res.nwarnings,
+		.text_len = res.text ? res.len : 0,
+		.diags_len = res.diags ? strlen(res.diags) : 0,
+		.err_len = strlen(err),
+	};
+	bool ok = write_all(fd, &m, sizeof(m)) && write_all(fd, res.text ? res.text : "", m.text_len) &&
+		  write_all(fd, res.diags ? res.diags : "", m.diags_len) &&
+		  write_all(fd, err, m.err_len);
+	_exit(ok ? 0 : 1);
+}
+
+/* Reads everything the child sends until it closes the pipe. */
+static char *read_all(int fd, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		return NULL;
+	for (;;) {
+		if (n + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+struct rewrite_out {
+	char *text;
+	size_t len;
+	long maxrss_kb;
+	double seconds;
+};
+
+/* close_fd (>= 0): a descriptor the child must not keep open (clang's
+ * stdin: clang sees its end only when every copy is closed). */
+static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_fd,
+			struct rewrite_out *out, char *err, size_t err_len)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC))
+		return fe_err(err, err_len, -errno, "pipe: %s", strerror(errno));
+	fflush(diag);
+	double t0 = fe_now();
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return fe_err(err, err_len, -e, "fork: %s", strerror(e));
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		if (close_fd >= 0)
+			close(close_fd);
+		signal(SIGPIPE, SIG_DFL);
+		rewriter_child(fds[1], ro);
+	}
+	__atomic_fetch_add(&fe_rewriter_children, 1, __ATOMIC_RELAXED);
+	close(fds[1]);
+	size_t len = 0;
+	char *buf = read_all(fds[0], &len);
+	close(fds[0]);
+	int status = 0;
+	struct rusage ru;
+	memset(&ru, 0, sizeof(ru));
+	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
+		;
+	out->seconds = fe_now() - t0;
+	out->maxrss_kb = ru.ru_maxrss;
+	if (!buf)
+		return fe_err(err, err_len, -ENOMEM, "out of memory");
+	if (WIFSIGNALED(status)) {
+		free(buf);
+		return fe_err(err, err_len, -EIO, "the rewriter crashed (signal %d, %s)",
+			      WTERMSIG(status), strsignal(WTERMSIG(status)));
+	}
+	struct child_msg m;
+	if (len < sizeof(m) || (memcpy(&m, buf, sizeof(m)), 0) ||
+	    sizeof(m) + m.text_len + m.diags_len + m.err_len != len) {
+		free(buf);
+		return fe_err(err, err_len, -EIO, "the rewriter exited (status %d) without an answer",
+			      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	const char *text = buf + sizeof(m), *diags = text + m.text_len,
+		   *msg = diags + m.diags_len;
+	if (m.diags_len && diag) {
+		fwrite(diags, 1, m.diags_len, diag);
+		if (diags[m.diags_len - 1] != '\n')
+			fputc('\n', diag);
+	}
+	int rc = m.rc;
+	if (rc == 0 && m.nerrors > 0)
+		rc = -EINVAL;
+	if (rc == -EINVAL) {
+		int n = m.nerrors > 0 ? m.nerrors : 1;
+		rc = fe_err(err, err_len, -EINVAL, "%d error%s", n, n == 1 ? "" : "s");
+	} else if (rc) {
+		rc = fe_err(err, err_len, rc, "%.*s", (int)m.err_len,
+			    m.err_len ? msg : "the rewriter failed");
+	} else {
+		out->text = malloc(m.text_len + 1);
+		if (!out->text) {
+			free(buf);
+			return fe_err(err, err_len, -ENOMEM, "out of memory");
+		}
+		memcpy(out->text, text, m.text_len);
+		out->text[m.text_len] = '\0';
+		out->len = m.text_len;
+	}
+	free(buf);
+	return rc;
+}
+
+/* ---- Compiling -------------------------------------------------------------- */
+
+static int count_errors(const char *text)
+{
+	int n = 0;
+	for (const char *p = text; (p = strstr(p, "error:")); p += 6)
+		n++;
+	return n;
+}
+
+struct compile {
+	const struct visor_compile_opts *o;
+	FILE *diag;
+	const char *path;     /* shown in diagnostics */
+	char *text;
+	size_t len;
+	char cache[PATH_MAX];
+	char obj[PATH_MAX + 64];
+	char key[FE_HASH_HEX];
+	char btf_sum[FE_HASH_HEX];
+	bool kprobe_fallback;
+	struct visor_compile_stats st;
+};
+
+/* Both phases' flags: base, PCH, include directories, prelude, tracepoint
+ * structs, the user's. */
+static int build_args(struct compile *c, const struct fe_btf_entry *e, struct args *a, char *err,
+		      size_t err_len)
+{
+	const char *incdir = visor_frontend_include_dir();
+	char stubdir[PATH_MAX + 16];
+	snprintf(stubdir, sizeof(stubdir), "%s/stubs", c->cache);
+	int rc = fe_mkdirs(stubdir);
+	if (rc)
+		return fe_err(err, err_len, rc, "%s: %s", stubdir, strerror(-rc));
+	if ((rc = make_stubs(c->text, incdir, stubdir, err, err_len)))
+		return rc;
+
+	arg_add(a, "clang");
+	for (size_t i = 0; i < fe_base_ncflags; i++)
+		arg_add(a, fe_base_cflags[i]);
+	arg_add(a, "-include-pch");
+	arg_add(a, e->pch);
+	arg_add(a, "-I");
+	arg_add(a, incdir);
+	arg_add(a, "-I");
+	arg_add(a, stubdir);
+	arg_add(a, "-I");
+	arg_add(a, e->dir);
+	if (c->o->path) { /* "..." includes beside the user's file */
+		char tmp[PATH_MAX];
+		snprintf(tmp, sizeof(tmp), "%s", c->o->path);
+		arg_add(a, "-iquote");
+		arg_add(a, dirname(tmp));
+	}
+	if (!c->o->dialect_off) {
+		arg_add(a, "-include");
+		arg_add(a, "bcc/helpers.h");
+	}
+
+	struct fe_tracepoint_ref *refs = NULL;
+	int nrefs = fe_tracepoints_scan(c->text, &refs);
+	if (nrefs < 0)
+		return fe_err(err, err_len, nrefs, "out of memory");
+	int nerr = 0;
+	for (int i = 0; i < nrefs; i++) {
+		char tpdir[PATH_MAX], hdr[PATH_MAX + 300], msg[600];
+		snprintf(tpdir, sizeof(tpdir), "%s/tracepoints", e->dir);
+		snprintf(hdr, sizeof(hdr), "%s/%s__%s.h", tpdir, refs[i].category, refs[i].event);
+		rc = fe_mkdirs(tpdir);
+		if (!rc && !fe_file_exists(hdr))
+			rc = fe_tracepoint_header(NULL, c->o->btf_path, refs[i].category, refs[i].event,
+						  hdr, msg, sizeof(msg));
+		if (rc == -ENOENT) {
+			fprintf(c->diag, "%s:%u:%u: error: %s\n", c->path, refs[i].line, refs[i].col,
+				msg);
+			nerr++;
+		} else if (rc) {
+			free(refs);
+			return fe_err(err, err_len, rc, "%s", msg);
+		} else {
+			arg_add(a, "-include");
+			arg_add(a, hdr);
+		}
+	}
+	free(refs);
+	if (nerr)
+		return fe_err(err, err_len, -EINVAL, "%d error%s", nerr, nerr == 1 ? "" : "s");
+
+	for (size_t i = 0; i < c->o->ncflags; i++)
+		arg_add(a, c->o->cflags[i]);
+	return a->oom ? fe_err(err, err_len, -ENOMEM, "out of memory") : 0;
+}
+
+/* clang-19 on the rewritten text, read from its stdin, into a temporary
+ * object renamed to c->obj. Started before the rewriter runs, so that
+ * clang's start-up (loading LLVM, ~0.1 s) overlaps the rewrite. */
+struct compiler {
+	struct fe_clang_proc proc;
+	char tmpobj[PATH_MAX + 128];
+};
+
+static int start_compiler(struct compile *c, struct args *a, struct compiler *cc, char *err,
+			  size_t err_len)
+{
+	fe_tmp_name(c->obj, cc->tmpobj, sizeof(cc->tmpobj));
+	size_t base = a->n;
+	arg_add(a, "-w");
+	arg_add(a, "-fno-caret-diagnostics"); /* visor shows the user's line instead */
+	arg_add(a, "-c");
+	arg_add(a, "-x");
+	arg_add(a, "c");
+	arg_add(a, "-");
+	arg_add(a, "-o");
+	arg_add(a, cc->tmpobj);
+	int rc = a->oom ? fe_err(err, err_len, -ENOMEM, "out of memory") : 0;
+	if (!rc)
+		rc = fe_clang_start((const char *const *)a->v, a->n, true, &cc->proc, err, err_len);
+	for (size_t i = base; i < a->n; i++)
+		free(a->v[i]);
+	a->n = base;
+	if (a->v)
+		a->v[base] = NULL;
+	return rc;
+}
+
+static void abort_compiler(struct compiler *cc)
+{
+	fe_clang_abort(&cc->proc);
+	unlink(cc->tmpobj);
+}
+
+/* Line n (1-based) of text: its start and length, or NULL. */
+static const char *nth_line(const char *text, size_t len, unsigned n, size_t *line_len)
+{
+	const char *p = text, *end = text + len;
+	for (unsigned i = 1; i < n && p < end; i++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return NULL;
+		p = nl + 1;
+	}
+	if (p > end || (p == end && n > 1))
+		return NULL;
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	*line_len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+	return p;
+}
+
+/* A column of the rewritten line r as a column of the user's line u: the
+ * rewriter only replaced a middle part, so columns in the common prefix
+ * stay, columns in the common suffix keep their distance from the end,
+ * and anything inside the edit points at its start. */
+static unsigned map_column(const char *u, size_t ul, const char *r, size_t rl, unsigned col)
+{
+	size_t pre = 0, suf = 0, min = ul < rl ? ul : rl;
+	while (pre < min && u[pre] == r[pre])
+		pre++;
+	while (suf < min - pre && u[ul - 1 - suf] == r[rl - 1 - suf])
+		suf++;
+	size_t c = col ? col - 1 : 0;
+	if (c < pre || (ul == rl && pre == ul))
+		return col;
+	if (c >= rl - suf && c <= rl)
+		return (unsigned)(ul - (rl - c)) + 1;
+	return (unsigned)pre + 1;
+}
+
+/* clang's diagnostics on the rewritten text, as the user's: each
+ * "path:L:C:" of the user's file gets the column of the user's line and
+ * that line with a caret under it (clang ran with -fno-caret-diagnostics);
+ * other lines (notes in visor's headers, the count) pass unchanged. */
+static void show_compiler_diags(struct compile *c, const char *rewritten, size_t rlen,
+				const char *diags)
+{
+	size_t plen = strlen(c->path);
+	for (const char *line = diags; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+		unsigned l = 0, col = 0;
+		int used = 0;
+		if (n > plen && !strncmp(line, c->path, plen) &&
+		    sscanf(line + plen, ":%u:%u:%n", &l, &col, &used) == 2 && used) {
+			size_t ul = 0, rl = 0;
+			const char *u = nth_line(c->text, c->len, l, &ul);
+			const char *r = nth_line(rewritten, rlen, l, &rl);
+			unsigned ucol = u && r ? map_column(u, ul, r, rl, col) : col;
+			fprintf(c->diag, "%s:%u:%u:%.*s\n", c->path, l, ucol,
+				(int)(n - plen - (size_t)used), line + plen + used);
+			if (u) {
+				fprintf(c->diag, "%5u | %.*s\n      | ", l, (int)ul, u);
+				for (unsigned i = 0; i + 1 < ucol && i < ul; i++)
+					fputc(u[i] == '\t' ? '\t' : ' ', c->diag);
+				fputs("^\n", c->diag);
+			}
+		} else {
+			fprintf(c->diag, "%.*s\n", (int)n, line);
+		}
+		line += n + (nl ? 1 : 0);
+	}
+}
+
+static int finish_compiler(struct compile *c, struct compiler *cc, const char *text, size_t len,
+			   char *err, size_t err_len, bool *stale_pch)
+{
+	/* "#line 1" naming the user's file: clang's diagnostics and the
+	 * object's line info are the user's. */
+	size_t cap = strlen(c->path) * 2 + len + 32;
+	char *input = malloc(cap);
+	if (!input) {
+		abort_compiler(cc);
+		return fe_err(err, err_len, -ENOMEM, "out of memory");
+	}
+	size_t n = (size_t)snprintf(input, cap, "#line 1 \"");
+	for (const char *p = c->path; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			input[n++] = '\\';
+		input[n++] = *p;
+	}
+	n += (size_t)snprintf(input + n, cap - n, "\"\n");
+	memcpy(input + n, text, len);
+	n += len;
+	struct fe_clang_result r = {0};
+	int rc = fe_clang_finish(&cc->proc, input, n, &r, err, err_len);
+	free(input);
+	if (rc) {
+		unlink(cc->tmpobj);
+		return rc;
+	}
+	c->st.compile_s += r.after_input_s;
+	c->st.compiler_maxrss_kb = r.maxrss_kb;
+	if (r.status) {
+		unlink(cc->tmpobj);
+		if (strstr(r.stderr_text, "precompiled header") || strstr(r.stderr_text, "PCH file")) {
+			*stale_pch = true;
+			fe_clang_result_free(&r);
+			return fe_err(err, err_len, -EIO, "the precompiled header is stale");
+		}
+		show_compiler_diags(c, text, len, r.stderr_text);
+		int ne = count_errors(r.stderr_text);
+		if (ne == 0)
+			rc = fe_err(err, err_len, -EIO, "clang-19 failed (status %d)", r.status);
+		else
+			rc = fe_err(err, err_len, -EINVAL, "%d error%s", ne, ne == 1 ? "" : "s");
+		fe_clang_result_free(&r);
+		return rc;
+	}
+	fe_clang_result_free(&r);
+	if (rename(cc->tmpobj, c->obj)) {
+		rc = -errno;
+		unlink(cc->tmpobj);
+		return fe_err(err, err_len, rc, "%s: %s", c->obj, strerror(-rc));
+	}
+	return 0;
+}
+
+static int compile_miss(struct compile *c, char *err, size_t err_len)
+{
+	struct fe_btf_entry *e = malloc(sizeof(*e));
+	struct args a = {0};
+	struct rewrite_out rw = {0};
+	struct compiler cc;
+	if (!e)
+		return fe_err(err, err_len, -ENOMEM, "out of memory");
+	bool retried = false;
+	int rc;
+again:
+	rc = fe_btf_prepare(c->o->btf_path, true, c->diag, e, err, err_len);
+	if (rc)
+		goto out;
+	c->st.header_cached = e->cached;
+	c->st.header_s += e->seconds;
+	if ((rc = build_args(c, e, &a, err, err_len)))
+		goto out;
+	if ((rc = start_compiler(c, &a, &cc, err, err_len)))
+		goto out;
+
+	const char *text = c->text;
+	size_t len = c->len;
+	if (!c->o->dialect_off) {
+		struct fe_rewrite_opts ro = {
+			.path = c->path,
+			.text = c->text,
+			.len = c->len,
+			/* The compiler's own name is not a flag. */
+			.clang_args = (const char *const *)a.v + 1,
+			.nargs = a.n - 1,
+			.kprobe_fallback = c->kprobe_fallback,
+		};
+		free(rw.text);
+		memset(&rw, 0, sizeof(rw));
+		rc = run_rewriter(&ro, c->diag, cc.proc.in_fd, &rw, err, err_len);
+		c->st.rewrite_s += rw.seconds;
+		c->st.rewriter_maxrss_kb = rw.maxrss_kb;
+		if (rc) {
+			abort_compiler(&cc);
+			goto out;
+		}
+		text = rw.text;
+		len = rw.len;
+	}
+	bool stale = false;
+	rc = finish_compiler(c, &cc, text, len, err, err_len, &stale);
+	if (rc && stale && !retried) {
+		/* libbpf-dev or clang changed under the PCH: make it again. */
+		retried = true;
+		unlink(e->pch);
+		args_free(&a);
+		goto again;
+	}
+out:
+	free(rw.text);
+	args_free(&a);
+	free(e);
+	return rc;
+}
+
+static int compile_cached(const struct visor_compile_opts *o, char *obj_path, size_t obj_len,
+			  char *err, size_t err_len)
+{
+	if (!o || o->sz < sizeof(size_t))
+		return fe_err(err, err_len, -EINVAL, "visor_compile: opts missing or sz not set");
+	if (!o->text && !o->path)
+		return fe_err(err, err_len, -EINVAL, "visor_compile: neither text nor path given");
+	struct compile *c = calloc(1, sizeof(*c));
+	if (!c)
+		return fe_err(err, err_len, -ENOMEM, "out of memory");
+	c->o = o;
+	c->diag = o->diag ? o->diag : stderr;
+	c->path = o->path ? o->path : "<text>";
+	int rc = 0;
+	if (o->text) {
+		c->len = strlen(o->text);
+		c->text = strdup(o->text);
+		if (!c->text)
+			rc = fe_err(err, err_len, -ENOMEM, "out of memory");
+	} else {
+		c->text = fe_read_file(o->path, &c->len);
+		if (!c->text)
+			rc = fe_err(err, err_len, -errno, "%s: %s", o->path, strerror(errno));
+	}
+	if (!rc)
+		rc = fe_cache_dir(c->cache, sizeof(c->cache), err, err_len);
+	if (!rc)
+		rc = fe_btf_checksum(fe_btf_path(o->btf_path), c->btf_sum, err, err_len);
+	if (rc)
+		goto out;
+	c->kprobe_fallback = !visor_kernel_has_kprobes();
+
+	const char *incdir = visor_frontend_include_dir();
+	struct fe_hash h;
+	fe_hash_init(&h);
+	fe_hash_str(&h, prelude_version(incdir));
+	fe_hash_str(&h, incdir);
+	fe_hash_str(&h, c->btf_sum);
+	fe_hash_str(&h, c->path);
+	fe_hash_update(&h, c->text, c->len);
+	fe_hash_str(&h, "");
+	for (size_t i = 0; i < o->ncflags; i++)
+		fe_hash_str(&h, o->cflags[i]);
+	fe_hash_str(&h, o->dialect_off ? "plain" : "bcc");
+	fe_hash_str(&h, c->kprobe_fallback ? "kprobe-fallback" : "kprobes");
+	fe_hash_final(&h, c->key);
+
+	char objdir[PATH_MAX + 8];
+	snprintf(objdir, sizeof(objdir), "%s/obj", c->cache);
+	if ((rc = fe_mkdirs(objdir))) {
+		rc = fe_err(err, err_len, rc, "%s: %s", objdir, strerror(-rc));
+		goto out;
+	}
+	snprintf(c->obj, sizeof(c->obj), "%s/%s.o", objdir, c->key);
+	if (!o->no_cache && fe_file_exists(c->obj)) {
+		c->st.object_cached = true;
+		c->st.header_cached = true;
+	} else {
+		rc = compile_miss(c, err, err_len);
+	}
+	if (!rc)
+		snprintf(obj_path, obj_len, "%s", c->obj);
+out:
+	if (o->stats && o->sz >= offsetof(struct visor_compile_opts, stats) + sizeof(o->stats))
+		*o->stats = c->st;
+	free(c->text);
+	free(c);
+	return rc;
+}
+
+int visor_compile_cached(const struct visor_compile_opts *opts, char **obj_path, char *err,
+			 size_t err_len)
+{
+	char path[PATH_MAX + 64];
+	int rc = compile_cached(opts, path, sizeof(path), err, err_len);
+	if (rc)
+		return rc;
+	*obj_path = strdup(path);
+	return *obj_path ? 0 : fe_err(err, err_len, -ENOMEM, "out of memory");
+}
+
+int visor_compile(const struct visor_compile_opts *opts, const char *out_path, char *err,
+		  size_t err_len)
+{
+	if (!out_path)
+		return fe_err(err, err_len, -EINVAL, "visor_compile: no output path");
+	char path[PATH_MAX + 64];
+	int rc = compile_cached(opts, path, sizeof(path), err, err_len);
+	if (rc)
+		return rc;
+	size_t len;
+	char *data = fe_read_file(path, &len);
+	if (!data)
+		return fe_err(err, err_len, -errno, "%s: %s", path, strerror(errno));
+	rc = fe_write_atomic(out_path, data, len, err, err_len);
+	free(data);
+	return rc;
+}
