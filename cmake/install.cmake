@@ -14,7 +14,15 @@ file(WRITE ${VISOR_SHARED_STUB} "/* libvisor.so: every object of libvisor.a, lin
 add_library(visor_shared SHARED ${VISOR_SHARED_STUB})
 target_link_libraries(visor_shared PRIVATE "$<LINK_LIBRARY:WHOLE_ARCHIVE,visor_core>")
 target_link_libraries(visor_shared PUBLIC PkgConfig::LIBBPF PkgConfig::LIBELF)
-target_link_options(visor_shared PRIVATE -Wl,--no-undefined)
+# Every symbol resolved at link time, except in sanitizer builds: clang links
+# its sanitizer runtimes into executables only, so there the library leaves
+# them to the program. Fuzzing builds do not need the shared library at all.
+if(NOT VISOR_SANITIZE AND NOT VISOR_FUZZ)
+  target_link_options(visor_shared PRIVATE -Wl,--no-undefined)
+endif()
+if(VISOR_FUZZ)
+  set_target_properties(visor_shared PROPERTIES EXCLUDE_FROM_ALL ON)
+endif()
 set_target_properties(visor_shared PROPERTIES OUTPUT_NAME visor VERSION ${VISOR_VERSION}
   SOVERSION ${VISOR_SOVERSION})
 
