@@ -36,6 +36,7 @@
 	X(clang_getRangeEnd)                                                                 \
 	X(clang_getFileLocation)                                                             \
 	X(clang_getExpansionLocation)                                                        \
+	X(clang_getSpellingLocation)                                                         \
 	X(clang_getFileName)                                                                 \
 	X(clang_getFile)                                                                     \
 	X(clang_File_isEqual)                                                                \
@@ -47,6 +48,7 @@
 	X(clang_getTypeSpelling)                                                             \
 	X(clang_getArrayElementType)                                                         \
 	X(clang_Type_getSizeOf)                                                              \
+	X(clang_Type_visitFields)                                                            \
 	X(clang_getNumDiagnostics)                                                           \
 	X(clang_getDiagnostic)                                                               \
 	X(clang_disposeDiagnostic)                                                           \

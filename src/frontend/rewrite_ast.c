@@ -103,6 +103,30 @@ static bool text_matches(struct rw *rw, struct rw_node *n)
 	}
 }
 
+/* `sk->sk_dport`: a member named by an object-like macro (the kernel's
+ * struct sock names, #define sk_dport __sk_common.skc_dport) that the user
+ * wrote right after -> or '.': the expression is still the user's text
+ * from start to end, and can be wrapped as a whole. */
+static bool member_by_macro(struct rw *rw, unsigned start, unsigned end)
+{
+	const char *t = rw->text;
+	for (size_t i = 0; i < rw->nmacros; i++) {
+		const struct rw_macro *m = &rw->macros[i];
+		if (m->end != end || m->start <= start || end > rw->len)
+			continue;
+		for (unsigned k = m->start; k < m->end; k++)
+			if (!((t[k] >= 'a' && t[k] <= 'z') || (t[k] >= 'A' && t[k] <= 'Z') ||
+			      (t[k] >= '0' && t[k] <= '9') || t[k] == '_'))
+				return false; /* a function-like macro's arguments */
+		unsigned k = m->start;
+		while (k > start && (t[k - 1] == ' ' || t[k - 1] == '\t'))
+			k--;
+		return (k > start && t[k - 1] == '.') ||
+		       (k > start + 1 && t[k - 1] == '>' && t[k - 2] == '-');
+	}
+	return false;
+}
+
 static struct rw_node *node_new(struct build *b, CXCursor c)
 {
 	struct rw *rw = b->rw;
@@ -133,6 +157,8 @@ static struct rw_node *node_new(struct build *b, CXCursor c)
 	bool e_ok = loc_offsets(b, rw->lc->clang_getRangeEnd(r), &n->end, true);
 	n->editable = s_ok && e_ok && n->start <= n->end && n->end <= rw->len &&
 		      text_matches(rw, n);
+	if (!n->editable && s_ok && n->kind == CXCursor_MemberRefExpr)
+		n->editable = n->member_macro = member_by_macro(rw, n->start, n->end);
 	if (b->parent) {
 		if (b->last)
 			b->last->next = n;

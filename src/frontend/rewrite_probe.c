@@ -30,6 +30,37 @@ static void rename_syscall_macros(struct rw *rw, struct rw_func *f)
 	}
 }
 
+/* `ctx->di` in a syscall kprobe that runs on the syscall tracepoint: the
+ * record is not a pt_regs, the read would be silently wrong. */
+static void registers_on_tracepoint(struct rw *rw, struct rw_func *f)
+{
+	if (!f->nparams)
+		return;
+	for (size_t i = 0; i < rw->nnodes; i++) {
+		struct rw_node *n = rw->nodes[i];
+		if (n->func != f || n->kind != CXCursor_MemberRefExpr || !n->child || !n->editable)
+			continue;
+		struct rw_node *base = rw_strip(n->child);
+		if (!base || base->kind != CXCursor_DeclRefExpr ||
+		    !rw->lc->clang_equalCursors(rw->lc->clang_getCursorReferenced(base->cur),
+						f->params[0]->cur))
+			continue;
+		const char *name = f->name + (f->prog == RW_PROG_KRETPROBE ? 11 : 8);
+		if (!strncmp(f->name, "syscall__", 9))
+			name = f->name + 9;
+		else if (!strncmp(name, "sys_", 4))
+			name += 4;
+		bool ret = f->prog == RW_PROG_KRETPROBE;
+		rw_error(rw, n->start,
+			 "this kernel has no kprobes: '%s' runs on the syscalls/sys_%s_%s tracepoint, "
+			 "whose record is not a struct pt_regs: %s",
+			 f->name, ret ? "exit" : "enter", name,
+			 ret ? "the return value is PT_REGS_RC(ctx)"
+			     : "take the syscall's arguments as parameters after ctx, or "
+			       "PT_REGS_PARM1(ctx) ...");
+	}
+}
+
 /* Programs of other kinds get their context alone. */
 static bool one_parameter(enum rw_prog p)
 {
@@ -48,8 +79,10 @@ void rw_kprobe_args(struct rw *rw)
 		}
 		if ((f->prog != RW_PROG_KPROBE && f->prog != RW_PROG_KRETPROBE) || !f->body)
 			continue;
-		if (f->syscall && rw->opts->kprobe_fallback)
+		if (f->syscall && rw->opts->kprobe_fallback) {
 			rename_syscall_macros(rw, f);
+			registers_on_tracepoint(rw, f);
+		}
 		if (f->nparams <= 1 || !f->node->editable || !f->body->editable)
 			continue;
 		struct rw_node *first = f->params[0], *last = f->params[f->nparams - 1];
@@ -191,7 +224,12 @@ static bool kernel_lvalue(struct rw *rw, struct rw_node *n)
 	}
 }
 
-/* Inside sizeof, or an explicit probe read / CO-RE read: left alone. */
+/* Inside sizeof, or a CO-RE read (clang takes no probe read, itself a
+ * __builtin_preserve_access_index, nested in one): left alone. The
+ * arguments of an explicit bpf_probe_read*() are not: in
+ * `bpf_probe_read_kernel(&c, sizeof(c), task->real_parent->comm)` the
+ * load of real_parent is the program's own and needs its probe read (the
+ * array comm decays to the address the helper reads). */
 static bool in_excluded(struct rw *rw, struct rw_node *n)
 {
 	for (struct rw_node *p = n->parent; p; p = p->parent) {
@@ -199,11 +237,10 @@ static bool in_excluded(struct rw *rw, struct rw_node *n)
 			return true;
 		if (p->kind == CXCursor_CallExpr) {
 			char *name = rw_spelling(rw, p->cur);
-			bool explicit_read = name && (!strncmp(name, "bpf_probe_read", 14) ||
-						      !strncmp(name, "bpf_core_read", 13) ||
-						      !strncmp(name, "__builtin_preserve", 18));
+			bool core_read = name && (!strncmp(name, "bpf_core_read", 13) ||
+						  !strncmp(name, "__builtin_preserve", 18));
 			free(name);
-			if (explicit_read)
+			if (core_read)
 				return true;
 		}
 	}
@@ -250,6 +287,43 @@ static void wrap_bitfield(struct rw *rw, struct rw_node *n, const char *field, b
 	struct rw_node *base = n->child;
 	rw_insert(rw, n->start, (int)n->depth, "__visor_probe_bitfield(%s", arrow ? "" : "&(");
 	rw_replace(rw, base->end, n->end - base->end, "%s, %s)", arrow ? "" : ")", field);
+}
+
+/* A bit-field named by a macro (sk->sk_reuse, #define sk_reuse
+ * __sk_common.skc_reuse): the text has no struct to take the address of,
+ * so the members between the pointer and the bit-field are spelt out from
+ * the AST: __visor_probe_bitfield(&(sk->__sk_common), skc_reuse). */
+static bool wrap_macro_bitfield(struct rw *rw, struct rw_node *n, const char *field)
+{
+	char path[256] = "";
+	struct rw_node *p = NULL;
+	if (is_pointer(rw_type(rw, n->child))) {
+		p = n->child;
+	} else {
+		for (struct rw_node *m = rw_strip(n->child); m && m->kind == CXCursor_MemberRefExpr;
+		     m = rw_strip(m->child)) {
+			char *name = rw_spelling(rw, m->cur), tmp[256];
+			if (!name)
+				return false;
+			snprintf(tmp, sizeof(tmp), "%s%s%s", name, path[0] ? "." : "", path);
+			free(name);
+			snprintf(path, sizeof(path), "%s", tmp);
+			if (m->child && is_pointer(rw_type(rw, m->child))) {
+				p = m->child;
+				break;
+			}
+		}
+	}
+	if (!p || !p->editable || p->start != n->start || p->end > n->end)
+		return false;
+	if (!path[0]) {
+		rw_insert(rw, n->start, (int)n->depth, "__visor_probe_bitfield(");
+		rw_replace(rw, p->end, n->end - p->end, ", %s)", field);
+	} else {
+		rw_insert(rw, n->start, (int)n->depth, "__visor_probe_bitfield(&(");
+		rw_replace(rw, p->end, n->end - p->end, "->%s), %s)", path, field);
+	}
+	return true;
 }
 
 /* The pointer a kernel lvalue is read through: `p` of p->a.b, p[i], *p. */
@@ -322,10 +396,15 @@ void rw_probe_reads(struct rw *rw)
 		}
 		if (n->kind == CXCursor_MemberRefExpr) {
 			CXCursor field = rw->lc->clang_getCursorReferenced(n->cur);
-			if (rw->lc->clang_getFieldDeclBitWidth(field) >= 0 && n->child->editable) {
+			if (rw->lc->clang_getFieldDeclBitWidth(field) >= 0 &&
+			    (n->child->editable || n->member_macro)) {
 				char *name = rw_spelling(rw, n->cur);
-				if (name)
+				if (name && !n->member_macro)
 					wrap_bitfield(rw, n, name, is_pointer(rw_type(rw, n->child)));
+				else if (name && !wrap_macro_bitfield(rw, n, name))
+					rw_warning(rw, n->start,
+						   "a bit-field read through a macro is not made a probe "
+						   "read: use BPF_CORE_READ_BITFIELD_PROBED()");
 				free(name);
 				continue;
 			}

@@ -1,6 +1,6 @@
 /* Program sections (the program type and attach point) from BCC's naming:
- * kprobe__X, kretprobe__X, tracepoint__CAT__EVENT, raw_tracepoint__X,
- * kfunc__X, kretfunc__X; else from the first parameter's type (struct
+ * kprobe__X, kretprobe__X, syscall__X (a kprobe on sys_X), tracepoint__CAT__EVENT,
+ * raw_tracepoint__X, kfunc__X, kretfunc__X; else from the first parameter's type (struct
  * pt_regs * is a kprobe, struct __sk_buff * a socket filter ...). A section
  * the user (or a program macro) gave wins. Also decides which functions
  * read kernel memory through implicit probe reads (tracing programs and the
@@ -16,13 +16,18 @@
 static const struct {
 	const char *prefix, *section;
 	enum rw_prog prog;
+	const char *target_prefix; /* put before the rest of the name */
 } name_rules[] = {
-	{"kprobe__", "kprobe/", RW_PROG_KPROBE},
-	{"kretprobe__", "kretprobe/", RW_PROG_KRETPROBE},
-	{"tracepoint__", "tracepoint/", RW_PROG_TRACEPOINT},
-	{"raw_tracepoint__", "raw_tracepoint/", RW_PROG_RAW_TRACEPOINT},
-	{"kfunc__", "fentry/", RW_PROG_FENTRY},
-	{"kretfunc__", "fexit/", RW_PROG_FEXIT},
+	{"kprobe__", "kprobe/", RW_PROG_KPROBE, NULL},
+	/* BCC's syscall__X, attached by the user to the syscall
+	 * (attach_kprobe(get_syscall_fnname("X"), "syscall__X")): its extra
+	 * parameters are the syscall's arguments, as kprobe__sys_X's */
+	{"syscall__", "kprobe/", RW_PROG_KPROBE, "sys_"},
+	{"kretprobe__", "kretprobe/", RW_PROG_KRETPROBE, NULL},
+	{"tracepoint__", "tracepoint/", RW_PROG_TRACEPOINT, NULL},
+	{"raw_tracepoint__", "raw_tracepoint/", RW_PROG_RAW_TRACEPOINT, NULL},
+	{"kfunc__", "fentry/", RW_PROG_FENTRY, NULL},
+	{"kretfunc__", "fexit/", RW_PROG_FEXIT, NULL},
 };
 
 static const struct {
@@ -151,6 +156,13 @@ static void classify(struct rw *rw, struct rw_func *f)
 		if (strncmp(f->name, name_rules[i].prefix, pl) || !f->name[pl])
 			continue;
 		char *target = target_of(f->name + pl, name_rules[i].prog);
+		if (target && name_rules[i].target_prefix) {
+			char *t = NULL;
+			if (asprintf(&t, "%s%s", name_rules[i].target_prefix, target) < 0)
+				t = NULL;
+			free(target);
+			target = t;
+		}
 		if (!target)
 			continue;
 		if (!f->prog)

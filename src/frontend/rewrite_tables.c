@@ -23,13 +23,48 @@ static const struct {
 	{"array", "lookup, lookup_or_try_init, update, increment, atomic_increment"},
 	{"percpu_array", "lookup, lookup_or_try_init, update, increment, atomic_increment"},
 	{"lpm_trie", "lookup, lookup_or_try_init, update, insert, delete"},
-	{"perf_output", "perf_submit"},
+	{"perf_output", "perf_submit, perf_submit_skb"},
+	{"devmap", "redirect_map"},
+	{"cpumap", "redirect_map"},
+	{"xskmap", "redirect_map"},
 	{"ringbuf", "ringbuf_output, ringbuf_reserve, ringbuf_submit, ringbuf_discard"},
 	{"stacktrace", "get_stackid, lookup"},
 	{"prog", "call"},
 	{"queue", "push, pop, peek"},
 	{"stack", "push, pop, peek"},
 };
+
+/* How each method is called, for messages about its arguments. */
+static const struct rw_method_sig sigs[] = {
+	{"lookup", "(&key)", 1, 1, "key"},
+	{"lookup_or_try_init", "(&key, &zero)", 2, 2, "key value"},
+	{"lookup_or_init", "(&key, &zero)", 2, 2, "key value"},
+	{"update", "(&key, &value)", 2, 2, "key value"},
+	{"insert", "(&key, &value)", 2, 2, "key value"},
+	{"delete", "(&key)", 1, 1, "key"},
+	{"increment", "(key[, n])", 1, 2, ""},
+	{"atomic_increment", "(key[, n])", 1, 2, ""},
+	{"perf_submit", "(ctx, data, size)", 3, 3, ""},
+	{"perf_submit_skb", "(skb, skb_len, data, size)", 4, 4, ""},
+	{"redirect_map", "(index, flags)", 2, 2, ""},
+	{"ringbuf_output", "(data, size, flags)", 3, 3, ""},
+	{"ringbuf_reserve", "(size)", 1, 1, ""},
+	{"ringbuf_submit", "(data, flags)", 2, 2, ""},
+	{"ringbuf_discard", "(data, flags)", 2, 2, ""},
+	{"get_stackid", "(ctx, flags)", 2, 2, ""},
+	{"call", "(ctx, index)", 2, 2, ""},
+	{"push", "(&value, flags)", 2, 2, "value"},
+	{"pop", "(&value)", 1, 1, "value"},
+	{"peek", "(&value)", 1, 1, "value"},
+};
+
+const struct rw_method_sig *rw_table_method_sig(const char *method)
+{
+	for (size_t i = 0; method && i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (!strcmp(sigs[i].method, method))
+			return &sigs[i];
+	return NULL;
+}
 
 const char *rw_table_methods(const char *kind)
 {
@@ -112,6 +147,48 @@ static const struct rw_table *callee_table(struct rw *rw, struct rw_node *call,
 	return tab;
 }
 
+/* `t.m(` spelt in the body of the user's own #define (BCC tools keep such
+ * macros: #define STORE(k) dist.increment(k)): the body's text is
+ * rewritten once, whatever the number of expansions (t may be a macro
+ * parameter: `__visor_m(&t, ` works for any table the argument names). */
+static bool rewrite_in_macro_body(struct rw *rw, struct rw_node *member, const char *method,
+				  int nargs)
+{
+	CXFile file = NULL;
+	unsigned off = 0;
+	rw->lc->clang_getSpellingLocation(rw->lc->clang_getCursorLocation(member->cur), &file, NULL,
+					   NULL, &off);
+	if (!file || !rw->lc->clang_File_isEqual(file, rw->main_file))
+		return false;
+	const char *t = rw->text;
+	size_t n = strlen(method);
+	if (off + n > rw->len || memcmp(t + off, method, n))
+		return false;
+	unsigned lp = rw_skip_space(rw, off + (unsigned)n), dot = off;
+	while (dot > 0 && (t[dot - 1] == ' ' || t[dot - 1] == '\t'))
+		dot--;
+	if (lp >= rw->len || t[lp] != '(' || !dot || t[dot - 1] != '.')
+		return false;
+	unsigned ne = dot - 1, ns;
+	while (ne > 0 && (t[ne - 1] == ' ' || t[ne - 1] == '\t'))
+		ne--;
+	for (ns = ne; ns > 0; ns--) {
+		char c = t[ns - 1];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_'))
+			break;
+	}
+	if (ns == ne)
+		return false;
+	/* the body is the same text at each expansion: one edit */
+	for (size_t i = 0; i < rw->nedits; i++)
+		if (rw->edits[i].off == ns && rw->edits[i].del == lp + 1 - ns)
+			return true;
+	rw_replace(rw, ns, lp + 1 - ns, "__visor_%s(&%.*s%s", method, (int)(ne - ns), t + ns,
+		   nargs > 0 ? ", " : "");
+	return true;
+}
+
 void rw_tables(struct rw *rw)
 {
 	table_kind_strings(rw);
@@ -137,13 +214,22 @@ void rw_tables(struct rw *rw)
 			rw_error(rw, name_off, "table '%s' (%s) has no method '%s'; its methods: %s",
 				 tab->name, tab->kind ? tab->kind : "?", method, methods ? methods : "none");
 		} else if (!member->editable || !call->editable) {
-			rw_error(rw, name_off, "table method '%s' inside a macro: call it in the code",
-				 method);
+			if (!rewrite_in_macro_body(rw, member, method,
+						   rw->lc->clang_Cursor_getNumArguments(call->cur)))
+				rw_error(rw, name_off,
+					 "table method '%s' inside a macro defined outside this file: "
+					 "call it in the code",
+					 method);
 		} else {
 			/* replace `t.m(` and keep the arguments' text */
 			unsigned lp = rw_skip_space(rw, member->end);
 			int nargs = rw->lc->clang_Cursor_getNumArguments(call->cur);
-			if (lp >= rw->len || rw->text[lp] != '(')
+			const struct rw_method_sig *sig = rw_table_method_sig(method);
+			if (sig && nargs > sig->max_args)
+				/* increment's member is variadic: clang takes any count */
+				rw_error(rw, name_off, "%s.%s%s takes at most %d arguments, not %d",
+					 tab->name, method, sig->args, sig->max_args, nargs);
+			else if (lp >= rw->len || rw->text[lp] != '(')
 				rw_error(rw, name_off, "table method '%s': expected '('", method);
 			else
 				rw_replace(rw, member->start, lp + 1 - member->start, "__visor_%s(&%s%s",

@@ -27,6 +27,7 @@ struct rw_node {
 	enum CXCursorKind kind;
 	unsigned start, end;
 	bool editable;
+	bool member_macro;       /* a member named by an object-like macro (sk->sk_dport) */
 	unsigned depth;
 	struct rw_node *parent, *child, *next; /* first child, next sibling */
 	unsigned nchild;
@@ -146,6 +147,13 @@ void rw_clang_diagnostics(struct rw *rw);
 void rw_sections(struct rw *rw);
 void rw_tables(struct rw *rw);
 const char *rw_table_methods(const char *kind);        /* "lookup, update, ..." or NULL */
+struct rw_method_sig {
+	const char *method;
+	const char *args;        /* "(&key, &value)" */
+	int min_args, max_args;
+	const char *roles;       /* what the pointer arguments are, in order: "key value" */
+};
+const struct rw_method_sig *rw_table_method_sig(const char *method); /* NULL: unknown */
 const struct rw_table *rw_table_find(struct rw *rw, const char *name);
 void rw_printk(struct rw *rw);
 void rw_kprobe_args(struct rw *rw);

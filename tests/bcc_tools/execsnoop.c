@@ -10,7 +10,12 @@ struct exec_t {
     char path[128];
 };
 
+struct fname_t {
+    char name[64];
+};
+
 BPF_HASH(inflight, u32, struct exec_t, 1024);
+BPF_HASH(exec_file, u32, struct fname_t, 1024);
 BPF_PERF_OUTPUT(execs);
 
 TRACEPOINT_PROBE(syscalls, sys_enter_execve) {
@@ -33,5 +38,14 @@ TRACEPOINT_PROBE(syscalls, sys_exit_execve) {
     bpf_get_current_comm(&e->comm, sizeof(e->comm));
     execs.perf_submit(args, e, sizeof(*e));
     inflight.delete(&pid);
+    return 0;
+}
+
+/* the file the kernel ran, from the record's __data_loc field */
+TRACEPOINT_PROBE(sched, sched_process_exec) {
+    struct fname_t f = {};
+    u32 pid = args->pid;
+    TP_DATA_LOC_READ_STR(f.name, filename, sizeof(f.name));
+    exec_file.update(&pid, &f);
     return 0;
 }

@@ -25,7 +25,7 @@ int on_sample(struct bpf_perf_event_data *ctx)
 
 int classify(struct __sk_buff *skb)
 {
-    struct lpm_key k = {32, skb->remote_ip4};
+    struct lpm_key k = {32, htonl(load_word(skb, ETH_HLEN + 16))};
     u64 *v = prefixes.lookup(&k);
     int slot = v ? 1 : 0;
     u64 *h = hits.lookup(&slot);

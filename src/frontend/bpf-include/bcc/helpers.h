@@ -76,6 +76,87 @@
 #ifndef KERNEL_VERSION
 #define KERNEL_VERSION(a, b, c) (((a) << 16) + ((b) << 8) + ((c) > 255 ? 255 : (c)))
 #endif
+/* file modes (linux/stat.h): filetop and friends test S_ISREG(mode) */
+#ifndef S_IFMT
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define S_IFLNK 0120000
+#define S_IFREG 0100000
+#define S_IFBLK 0060000
+#define S_IFDIR 0040000
+#define S_IFCHR 0020000
+#define S_IFIFO 0010000
+#define S_ISUID 0004000
+#define S_ISGID 0002000
+#define S_ISVTX 0001000
+#define S_ISLNK(m) (((m) & S_IFMT) == S_IFLNK)
+#define S_ISREG(m) (((m) & S_IFMT) == S_IFREG)
+#define S_ISDIR(m) (((m) & S_IFMT) == S_IFDIR)
+#define S_ISCHR(m) (((m) & S_IFMT) == S_IFCHR)
+#define S_ISBLK(m) (((m) & S_IFMT) == S_IFBLK)
+#define S_ISFIFO(m) (((m) & S_IFMT) == S_IFIFO)
+#define S_ISSOCK(m) (((m) & S_IFMT) == S_IFSOCK)
+#endif
+/* task states and flags (linux/sched.h): runqlat, offcputime */
+#ifndef TASK_RUNNING
+#define TASK_RUNNING 0x00000000
+#define TASK_INTERRUPTIBLE 0x00000001
+#define TASK_UNINTERRUPTIBLE 0x00000002
+#define __TASK_STOPPED 0x00000004
+#define __TASK_TRACED 0x00000008
+#define EXIT_DEAD 0x00000010
+#define EXIT_ZOMBIE 0x00000020
+#define TASK_DEAD 0x00000080
+#define TASK_NOLOAD 0x00000400
+#define TASK_IDLE (TASK_UNINTERRUPTIBLE | TASK_NOLOAD)
+#endif
+#ifndef PF_KTHREAD
+#define PF_EXITING 0x00000004
+#define PF_KTHREAD 0x00200000
+#endif
+/* sizes and units */
+#ifndef NSEC_PER_SEC
+#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_MSEC 1000000ULL
+#define NSEC_PER_USEC 1000ULL
+#define USEC_PER_SEC 1000000ULL
+#endif
+#ifndef IFNAMSIZ
+#define IFNAMSIZ 16
+#endif
+#ifndef DNAME_INLINE_LEN
+#define DNAME_INLINE_LEN 40
+#endif
+#ifndef DISK_NAME_LEN
+#define DISK_NAME_LEN 32
+#endif
+#ifndef MINORBITS
+#define MINORBITS 20
+#define MINORMASK ((1U << MINORBITS) - 1)
+#define MAJOR(dev) ((unsigned int)((dev) >> MINORBITS))
+#define MINOR(dev) ((unsigned int)((dev) & MINORMASK))
+#define MKDEV(ma, mi) (((ma) << MINORBITS) | (mi))
+#endif
+/* open(2) flags (uapi asm-generic/fcntl.h, x86) */
+#ifndef O_ACCMODE
+#define O_ACCMODE 00000003
+#define O_RDONLY 00000000
+#define O_WRONLY 00000001
+#define O_RDWR 00000002
+#define O_CREAT 00000100
+#define O_EXCL 00000200
+#define O_NOCTTY 00000400
+#define O_TRUNC 00001000
+#define O_APPEND 00002000
+#define O_NONBLOCK 00004000
+#define O_DSYNC 00010000
+#define O_DIRECT 00040000
+#define O_LARGEFILE 00100000
+#define O_DIRECTORY 00200000
+#define O_NOFOLLOW 00400000
+#define O_NOATIME 01000000
+#define O_CLOEXEC 02000000
+#endif
 /* kernel source annotations BCC programs carry */
 #ifndef __user
 #define __user
@@ -125,6 +206,25 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
 	return bpf_log2(v) + 1;
 }
 
+/* BCC's socket-filter loads: a byte, a 16- or 32-bit big-endian field at
+ * an offset of the packet, in host order (0 past its end). BCC emits
+ * LD_ABS for them; bpf_skb_load_bytes works in tc programs too. */
+static __always_inline u64 load_byte(void *skb, u64 off)
+{
+	u8 v;
+	return bpf_skb_load_bytes(skb, off, &v, 1) ? 0 : v;
+}
+static __always_inline u64 load_half(void *skb, u64 off)
+{
+	u16 v;
+	return bpf_skb_load_bytes(skb, off, &v, 2) ? 0 : bpf_ntohs(v);
+}
+static __always_inline u64 load_word(void *skb, u64 off)
+{
+	u32 v;
+	return bpf_skb_load_bytes(skb, off, &v, 4) ? 0 : bpf_ntohl(v);
+}
+
 /* Packet cursor: a pointer used as an offset from the start of the packet
  * (BCC's proto.h style: `u8 *cursor = 0;`). */
 #define cursor_advance(_cursor, _len) ({ void *_tmp = _cursor; _cursor += _len; _tmp; })
@@ -134,6 +234,9 @@ static __always_inline unsigned int bpf_log2l(unsigned long v)
  * rewriter checks the literal format. Phase 2: the helper with a static
  * const format and its size. */
 #ifdef __VISOR_PARSE__
+/* BCC compiles with -Wno-pointer-sign: `u32 zero; arr.lookup(&zero)` on an
+ * int-keyed array is how BCC programs are written. */
+#pragma clang diagnostic ignored "-Wpointer-sign"
 int __visor_trace_printk(const char *fmt, ...);
 #define bpf_trace_printk __visor_trace_printk
 #undef bpf_printk
@@ -179,6 +282,27 @@ int __visor_trace_printk(const char *fmt, ...);
 		typeof(base) __visor_b = (base);                                            \
 		BPF_CORE_READ_BITFIELD_PROBED(__visor_b, field);                            \
 	})
+
+/* ---- Tracepoint __data_loc fields (BCC's names) ------------------------------
+ * A __data_loc field holds (length << 16 | offset) of its data in the
+ * record, which the program reads with a probe read (a variable offset
+ * into the context is not a direct access the verifier takes). */
+#define TP_DATA_LOC_READ_CONST(dst, field, length)                                          \
+	do {                                                                                \
+		unsigned short __visor_off = args->data_loc_##field & 0xFFFF;               \
+		bpf_probe_read_kernel((void *)(dst), (length), (char *)args + __visor_off); \
+	} while (0)
+#define TP_DATA_LOC_READ(dst, field)                                                        \
+	do {                                                                                \
+		unsigned short __visor_off = args->data_loc_##field & 0xFFFF;               \
+		unsigned short __visor_len = (args->data_loc_##field >> 16) & 0xFFFF;       \
+		bpf_probe_read_kernel((void *)(dst), __visor_len, (char *)args + __visor_off); \
+	} while (0)
+#define TP_DATA_LOC_READ_STR(dst, field, length)                                            \
+	do {                                                                                \
+		unsigned short __visor_off = args->data_loc_##field & 0xFFFF;               \
+		bpf_probe_read_kernel_str((void *)(dst), (length), (char *)args + __visor_off); \
+	} while (0)
 
 /* ---- Syscall arguments in kprobe__sys_X ------------------------------------
  * On a kernel without kprobes the program runs on the syscalls/sys_enter_X
@@ -260,6 +384,8 @@ struct __visor_stacktrace { u64 ip[PERF_MAX_STACK_DEPTH]; };
 		void (*increment)(_key, ...);                                               \
 		void (*atomic_increment)(_key, ...);                                        \
 		int (*perf_submit)(void *, void *, u64);                                    \
+		int (*perf_submit_skb)(void *, u64, void *, u64);                           \
+		long (*redirect_map)(int, u64);                                             \
 		int (*ringbuf_output)(void *, u64, u64);                                    \
 		void *(*ringbuf_reserve)(u64);                                              \
 		void (*ringbuf_submit)(void *, u64);                                        \
@@ -326,6 +452,20 @@ struct __visor_stacktrace { u64 ip[PERF_MAX_STACK_DEPTH]; };
 		__uint(value_size, sizeof(u32));                                            \
 		__uint(max_entries, _size);                                                 \
 	} _name SEC(".maps")
+/* XDP redirect targets: ifindexes, CPUs, AF_XDP sockets by index */
+#define __VISOR_MAP_IDX(maptype, _name, _size)                                              \
+	struct {                                                                            \
+		__uint(type, maptype);                                                      \
+		__uint(key_size, sizeof(u32));                                              \
+		__uint(value_size, sizeof(u32));                                            \
+		__uint(max_entries, _size);                                                 \
+	} _name SEC(".maps")
+#define __VISOR_MAP_devmap(kind, _key, _leaf, _name, _size, _flags)                         \
+	__VISOR_MAP_IDX(BPF_MAP_TYPE_DEVMAP, _name, _size)
+#define __VISOR_MAP_cpumap(kind, _key, _leaf, _name, _size, _flags)                         \
+	__VISOR_MAP_IDX(BPF_MAP_TYPE_CPUMAP, _name, _size)
+#define __VISOR_MAP_xskmap(kind, _key, _leaf, _name, _size, _flags)                         \
+	__VISOR_MAP_IDX(BPF_MAP_TYPE_XSKMAP, _name, _size)
 #define __VISOR_MAP_ringbuf(kind, _key, _leaf, _name, _size, _flags)                        \
 	struct {                                                                            \
 		__uint(type, BPF_MAP_TYPE_RINGBUF);                                         \
@@ -402,6 +542,9 @@ struct __visor_stacktrace { u64 ip[PERF_MAX_STACK_DEPTH]; };
 #define BPF_STACK_TRACE(name, size)                                                         \
 	__VISOR_TABLE(stacktrace, int, struct __visor_stacktrace, name, size, 0)
 #define BPF_PROG_ARRAY(name, size) __VISOR_TABLE(prog, int, u32, name, size, 0)
+#define BPF_DEVMAP(name, size) __VISOR_TABLE(devmap, int, u32, name, size, 0)
+#define BPF_CPUMAP(name, size) __VISOR_TABLE(cpumap, int, u32, name, size, 0)
+#define BPF_XSKMAP(name, size) __VISOR_TABLE(xskmap, int, u32, name, size, 0)
 #define BPF_QUEUE(name, leaf, size) __VISOR_TABLE(queue, int, leaf, name, size, 0)
 #define BPF_STACK(name, leaf, size) __VISOR_TABLE(stack, int, leaf, name, size, 0)
 
@@ -441,6 +584,12 @@ struct __visor_stacktrace { u64 ip[PERF_MAX_STACK_DEPTH]; };
 #define __visor_atomic_increment __visor_increment
 #define __visor_perf_submit(m, ctx, data, size)                                             \
 	bpf_perf_event_output((ctx), (m), BPF_F_CURRENT_CPU, (data), (size))
+/* BCC's perf_submit_skb: the packet's first skb_len bytes follow the data
+ * in the record (the helper's flags carry the length). */
+#define __visor_perf_submit_skb(m, skb, skb_len, data, size)                                \
+	bpf_perf_event_output((skb), (m), ((u64)(skb_len) << 32) | BPF_F_CURRENT_CPU,       \
+			      (data), (size))
+#define __visor_redirect_map(m, index, flags) bpf_redirect_map((m), (index), (flags))
 #define __visor_ringbuf_output(m, data, size, flags) bpf_ringbuf_output((m), (data), (size), (flags))
 #define __visor_ringbuf_reserve(m, size) bpf_ringbuf_reserve((m), (size), 0)
 #define __visor_ringbuf_submit(m, data, flags) bpf_ringbuf_submit((data), (flags))
