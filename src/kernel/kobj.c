@@ -59,12 +59,15 @@ static void capture_end(libbpf_print_fn_t old)
 }
 
 /* The verifier's reason: the last line of the load log that is not the
- * statistics ("processed N insns ...") or libbpf's frame. */
-static void verifier_reason(const char *log, char *out, size_t len)
+ * statistics ("processed N insns ...") or libbpf's frame; and, when the
+ * object has line info, the last source line the log showed before it
+ * ("; (*v)++; @ prog.c:5" -> where "prog.c:5", src "(*v)++;"). */
+static void verifier_reason(const char *log, char *out, size_t len, char *where,
+			    size_t where_len, char *src, size_t src_len)
 {
 	const char *begin = strstr(log, "-- BEGIN PROG LOAD LOG --");
 	const char *end = begin ? strstr(begin, "-- END PROG LOAD LOG --") : NULL;
-	out[0] = 0;
+	out[0] = where[0] = src[0] = 0;
 	if (!begin || !end)
 		return;
 	begin = strchr(begin, '\n');
@@ -74,16 +77,32 @@ static void verifier_reason(const char *log, char *out, size_t len)
 	while (line < end) {
 		const char *nl = memchr(line, '\n', (size_t)(end - line));
 		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
-		if (n && strncmp(line, "processed ", 10) && strncmp(line, "verification time", 17)) {
-			if (n >= len)
-				n = len - 1;
-			memcpy(out, line, n);
-			out[n] = 0;
+		const char *at = n > 2 && !strncmp(line, "; ", 2) ? memmem(line, n, " @ ", 3) : NULL;
+		if (at) {
+			snprintf(src, src_len, "%.*s", (int)(at - line - 2), line + 2);
+			snprintf(where, where_len, "%.*s", (int)(line + n - at - 3), at + 3);
+		} else if (n && strncmp(line, "processed ", 10) &&
+			   strncmp(line, "verification time", 17)) {
+			snprintf(out, len, "%.*s", (int)n, line);
 		}
 		line += n + 1;
 		if (!nl)
 			break;
 	}
+}
+
+/* What to do about the verifier's most common refusals, in a sentence. */
+static const char *verifier_hint(const char *reason)
+{
+	if (strstr(reason, "_or_null"))
+		return "a map lookup's result may be NULL: check it (if (!p) return 0;) "
+		       "before using it";
+	if (strstr(reason, "invalid mem access 'scalar'"))
+		return "memory behind a plain pointer (kernel memory) is read with "
+		       "bpf_probe_read_kernel()";
+	if (strstr(reason, "invalid access to packet"))
+		return "compare data + offset + size with data_end before reading the packet";
+	return NULL;
 }
 
 /* The last line libbpf printed (without its "libbpf: " prefix). */
@@ -211,12 +230,16 @@ static int load_error(struct visor_kernel_obj *o, int rc, char *err, size_t err_
 				  "programs (EPERM: no BPF trampoline here); use a tracepoint, "
 				  "raw_tp or tp_btf program instead",
 				  o->path, prog, sec);
-	char reason[200];
-	verifier_reason(captured, reason, sizeof(reason));
-	if (reason[0])
+	char reason[200], where[160], src[120];
+	verifier_reason(captured, reason, sizeof(reason), where, sizeof(where), src, sizeof(src));
+	if (reason[0]) {
+		const char *hint = verifier_hint(reason);
 		return kernel_err(err, err_len, -EACCES,
-				  "%s: prog '%s' refused by the kernel verifier: %s", o->path,
-				  prog[0] ? prog : "?", reason);
+				  "%s: prog '%s' refused by the kernel verifier: %s%s%s%s%s%s",
+				  where[0] ? where : o->path, prog[0] ? prog : "?", reason,
+				  src[0] ? " (at `" : "", src, src[0] ? "`)" : "", hint ? ": " : "",
+				  hint ? hint : "");
+	}
 	if (rc == -EPERM)
 		return kernel_err(err, err_len, -EPERM, "%s",
 				  kernel_privilege_hint(rc, o->path, line, sizeof(line)));

@@ -141,6 +141,34 @@ if [ -n "$id" ]; then
 	expect 1 "" "$id" -- "$visor" map dump id "$id"
 fi
 
+# FILE.c: compiled (cache in $tmp), loaded, attached, its table dumped.
+export VISOR_CACHE_DIR=$tmp/cache
+cat >"$tmp/count.c" <<'EOF2'
+BPF_HASH(calls, u32, u64);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+    calls.increment(bpf_get_current_pid_tgid() >> 32);
+    return 0;
+}
+EOF2
+start_bg "$tmp/count.c" --duration 1 || bad "run count.c did not start: $(head -3 "$tmp/bg.err")"
+for _ in 1 2 3; do bash -c :; done
+wait "$bg"; st=$?; bg=
+[ "$st" = 0 ] && ok || bad "run count.c -> status $st: $(head -3 "$tmp/bg.err")"
+grep -q '^map calls: hash, key 4, value 8' "$tmp/bg.out" && ok || bad "count.c: no calls map: $(head "$tmp/bg.out")"
+# The kernel verifier's refusal names the user's line, the statement and what to do.
+cat >"$tmp/nonull.c" <<'EOF2'
+BPF_HASH(counts, u32, u64);
+TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
+    u32 k = 1;
+    u64 *v = counts.lookup(&k);
+    (*v)++;
+    return 0;
+}
+EOF2
+expect 1 "" "nonull.c:5: prog 'tracepoint__syscalls__sys_enter_getppid' refused by the kernel verifier: R0 invalid mem access 'map_value_or_null' (at \`(*v)++;\`): a map lookup's result may be NULL" -- "$visor" run "$tmp/nonull.c" --duration 0.1
+printf 'int f(void *ctx) { return 0 }\n' >"$tmp/syntax.c"
+expect 1 "" "syntax.c:1:28: error: expected ';' after return statement" -- "$visor" run "$tmp/syntax.c"
+
 # Errors: one line, non-zero.
 expect 1 "" "No such file" -- "$visor" run "$tmp/nope.bpf.o"
 expect 1 "" "no program named 'nope'" -- "$visor" run "$obj" --prog nope
