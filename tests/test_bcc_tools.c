@@ -564,14 +564,11 @@ static void maps_misc(void)
 	int id = -1;
 	CHECK(counts && visor_bpf_table_next_key(counts, NULL, &id) == 0,
 	      "no stack ids after 0.3 s of samples");
-	/* the stack trace table through the kernel object (visor's map
-	 * proxies have no stack trace type) */
-	struct visor_kernel_map *km =
-		visor_kernel_obj_map(visor_loaded_kernel_obj(visor_bpf_loaded(b)), "stacks");
+	/* the stack trace table, through the API like any table */
+	struct visor_bpf_table *stacks = table(b, "stacks");
 	uint64_t ips[127] = {0};
-	CHECK(km && id >= 0 && bpf_map_lookup_elem(visor_kernel_map_fd(km), &id, ips) == 0 &&
-		      ips[0] != 0,
-	      "stack %d: not readable or empty", id);
+	CHECK(stacks && id >= 0 && visor_bpf_table_lookup(stacks, &id, ips) == 0 && ips[0] != 0,
+	      "stack %d: not readable or empty (%s)", id, visor_bpf_errmsg(b));
 	visor_bpf_free(b);
 }
 

@@ -3,9 +3,13 @@
  * key), kernel include stubs, diagnostics at the user's file:line:col,
  * tracepoint structs at their format offsets (and from BTF without
  * tracefs), a crashing rewriter as an error, missing clang, and objects
- * that libbpf loads into the kernel (when root). Runs in a temporary
- * VISOR_CACHE_DIR. */
+ * that libbpf loads into the kernel (when root); robustness: damaged cache
+ * entries (an object cut in half, a truncated PCH) compiled again, binary
+ * sources, BTF that is not BTF, a compiler that exits 0 without output,
+ * nothing cached by failed compiles, swept temporaries, and the BCC-like
+ * API on bad arguments (ASan-clean). Runs in a temporary VISOR_CACHE_DIR. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <signal.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <visor/bpf.h>
 #include <visor/frontend.h>
 #include <visor/kernel.h>
 #include <visor/object.h>
@@ -440,6 +445,217 @@ static void test_tracepoints(void)
 	free(refs);
 }
 
+/* Damaged cache entries: an object cut in half is compiled again, not
+ * handed out; a truncated PCH is made again (libclang and clang both
+ * refuse it). */
+static void test_damaged_cache(void)
+{
+	char err[512], *obj, *obj2, *diag;
+	const char *flags[] = {"-DVISOR_DAMAGE_TEST=1"};
+	int rc = compile("hello.c", hello_src, flags, 1, NULL, false, false, &obj, NULL, &diag, err,
+			 sizeof(err));
+	CHECK(rc == 0, "compile: %s\n%s", err, STR(diag));
+	free(diag);
+	if (rc)
+		return;
+	struct stat st;
+	CHECK(!stat(obj, &st) && st.st_size > 128, "object written");
+	CHECK(fe_object_check(obj, err, sizeof(err)) == 0, "a whole object passes: %s", err);
+	CHECK(truncate(obj, st.st_size / 2) == 0, "truncate");
+	CHECK(fe_object_check(obj, err, sizeof(err)) == -ENOEXEC &&
+		      (strstr(err, "past the end") || strstr(err, "cut short")),
+	      "half an object fails the check: %s", err);
+	struct visor_compile_stats cs;
+	rc = compile("hello.c", hello_src, flags, 1, NULL, false, false, &obj2, &cs, &diag, err,
+		     sizeof(err));
+	CHECK(rc == 0 && !cs.object_cached, "the damaged entry is compiled again: %d %s\n%s", rc, err,
+	      STR(diag));
+	CHECK(obj2 && !stat(obj2, &st) && fe_object_check(obj2, NULL, 0) == 0,
+	      "the new entry is whole");
+	free(diag);
+	free(obj2);
+	free(obj);
+
+	/* The PCH cut short. */
+	struct fe_btf_entry *e = malloc(sizeof(*e));
+	rc = e ? fe_btf_prepare(NULL, true, NULL, e, err, sizeof(err)) : -ENOMEM;
+	CHECK(rc == 0, "btf prepare: %s", err);
+	if (!rc) {
+		CHECK(!stat(e->pch, &st) && truncate(e->pch, st.st_size / 3) == 0, "truncate pch");
+		rc = compile("hello.c", hello_src, flags, 1, NULL, false, true, &obj, &cs, &diag, err,
+			     sizeof(err));
+		CHECK(rc == 0, "a truncated PCH is made again: %d %s\n%s", rc, err, STR(diag));
+		CHECK(!stat(e->pch, &st) && st.st_size > 1000000, "the PCH is whole again");
+		free(diag);
+		free(obj);
+	}
+	free(e);
+}
+
+/* Inputs that are not C, BTF that is not BTF, a compiler that lies. */
+static void test_bad_inputs(void)
+{
+	char err[512], *obj, *diag;
+	const char *bin = path_in("binary.c");
+	FILE *f = fopen(bin, "w");
+	if (f) {
+		fwrite("int x;\n\x7f" "ELF\0\0\0junk", 1, 16, f);
+		fclose(f);
+	}
+	int rc = compile(bin, NULL, NULL, 0, NULL, false, false, &obj, NULL, &diag, err, sizeof(err));
+	CHECK(rc == -EINVAL && diag && strstr(diag, "binary.c:2:5: error: a NUL byte") &&
+		      !strchr(strchr(diag, '\n') + 1, '\n'),
+	      "a binary file: one error at the NUL: %d %s\n%s", rc, err, STR(diag));
+	free(diag);
+
+	const char *garbage = path_in("garbage.btf");
+	write_text(garbage, "this is not BTF at all, just some text long enough\n");
+	rc = compile("hello.c", hello_src, NULL, 0, garbage, false, false, &obj, NULL, &diag, err,
+		     sizeof(err));
+	CHECK(rc == -EBADMSG && strstr(err, "not a BTF file") && diag && !diag[0],
+	      "garbage BTF: %d %s / %s", rc, err, STR(diag));
+	free(diag);
+	rc = compile("hello.c", hello_src, NULL, 0, "/bin/sh", false, false, &obj, NULL, &diag, err,
+		     sizeof(err));
+	CHECK(rc == -EBADMSG && strstr(err, "no .BTF section") && diag && !diag[0],
+	      "an ELF without BTF: %d %s / %s", rc, err, STR(diag));
+	free(diag);
+
+	/* A "compiler" that exits 0 and writes nothing: no cache entry. */
+	setenv("VISOR_CLANG", "/bin/true", 1);
+	rc = compile("hello.c", hello_src, NULL, 0, NULL, false, true, &obj, NULL, &diag, err,
+		     sizeof(err));
+	CHECK(rc == -EIO && strstr(err, "/bin/true exited 0 but wrote no"),
+	      "a silent compiler: %d %s", rc, err);
+	free(diag);
+	setenv("VISOR_CLANG", "/nonexistent/clang", 1);
+	rc = compile("hello.c", hello_src, NULL, 0, NULL, false, true, &obj, NULL, &diag, err,
+		     sizeof(err));
+	CHECK(rc == -ENOEXEC && strstr(err, "clang-19 not found"), "no compiler: %d %s", rc, err);
+	free(diag);
+	unsetenv("VISOR_CLANG");
+
+	/* Compile errors leave nothing in the cache. */
+	char objdir[600];
+	snprintf(objdir, sizeof(objdir), "%s/obj", path_in("cache"));
+	size_t before = 0, after = 0;
+	DIR *d = opendir(objdir);
+	for (struct dirent *de; d && (de = readdir(d));)
+		before++;
+	if (d)
+		closedir(d);
+	rc = compile("bad.c", "int kprobe__sys_clone(void *ctx) { return 1 +; }\n", NULL, 0, NULL,
+		     false, false, &obj, NULL, &diag, err, sizeof(err));
+	CHECK(rc == -EINVAL, "syntax error: %d %s", rc, err);
+	free(diag);
+	d = opendir(objdir);
+	for (struct dirent *de; d && (de = readdir(d));)
+		after++;
+	if (d)
+		closedir(d);
+	CHECK(before == after, "a failed compile adds nothing to the cache (%zu -> %zu)", before,
+	      after);
+
+	/* A temporary file a killed compile left is swept by the next miss. */
+	char stale[700];
+	snprintf(stale, sizeof(stale), "%s/deadbeef.o.tmp.999999999.0", objdir);
+	write_text(stale, "half");
+	rc = compile("hello.c", hello_src, NULL, 0, NULL, false, true, &obj, NULL, &diag, err,
+		     sizeof(err));
+	CHECK(rc == 0, "compile: %s", err);
+	CHECK(access(stale, F_OK) != 0, "a dead process's temporary file is swept");
+	free(diag);
+	free(obj);
+}
+
+/* The BCC-like API on bad arguments: errors, never crashes or leaks. */
+static void test_api_misuse(void)
+{
+	char err[512];
+	struct visor_bpf *b = (struct visor_bpf *)1;
+	CHECK(visor_bpf_new(NULL, &b, err, sizeof(err)) == -EINVAL && !b &&
+		      strstr(err, "exactly one"),
+	      "no opts: %s", err);
+	LIBVISOR_OPTS(visor_bpf_opts, none);
+	CHECK(visor_bpf_new(&none, &b, err, sizeof(err)) == -EINVAL, "no source: %s", err);
+	LIBVISOR_OPTS(visor_bpf_opts, two, .text = hello_src, .obj_file = "/nonexistent.o");
+	CHECK(visor_bpf_new(&two, &b, err, sizeof(err)) == -EINVAL, "two sources: %s", err);
+	const char *null_flag[] = {"-DX=1", NULL};
+	LIBVISOR_OPTS(visor_bpf_opts, nullf, .text = hello_src, .cflags = null_flag, .ncflags = 2);
+	CHECK(visor_bpf_new(&nullf, &b, err, sizeof(err)) == -EINVAL && strstr(err, "cflags[1]"),
+	      "a NULL flag: %s", err);
+	LIBVISOR_OPTS(visor_bpf_opts, nullv, .text = hello_src, .ncflags = 1);
+	CHECK(visor_bpf_new(&nullv, &b, err, sizeof(err)) == -EINVAL, "ncflags without cflags");
+	LIBVISOR_OPTS(visor_bpf_opts, one, .text = hello_src);
+	CHECK(visor_bpf_new(&one, NULL, err, sizeof(err)) == -EINVAL, "NULL out");
+	CHECK(visor_bpf_new(&one, &b, NULL, 0) != 0 || b, "NULL err buffer is allowed");
+	visor_bpf_free(b);
+	b = NULL;
+	visor_bpf_free(NULL);
+	LIBVISOR_OPTS(visor_bpf_opts, missing, .src_file = path_in("nope.c"));
+	CHECK(visor_bpf_new(&missing, &b, err, sizeof(err)) == -ENOENT && strstr(err, "nope.c"),
+	      "missing file: %s", err);
+	LIBVISOR_OPTS(visor_bpf_opts, badobj, .obj_file = path_in("plain.c"));
+	CHECK(visor_bpf_new(&badobj, &b, err, sizeof(err)) < 0 && err[0], "not an object: %s", err);
+
+	/* NULL handles */
+	CHECK(visor_bpf_table(NULL, "x") == NULL, "table of NULL");
+	CHECK(visor_bpf_attach_kprobe(NULL, "sys_clone", "f") == -EINVAL, "attach on NULL");
+	CHECK(visor_bpf_prog_fd(NULL, "f") == -EINVAL, "prog fd of NULL");
+	CHECK(strlen(visor_bpf_errmsg(NULL)) > 0, "errmsg of NULL");
+
+	/* A loaded object (the VM backend: no privileges needed). */
+	LIBVISOR_OPTS(visor_bpf_opts, vm, .backend = VISOR_BACKEND_VM,
+		      .text = "BPF_HASH(counts, u32, u64);\n"
+			      "int on_packet(struct __sk_buff *skb) {\n"
+			      "  u32 k = 1; u64 one = 1;\n"
+			      "  counts.update(&k, &one);\n"
+			      "  return 0;\n}\n");
+	int rc = visor_bpf_new(&vm, &b, err, sizeof(err));
+	CHECK(rc == 0, "VM object: %s", err);
+	if (rc)
+		return;
+	CHECK(visor_bpf_table(b, "counts") != NULL, "table counts");
+	CHECK(visor_bpf_table(b, "nope") == NULL && strstr(visor_bpf_errmsg(b), "nope"),
+	      "missing table: %s", visor_bpf_errmsg(b));
+	CHECK(visor_bpf_table(b, NULL) == NULL, "NULL table name");
+	CHECK(visor_bpf_attach_kprobe(b, "sys_clone", "on_packet") == -EOPNOTSUPP,
+	      "attach on the VM: %s", visor_bpf_errmsg(b));
+	CHECK(visor_bpf_attach_kprobe(b, "sys_clone", NULL) == -EINVAL, "attach NULL fn");
+	CHECK(visor_bpf_prog_type(b, "nope") == -ENOENT, "type of a missing program");
+	uint32_t ret = 7;
+	uint8_t pkt[64] = {0};
+	CHECK(visor_bpf_test_run(b, "nope", pkt, sizeof(pkt), &ret) < 0, "run a missing program");
+	CHECK(visor_bpf_test_run(b, "on_packet", NULL, 10, &ret) == -EINVAL, "NULL data");
+	visor_bpf_free(b);
+
+	/* The kernel: attach to what does not exist, and twice. */
+	if (geteuid() != 0) {
+		printf("kernel API checks skipped: not root\n");
+		return;
+	}
+	LIBVISOR_OPTS(visor_bpf_opts, k, .text = hello_src, .no_autoattach = true);
+	rc = visor_bpf_new(&k, &b, err, sizeof(err));
+	CHECK(rc == 0, "kernel object: %s", err);
+	if (rc)
+		return;
+	CHECK(visor_bpf_attach_kprobe(b, "sys_clone", "no_such_fn") < 0 &&
+		      strstr(visor_bpf_errmsg(b), "no_such_fn"),
+	      "attach a missing function: %s", visor_bpf_errmsg(b));
+	CHECK(visor_bpf_attach_tracepoint(b, "syscalls:sys_enter_nope", "kprobe__sys_clone") < 0 &&
+		      strstr(visor_bpf_errmsg(b), "sys_enter_nope"),
+	      "attach to a missing tracepoint: %s", visor_bpf_errmsg(b));
+	rc = visor_bpf_attach_auto(b, NULL);
+	CHECK(rc == 0, "auto attach: %s", visor_bpf_errmsg(b));
+	rc = visor_bpf_attach_auto(b, NULL);
+	CHECK(rc == -EEXIST && strstr(visor_bpf_errmsg(b), "already attached"),
+	      "attach twice: %d %s", rc, visor_bpf_errmsg(b));
+	visor_bpf_detach_all(b);
+	CHECK(visor_bpf_attach_auto(b, NULL) == 0, "attach again after detaching: %s",
+	      visor_bpf_errmsg(b));
+	visor_bpf_free(b);
+}
+
 /* The hello world, in the BCC dialect (through the rewriter). */
 static void test_hello(void)
 {
@@ -490,6 +706,9 @@ int main(void)
 	test_compiler_columns();
 	test_tracepoints();
 	test_hello();
+	test_damaged_cache();
+	test_bad_inputs();
+	test_api_misuse();
 
 	/* libclang is loaded by the rewriter child only: never in here. */
 	size_t mlen;

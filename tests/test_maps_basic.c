@@ -43,6 +43,7 @@ static void create_fails(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max, 
 static void test_create(void)
 {
 	create_fails(99, 4, 4, 4, 0, -EINVAL, "unknown map type 99");
+	create_fails(30, 4, 0, 16, 0, -EOPNOTSUPP, "map type bloom_filter (30) is not implemented");
 	create_fails(VISOR_MAP_TYPE_ARRAY, 8, 4, 4, 0, -EINVAL, "key_size 8, must be 4");
 	create_fails(VISOR_MAP_TYPE_ARRAY, 4, 0, 4, 0, -EINVAL, "value_size is 0");
 	create_fails(VISOR_MAP_TYPE_ARRAY, 4, 4, 0, 0, -EINVAL, "max_entries is 0");

@@ -204,6 +204,10 @@ int visor_bpf_attach_auto(struct visor_bpf *b, const char *fn)
 	struct visor_kernel_obj *k = kobj(b, "attach");
 	if (!k)
 		return -EOPNOTSUPP;
+	/* Twice (or after visor_bpf_new's own auto-attach) would run every
+	 * program twice per event. */
+	if (visor_kernel_obj_link_at(k, 0))
+		return api_err(b, -EEXIST, "attach: this object's programs are already attached (visor_bpf_detach_all first)");
 	char note[2048] = "", err[sizeof(b->errmsg)] = "";
 	int rc = visor_kernel_attach_all(k, note, sizeof(note), err, sizeof(err));
 	if (note[0])

@@ -2,9 +2,11 @@
  * BPF ELF object that libbpf, bpftool and visor load. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <visor/frontend.h>
 
@@ -13,7 +15,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: visor compile [options] FILE.c [-o FILE.o] [-- CFLAGS...]\n"
+		"usage: visor compile [options] FILE.c|- [-o FILE.o] [-- CFLAGS...]\n"
 		"Compiles FILE.c (the BCC dialect: BPF_HASH, table.lookup(), bpf_trace_printk,\n"
 		"implicit probe reads, kprobe__NAME sections ...) to a BPF ELF object. Kernel\n"
 		"types come from the kernel's BTF, no kernel headers are needed. Objects,\n"
@@ -28,7 +30,22 @@ static void usage(FILE *out)
 		"                      else /sys/kernel/btf/vmlinux)\n"
 		"  -v, --verbose       say what was reused and how long each step took\n"
 		"  -h, --help          this text\n"
+		"FILE '-' reads the source from standard input (-o is then required).\n"
 		"Arguments after -- go to clang (-DNAME=VALUE, -I DIR ...).\n");
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* Whether a and b name the same existing file. */
+static bool same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* "dir/prog.c" -> "prog.o" */
@@ -80,6 +97,26 @@ int cmd_compile(int argc, char **argv)
 		return 2;
 	}
 	const char *src = argv[optind];
+	char *text = NULL;
+	if (!strcmp(src, "-")) {
+		if (!out) {
+			cli_error("compile: a source on standard input needs -o FILE.o");
+			return 2;
+		}
+		size_t len;
+		if (!(text = cli_read_file("-", &len)))
+			return 1;
+		if (strlen(text) != len) {
+			cli_error("compile: <stdin>: a NUL byte: this is not C source text");
+			free(text);
+			return 1;
+		}
+		src = "<stdin>";
+	}
+	if (out && !text && same_file(src, out)) {
+		cli_error("compile: -o %s would overwrite the source", out);
+		return 2;
+	}
 	char *def = out ? NULL : default_output(src);
 	if (!out && !def) {
 		cli_error("compile: out of memory");
@@ -90,6 +127,7 @@ int cmd_compile(int argc, char **argv)
 	struct visor_compile_opts o = {
 		.sz = sizeof(o),
 		.path = src,
+		.text = text,
 		.cflags = nopt < argc ? (const char *const *)argv + nopt + 1 : NULL,
 		.ncflags = nopt < argc ? (size_t)(argc - nopt - 1) : 0,
 		.btf_path = btf,
@@ -98,10 +136,25 @@ int cmd_compile(int argc, char **argv)
 		.stats = &st,
 	};
 	char err[512];
+	/* Ctrl-C: clang and the rewriter (same process group) stop at once;
+	 * visor finishes its step so that no half-written file stays. */
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	int rc = visor_compile(&o, out ? out : def, err, sizeof(err));
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (stop_signal) {
+		cli_error("compile: interrupted");
+		free(def);
+		free(text);
+		return 128 + stop_signal;
+	}
 	if (rc) {
 		cli_error("compile: %s%s%s", rc == -EINVAL ? src : "", rc == -EINVAL ? ": " : "", err);
 		free(def);
+		free(text);
 		return 1;
 	}
 	if (verbose) {
@@ -115,5 +168,6 @@ int cmd_compile(int argc, char **argv)
 				st.rewrite_s, st.rewriter_maxrss_kb, st.compile_s, st.compiler_maxrss_kb);
 	}
 	free(def);
+	free(text);
 	return 0;
 }

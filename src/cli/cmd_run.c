@@ -25,11 +25,12 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: visor run FILE.c|OBJ [--prog NAME...] [--duration S] [--backend kernel] [-- CFLAGS...]\n"
+		"usage: visor run FILE.c|-|OBJ [--prog NAME...] [--duration S] [--backend kernel] [-- CFLAGS...]\n"
 		"       visor run FILE.c|OBJ --backend vm --pcap FILE [--prog NAME] [-- CFLAGS...]\n"
 		"FILE.c (C in the BCC dialect, or libbpf style) is compiled first, as 'visor\n"
 		"compile' does (cached; kernel types from BTF; CFLAGS after '--' go to the\n"
-		"compiler); its errors are shown at FILE.c:LINE:COL. OBJ is a BPF ELF object.\n"
+		"compiler); its errors are shown at FILE.c:LINE:COL ('-': the source is read\n"
+		"from standard input). OBJ is a BPF ELF object.\n"
 		"The object is loaded into the kernel (libbpf), every program is attached by\n"
 		"its section (the front end names them from the function: kprobe__X,\n"
 		"tracepoint__CAT__EVENT, TRACEPOINT_PROBE ...; tracepoint/..., raw_tp/...,\n"
@@ -161,20 +162,37 @@ static int run_loop(struct visor_bpf *b, size_t nch, int trace, double end)
  * stderr at FILE.c:LINE:COL); the object's path, or NULL after the error. */
 static char *compile(const char *path, const char *const *cflags, size_t ncflags)
 {
-	char err[1024], *obj = NULL;
-	LIBVISOR_OPTS(visor_compile_opts, co, .path = path, .cflags = cflags, .ncflags = ncflags,
-		      .diag = stderr);
-	if (visor_compile_cached(&co, &obj, err, sizeof(err))) {
-		cli_error("%s", err);
+	char err[1024], *obj = NULL, *text = NULL;
+	if (!strcmp(path, "-")) { /* the source on standard input */
+		size_t len;
+		if (!(text = cli_read_file("-", &len)))
+			return NULL;
+		if (strlen(text) != len) {
+			cli_error("<stdin>: a NUL byte: this is not C source text");
+			free(text);
+			return NULL;
+		}
+		path = "<stdin>";
+	}
+	LIBVISOR_OPTS(visor_compile_opts, co, .path = path, .text = text, .cflags = cflags,
+		      .ncflags = ncflags, .diag = stderr);
+	int rc = visor_compile_cached(&co, &obj, err, sizeof(err));
+	free(text);
+	if (rc && !stop_signal) { /* interrupted: the caller says so */
+		/* Source errors were shown at FILE:LINE:COL; the count names the file. */
+		cli_error("%s%s%s", rc == -EINVAL ? path : "", rc == -EINVAL ? ": " : "", err);
 		return NULL;
 	}
+	if (rc)
+		return NULL;
 	return obj;
 }
 
+/* FILE.c, or "-": a source on standard input. */
 static int is_source(const char *path)
 {
 	size_t n = strlen(path);
-	return n > 2 && !strcmp(path + n - 2, ".c");
+	return !strcmp(path, "-") || (n > 2 && !strcmp(path + n - 2, ".c"));
 }
 
 /* ---- The command -------------------------------------------------------- */
@@ -328,7 +346,21 @@ int cmd_run(int argc, char **argv)
 	}
 	char *obj = NULL;
 	if (is_source(path)) {
-		obj = compile(path, cflags, ncflags);
+		/* Ctrl-C while compiling: the compiler's children get it too and
+		 * stop; visor notes it and exits once the cache is consistent
+		 * (no half-written entry, nothing loaded). */
+		struct sigaction sa = {.sa_handler = on_signal};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		obj = stop_signal ? NULL : compile(path, cflags, ncflags);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if (stop_signal) {
+			cli_error("run: interrupted while compiling %s", path);
+			free(obj);
+			return 128 + stop_signal;
+		}
 		if (!obj)
 			return 1;
 	}

@@ -14,10 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
 
 #include "pipeline.h"
 
@@ -111,14 +114,62 @@ static void dump_printf(void *ctx, const char *fmt, va_list args)
 }
 
 /* Writes the header text for btf_path to out. */
-static int dump_header(const char *btf_path, const char *sum, FILE *out, char *err,
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level, (void)fmt, (void)ap;
+	return 0;
+}
+
+/* The BTF at btf_path, or NULL with one line in err: raw BTF (sysfs) or an
+ * ELF file with a .BTF section (vmlinux), checked by magic first so that
+ * a wrong file gets a sentence rather than libbpf's chatter and codes. */
+static struct btf *parse_btf(const char *btf_path, const char *data, size_t len, char *err,
+			     size_t err_len)
+{
+	bool raw = len >= 2 && (((uint8_t)data[0] == 0x9f && (uint8_t)data[1] == 0xeb) ||
+				((uint8_t)data[0] == 0xeb && (uint8_t)data[1] == 0x9f));
+	bool elf = len >= 4 && !memcmp(data, "\177ELF", 4);
+	if (!raw && !elf) {
+		fe_err(err, err_len, -EBADMSG,
+		       "%s: not a BTF file (no BTF magic; want /sys/kernel/btf/vmlinux or a vmlinux ELF)",
+		       btf_path);
+		errno = EBADMSG;
+		return NULL;
+	}
+	/* libbpf's messages would be a second line on stderr; its error
+	 * becomes ours. The print hook is global: restored at once. */
+	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+	struct btf *btf = raw ? btf__new(data, (uint32_t)len) : btf__parse_elf(btf_path, NULL);
+	int e = btf ? 0 : errno;
+	libbpf_set_print(old);
+	if (!btf) {
+		char why[128];
+		if (!raw && e == ENOENT)
+			snprintf(why, sizeof(why), "it has no .BTF section");
+		else if (libbpf_strerror(-e, why, sizeof(why)))
+			snprintf(why, sizeof(why), "%s", strerror(e));
+		/* -EBADMSG: never -EINVAL, which means errors in the user's source */
+		fe_err(err, err_len, -EBADMSG, "%s: not a valid %s (%s)", btf_path,
+		       raw ? "BTF file" : "ELF file with a .BTF section", why);
+		errno = EBADMSG;
+	}
+	return btf;
+}
+
+/* diag (may be NULL): where the cold-start note goes once the BTF parsed. */
+static int dump_header(const char *btf_path, const char *sum, FILE *out, FILE *diag, char *err,
 		       size_t err_len)
 {
-	struct btf *btf = btf__parse(btf_path, NULL);
-	if (!btf) {
-		int rc = errno ? -errno : -EINVAL;
-		return fe_err(err, err_len, rc, "%s: not a BTF file (%s)", btf_path, strerror(-rc));
-	}
+	size_t len;
+	char *data = fe_read_file(btf_path, &len);
+	if (!data)
+		return fe_err(err, err_len, -errno, "%s: %s", btf_path, strerror(errno));
+	struct btf *btf = parse_btf(btf_path, data, len, err, err_len);
+	free(data);
+	if (!btf)
+		return -EBADMSG;
+	if (diag)
+		fprintf(diag, "visor: generating vmlinux.h from %s (once per kernel)...\n", btf_path);
 	struct btf_dump *d = btf_dump__new(btf, dump_printf, out, NULL);
 	if (!d) {
 		int rc = errno ? -errno : -ENOMEM;
@@ -236,8 +287,11 @@ static int make_pch(struct fe_btf_entry *e, char *err, size_t err_len)
 		char *nl = strchr(r.stderr_text, '\n');
 		if (nl)
 			*nl = '\0';
+		char said[4200];
+		snprintf(said, sizeof(said), "%s exited with status %d and said nothing",
+			 fe_clang_path(), r.status);
 		rc = fe_err(err, err_len, -EIO, "precompiling %s failed: %s", e->pch_header,
-			    r.stderr_text[0] ? r.stderr_text : "clang-19 failed");
+			    r.stderr_text[0] ? r.stderr_text : said);
 		fe_clang_result_free(&r);
 		unlink(tmp);
 		return rc;
@@ -246,6 +300,9 @@ static int make_pch(struct fe_btf_entry *e, char *err, size_t err_len)
 	if (rename(tmp, e->pch)) {
 		rc = -errno;
 		unlink(tmp);
+		if (rc == -ENOENT) /* a compiler that "succeeds" without output */
+			return fe_err(err, err_len, -EIO, "%s exited 0 but wrote no precompiled header",
+				      fe_clang_path());
 		return fe_err(err, err_len, rc, "%s: %s", e->pch, strerror(-rc));
 	}
 	/* PCHs made from what is no longer there are dead weight (15 MB each). */
@@ -266,6 +323,41 @@ static int make_pch(struct fe_btf_entry *e, char *err, size_t err_len)
 	return 0;
 }
 
+static int prepare_locked(const char *btf_path, bool need_pch, FILE *diag,
+			  struct fe_btf_entry *e, bool *made, char *err, size_t err_len)
+{
+	int rc = 0;
+	if (!fe_file_exists(e->header)) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&text, &len);
+		if (!mem)
+			return fe_err(err, err_len, -ENOMEM, "out of memory");
+		rc = dump_header(btf_path, e->sum, mem, diag, err, err_len);
+		if (fclose(mem) && !rc)
+			rc = fe_err(err, err_len, -ENOMEM, "out of memory");
+		if (!rc)
+			rc = write_new(e->header, text, len, err, err_len);
+		free(text);
+		if (rc) {
+			rmdir(e->dir); /* only when empty: nothing half-made stays */
+			return rc;
+		}
+		*made = true;
+	}
+	/* The PCH's name says what it was made from, so a PCH clang would
+	 * refuse (its vmlinux.h, libbpf headers or clang changed) is never
+	 * picked up: another is made beside it. */
+	char deps[17];
+	pch_dependency_hash(e->header, deps);
+	snprintf(e->pch, sizeof(e->pch), "%s/visor_pch-%s.h.pch", e->dir, deps);
+	if (need_pch && !(fe_file_exists(e->pch) && fe_file_exists(e->pch_header))) {
+		rc = make_pch(e, err, err_len);
+		*made = true;
+	}
+	return rc;
+}
+
 int fe_btf_prepare(const char *btf_path, bool need_pch, FILE *diag, struct fe_btf_entry *e,
 		   char *err, size_t err_len)
 {
@@ -283,37 +375,30 @@ int fe_btf_prepare(const char *btf_path, bool need_pch, FILE *diag, struct fe_bt
 
 	double t0 = fe_now();
 	bool made = false;
-	if (!fe_file_exists(e->header)) {
-		if ((rc = fe_mkdirs(e->dir)))
-			return fe_err(err, err_len, rc, "%s: %s", e->dir, strerror(-rc));
-		if (diag)
-			fprintf(diag, "visor: generating vmlinux.h from %s (once per kernel)...\n",
-				btf_path);
-		char *text = NULL;
-		size_t len = 0;
-		FILE *mem = open_memstream(&text, &len);
-		if (!mem)
-			return fe_err(err, err_len, -ENOMEM, "out of memory");
-		rc = dump_header(btf_path, e->sum, mem, err, err_len);
-		if (fclose(mem) && !rc)
-			rc = fe_err(err, err_len, -ENOMEM, "out of memory");
-		if (!rc)
-			rc = write_new(e->header, text, len, err, err_len);
-		free(text);
-		if (rc)
-			return rc;
-		made = true;
-	}
-	/* The PCH's name says what it was made from, so a PCH clang would
-	 * refuse (its vmlinux.h, libbpf headers or clang changed) is never
-	 * picked up: another is made beside it. */
 	char deps[17];
-	pch_dependency_hash(e->header, deps);
-	snprintf(e->pch, sizeof(e->pch), "%s/visor_pch-%s.h.pch", e->dir, deps);
-	if (need_pch && !(fe_file_exists(e->pch) && fe_file_exists(e->pch_header))) {
-		rc = make_pch(e, err, err_len);
-		made = true;
+	if (fe_file_exists(e->header)) {
+		pch_dependency_hash(e->header, deps);
+		snprintf(e->pch, sizeof(e->pch), "%s/visor_pch-%s.h.pch", e->dir, deps);
+		if (!need_pch || (fe_file_exists(e->pch) && fe_file_exists(e->pch_header))) {
+			e->cached = true; /* the common case: all there, no lock */
+			return 0;
+		}
 	}
+	/* Something is to be made: one process makes it while concurrent
+	 * compiles (ten `visor run`s after boot) wait for it instead of each
+	 * spending seconds making their own copy. The lock is the directory's
+	 * and goes with the process, however it ends. */
+	if ((rc = fe_mkdirs(e->dir)))
+		return fe_err(err, err_len, rc, "%s: %s", e->dir, strerror(-rc));
+	int lock = open(e->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock >= 0 && flock(lock, LOCK_EX)) {
+		rc = -errno; /* EINTR: a signal; the caller is stopping */
+		close(lock);
+		return fe_err(err, err_len, rc, "waiting for %s: %s", e->dir, strerror(-rc));
+	}
+	rc = prepare_locked(btf_path, need_pch, diag, e, &made, err, err_len);
+	if (lock >= 0)
+		close(lock);
 	e->cached = !made;
 	e->seconds = made ? fe_now() - t0 : 0;
 	return rc;

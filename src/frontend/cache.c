@@ -1,6 +1,9 @@
 /* The front end's cache: where it lives, content hashes that name its
  * entries, and atomic writes so that concurrent compiles (two `visor run`s
  * of the same file, parallel tests) never see a half-written file. */
+#include <dirent.h>
+#include <elf.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -131,22 +134,55 @@ int fe_mkdirs(const char *path)
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+/* /tmp/visor-cache-<uid>, only when it is a real directory of this user
+ * (anyone can make names in /tmp: another user's directory, or a symlink,
+ * would let them hand us objects). */
+static int tmp_cache_dir(char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "/tmp/visor-cache-%u", (unsigned)getuid());
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	struct stat st;
+	if (lstat(buf, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 022))
+		return -EPERM;
+	return 0;
+}
+
 int fe_cache_dir(char *buf, size_t len, char *err, size_t err_len)
 {
 	const char *env = getenv("VISOR_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
 		   *home = getenv("HOME");
-	int n;
+	int n = 0, rc;
+	bool chosen = true; /* named by the user: its failure is an error */
 	if (env && *env)
 		n = snprintf(buf, len, "%s", env);
 	else if (xdg && *xdg)
 		n = snprintf(buf, len, "%s/visor", xdg);
 	else if (home && *home)
-		n = snprintf(buf, len, "%s/.cache/visor", home);
+		n = snprintf(buf, len, "%s/.cache/visor", home), chosen = false;
 	else
-		n = snprintf(buf, len, "/tmp/visor-cache-%u", (unsigned)getuid());
+		chosen = false, buf[0] = '\0';
 	if (n < 0 || (size_t)n >= len)
 		return fe_err(err, err_len, -ENAMETOOLONG, "cache directory path too long");
-	int rc = fe_mkdirs(buf);
+	rc = buf[0] ? fe_mkdirs(buf) : -ENOENT;
+	if (rc && !chosen) {
+		/* A HOME that is not ours to write (nobody's /nonexistent, root's
+		 * HOME kept by setpriv or sudo): the per-user /tmp directory. */
+		char home_dir[1024];
+		snprintf(home_dir, sizeof(home_dir), "%s", buf);
+		rc = tmp_cache_dir(buf, len);
+		if (rc)
+			return fe_err(err, err_len, rc,
+				      "cache directory: %s, and %s: %s (set VISOR_CACHE_DIR)",
+				      home_dir[0] ? "$HOME/.cache/visor unusable" : "no $HOME", buf,
+				      rc == -EPERM ? "not a directory of this user only"
+						   : strerror(-rc));
+		return 0;
+	}
 	if (rc)
 		return fe_err(err, err_len, rc, "cache directory %s: %s (set VISOR_CACHE_DIR)", buf,
 			      strerror(-rc));
@@ -160,13 +196,38 @@ void fe_tmp_name(const char *path, char *buf, size_t len)
 	snprintf(buf, len, "%s.tmp.%ld.%lu", path, (long)getpid(), n);
 }
 
+void fe_cache_sweep(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	time_t now = time(NULL);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *t = strstr(de->d_name, ".tmp.");
+		char *end;
+		long pid = t ? strtol(t + 5, &end, 10) : 0;
+		if (pid <= 0 || *end != '.')
+			continue;
+		char path[4400];
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		struct stat st;
+		if (lstat(path, &st) || !S_ISREG(st.st_mode) || st.st_uid != getuid())
+			continue;
+		bool gone = kill((pid_t)pid, 0) && errno == ESRCH;
+		if (gone || now - st.st_mtime > 3600)
+			unlink(path);
+	}
+	closedir(d);
+}
+
 int fe_write_atomic(const char *path, const void *data, size_t len, char *err, size_t err_len)
 {
 	char tmp[4200];
 	fe_tmp_name(path, tmp, sizeof(tmp));
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (fd < 0)
-		return fe_err(err, err_len, -errno, "%s: %s", tmp, strerror(errno));
+	if (fd < 0) /* the destination's name: the temporary one means nothing to the user */
+		return fe_err(err, err_len, -errno, "%s: %s", path, strerror(errno));
 	const char *p = data;
 	size_t left = len;
 	while (left) {
@@ -177,7 +238,7 @@ int fe_write_atomic(const char *path, const void *data, size_t len, char *err, s
 			int rc = w < 0 ? -errno : -EIO;
 			close(fd);
 			unlink(tmp);
-			return fe_err(err, err_len, rc, "%s: %s", tmp, strerror(-rc));
+			return fe_err(err, err_len, rc, "%s: %s", path, strerror(-rc));
 		}
 		p += w;
 		left -= (size_t)w;
@@ -243,4 +304,34 @@ char *fe_read_file(const char *path, size_t *len)
 bool fe_file_exists(const char *path)
 {
 	return access(path, F_OK) == 0;
+}
+
+int fe_object_check(const char *path, char *err, size_t err_len)
+{
+	size_t len;
+	char *data = fe_read_file(path, &len);
+	if (!data)
+		return fe_err(err, err_len, -errno, "%s: %s", path, strerror(errno));
+	const char *why = NULL;
+	Elf64_Ehdr eh;
+	if (len < sizeof(eh)) {
+		why = "shorter than an ELF header";
+	} else {
+		memcpy(&eh, data, sizeof(eh));
+		if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64)
+			why = "not a 64-bit ELF file";
+		else if (eh.e_machine != EM_BPF)
+			why = "not a BPF object";
+		else if (eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shnum == 0 ||
+			 eh.e_shoff > len || (len - eh.e_shoff) / sizeof(Elf64_Shdr) < eh.e_shnum)
+			why = "section headers missing or cut short";
+	}
+	for (size_t i = 0; !why && i < eh.e_shnum; i++) {
+		Elf64_Shdr sh;
+		memcpy(&sh, data + eh.e_shoff + i * sizeof(sh), sizeof(sh));
+		if (sh.sh_type != SHT_NOBITS && (sh.sh_offset > len || sh.sh_size > len - sh.sh_offset))
+			why = "a section lies past the end of the file";
+	}
+	free(data);
+	return why ? fe_err(err, err_len, -ENOEXEC, "%s: %s", path, why) : 0;
 }

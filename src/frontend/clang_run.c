@@ -7,11 +7,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -88,22 +88,63 @@ int fe_clang_start(const char *const *args, size_t nargs, bool with_stdin,
 		free(argv);
 		return fe_err(err, err_len, -e, "socketpair: %s", strerror(e));
 	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	if (with_stdin)
-		posix_spawn_file_actions_adddup2(&fa, inp[1], 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-
+	/* fork + exec rather than posix_spawn: the child asks to get SIGTERM
+	 * when its parent dies, so a caller killed mid-compile does not leave
+	 * a clang that compiles a truncated input into the cache (on SIGTERM
+	 * clang removes its unfinished output). Only async-signal-safe calls
+	 * after fork; the exec failure comes back through a close-on-exec
+	 * pipe. */
+	int execp[2];
+	if (pipe2(execp, O_CLOEXEC)) {
+		int e = errno;
+		close(errp[0]);
+		close(errp[1]);
+		if (with_stdin) {
+			close(inp[0]);
+			close(inp[1]);
+		}
+		free(argv);
+		return fe_err(err, err_len, -e, "pipe: %s", strerror(e));
+	}
+	pid_t parent = getpid();
 	p->t0 = fe_now();
-	int rc = posix_spawn(&p->pid, clang, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
+	p->pid = fork();
+	if (p->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
+		int null_in = with_stdin ? -1 : open("/dev/null", O_RDONLY);
+		int null_out = open("/dev/null", O_WRONLY);
+		if (dup2(with_stdin ? inp[1] : null_in, 0) < 0 || dup2(null_out, 1) < 0 ||
+		    dup2(errp[1], 2) < 0)
+			_exit(127);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve(clang, argv, environ);
+		int e = errno;
+		if (write(execp[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	int rc = p->pid < 0 ? errno : 0;
 	free(argv);
 	close(errp[1]);
+	close(execp[1]);
 	if (with_stdin)
 		close(inp[1]);
+	if (!rc) {
+		int e;
+		ssize_t r;
+		while ((r = read(execp[0], &e, sizeof(e))) < 0 && errno == EINTR)
+			;
+		if (r == (ssize_t)sizeof(e)) { /* exec failed: reap the child */
+			rc = e;
+			while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+	}
+	close(execp[0]);
 	if (rc) {
 		close(errp[0]);
 		if (with_stdin)

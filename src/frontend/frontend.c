@@ -16,14 +16,17 @@
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <elf.h>
 #include <visor/frontend.h>
 #include <visor/kernel.h>
 
@@ -340,7 +343,19 @@ struct rewrite_out {
 	size_t len;
 	long maxrss_kb;
 	double seconds;
+	bool stale_pch; /* libclang could not read the PCH: make it again */
 };
+
+/* libclang's complaints about the PCH itself (truncated, or made by
+ * another clang): the cache's fault, never the user's. */
+static bool pch_trouble(const char *text, size_t len)
+{
+	static const char *const marks[] = {"PCH file", "precompiled header", "AST file"};
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (memmem(text, len, marks[i], strlen(marks[i])))
+			return true;
+	return false;
+}
 
 /* close_fd (>= 0): a descriptor the child must not keep open (clang's
  * stdin: clang sees its end only when every copy is closed). */
@@ -352,6 +367,7 @@ static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_
 		return fe_err(err, err_len, -errno, "pipe: %s", strerror(errno));
 	fflush(diag);
 	double t0 = fe_now();
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
@@ -360,6 +376,11 @@ static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_
 		return fe_err(err, err_len, -e, "fork: %s", strerror(e));
 	}
 	if (pid == 0) {
+		/* A caller killed mid-compile (Ctrl-C, SIGKILL) takes its
+		 * rewriter with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1);
 		close(fds[0]);
 		if (close_fd >= 0)
 			close(close_fd);
@@ -394,6 +415,14 @@ static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_
 	}
 	const char *text = buf + sizeof(m), *diags = text + m.text_len,
 		   *msg = diags + m.diags_len;
+	/* CXError_ASTReadError (4), or diagnostics about the PCH: it is
+	 * corrupt; the caller makes it again and retries. */
+	if ((m.rc == -EIO && m.err_len && memmem(msg, m.err_len, "(error 4)", 9)) ||
+	    (m.diags_len && pch_trouble(diags, m.diags_len))) {
+		out->stale_pch = true;
+		free(buf);
+		return fe_err(err, err_len, -EIO, "the precompiled header is unreadable");
+	}
 	if (m.diags_len && diag) {
 		fwrite(diags, 1, m.diags_len, diag);
 		if (diags[m.diags_len - 1] != '\n')
@@ -655,7 +684,7 @@ static int finish_compiler(struct compile *c, struct compiler *cc, const char *t
 	c->st.compiler_maxrss_kb = r.maxrss_kb;
 	if (r.status) {
 		unlink(cc->tmpobj);
-		if (strstr(r.stderr_text, "precompiled header") || strstr(r.stderr_text, "PCH file")) {
+		if (pch_trouble(r.stderr_text, strlen(r.stderr_text))) {
 			*stale_pch = true;
 			fe_clang_result_free(&r);
 			return fe_err(err, err_len, -EIO, "the precompiled header is stale");
@@ -670,12 +699,53 @@ static int finish_compiler(struct compile *c, struct compiler *cc, const char *t
 		return rc;
 	}
 	fe_clang_result_free(&r);
+	/* A compiler that "succeeds" without writing a whole object (a wrapper
+	 * or a wrong VISOR_CLANG) must not put anything in the cache. */
+	char why[PATH_MAX + 128];
+	if (fe_object_check(cc->tmpobj, why, sizeof(why))) {
+		unlink(cc->tmpobj);
+		return fe_err(err, err_len, -EIO, "%s exited 0 but wrote no usable object (%s)",
+			      fe_clang_path(), why);
+	}
 	if (rename(cc->tmpobj, c->obj)) {
 		rc = -errno;
 		unlink(cc->tmpobj);
 		return fe_err(err, err_len, rc, "%s: %s", c->obj, strerror(-rc));
 	}
 	return 0;
+}
+
+/* The PCH was refused (by libclang, which only says "error 4", or by
+ * clang). Either it is damaged or out of date, and making it again helps,
+ * or the user's flags contradict it ("-fno-builtin was disabled in PCH
+ * file but is currently enabled"), and nothing but other flags will: clang
+ * on an empty input with the same flags says which. Returns true (with
+ * clang's sentence in err) for a conflict. */
+static bool pch_flag_conflict(const struct args *a, char *err, size_t err_len)
+{
+	const char *args[a->n + 4];
+	size_t n = 0;
+	for (size_t i = 0; i < a->n; i++)
+		args[n++] = a->v[i];
+	args[n++] = "-fsyntax-only";
+	args[n++] = "-x";
+	args[n++] = "c";
+	args[n++] = "/dev/null";
+	struct fe_clang_result r;
+	if (fe_clang_run(args, n, &r, NULL, 0))
+		return false;
+	const char *e = strstr(r.stderr_text, "error: ");
+	bool conflict = e && (strstr(e, "in PCH file but is currently") ||
+			      strstr(e, "in precompiled file but is currently"));
+	if (conflict) {
+		e += 7;
+		const char *nl = strchr(e, '\n');
+		fe_err(err, err_len, -EINVAL,
+		       "the compiler flags contradict visor's precompiled kernel header: %.*s",
+		       (int)(nl ? nl - e : (ptrdiff_t)strlen(e)), e);
+	}
+	fe_clang_result_free(&r);
+	return conflict;
 }
 
 static int compile_miss(struct compile *c, char *err, size_t err_len)
@@ -694,6 +764,12 @@ again:
 		goto out;
 	c->st.header_cached = e->cached;
 	c->st.header_s += e->seconds;
+	if (!retried) { /* what killed compiles left behind (misses only: hits stay fast) */
+		char objdir[PATH_MAX + 8];
+		snprintf(objdir, sizeof(objdir), "%s/obj", c->cache);
+		fe_cache_sweep(objdir);
+		fe_cache_sweep(e->dir);
+	}
 	if ((rc = build_args(c, e, &a, err, err_len)))
 		goto out;
 	if ((rc = start_compiler(c, &a, &cc, err, err_len)))
@@ -718,6 +794,16 @@ again:
 		c->st.rewriter_maxrss_kb = rw.maxrss_kb;
 		if (rc) {
 			abort_compiler(&cc);
+			if (rw.stale_pch && pch_flag_conflict(&a, err, err_len)) {
+				rc = -EINVAL;
+				goto out;
+			}
+			if (rw.stale_pch && !retried) {
+				retried = true;
+				unlink(e->pch);
+				args_free(&a);
+				goto again;
+			}
 			goto out;
 		}
 		text = rw.text;
@@ -725,6 +811,10 @@ again:
 	}
 	bool stale = false;
 	rc = finish_compiler(c, &cc, text, len, err, err_len, &stale);
+	if (rc && stale && pch_flag_conflict(&a, err, err_len)) {
+		rc = -EINVAL;
+		goto out;
+	}
 	if (rc && stale && !retried) {
 		/* libbpf-dev or clang changed under the PCH: make it again. */
 		retried = true;
@@ -739,6 +829,26 @@ out:
 	return rc;
 }
 
+/* User flags that would change what the compiler writes or what it
+ * reads the input as: the pipeline decides those (an object at its path,
+ * C against a C PCH). -x c++ would make the PCH look corrupt, -MD leave
+ * .d files in the cache, -E write text where an object belongs. */
+static const char *output_flag(const char *f)
+{
+	static const char *const exact[] = {"-o", "-c", "-E", "-S", "-x", "-fsyntax-only",
+					    "--precompile", "-###", "-include-pch", "-target",
+					    "-save-temps", "-P", "-C"};
+	static const char *const prefix[] = {"-M", "-emit-", "--target=", "-save-temps=",
+					     "-x", "-o"};
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (!strcmp(f, exact[i]))
+			return exact[i];
+	for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++)
+		if (!strncmp(f, prefix[i], strlen(prefix[i])))
+			return prefix[i];
+	return NULL;
+}
+
 static int compile_cached(const struct visor_compile_opts *o, char *obj_path, size_t obj_len,
 			  char *err, size_t err_len)
 {
@@ -746,6 +856,20 @@ static int compile_cached(const struct visor_compile_opts *o, char *obj_path, si
 		return fe_err(err, err_len, -EINVAL, "visor_compile: opts missing or sz not set");
 	if (!o->text && !o->path)
 		return fe_err(err, err_len, -EINVAL, "visor_compile: neither text nor path given");
+	for (size_t i = 0; i < o->ncflags; i++) {
+		if (!o->cflags || !o->cflags[i])
+			return fe_err(err, err_len, -EINVAL, "visor_compile: cflags[%zu] is NULL", i);
+		/* "-DX" and "-I DIR" pass; an argument of a flag is not a flag */
+		bool is_arg = i > 0 && (!strcmp(o->cflags[i - 1], "-I") ||
+					!strcmp(o->cflags[i - 1], "-D") ||
+					!strcmp(o->cflags[i - 1], "-U") ||
+					!strcmp(o->cflags[i - 1], "-include") ||
+					!strcmp(o->cflags[i - 1], "-isystem"));
+		if (!is_arg && output_flag(o->cflags[i]))
+			return fe_err(err, err_len, -EINVAL,
+				      "compiler flag '%s' is not allowed: visor decides the input language and what clang writes (use -D, -U, -I, -W..., -f... flags)",
+				      o->cflags[i]);
+	}
 	struct compile *c = calloc(1, sizeof(*c));
 	if (!c)
 		return fe_err(err, err_len, -ENOMEM, "out of memory");
@@ -762,6 +886,18 @@ static int compile_cached(const struct visor_compile_opts *o, char *obj_path, si
 		c->text = fe_read_file(o->path, &c->len);
 		if (!c->text)
 			rc = fe_err(err, err_len, -errno, "%s: %s", o->path, strerror(errno));
+	}
+	const char *nul = rc ? NULL : memchr(c->text, '\0', c->len);
+	if (nul) {
+		/* clang would print a warning per NUL byte (thousands for a
+		 * binary): one error at the first instead. */
+		unsigned line = 1, col = 1;
+		for (const char *p = c->text; p < nul; p++, col++)
+			if (*p == '\n')
+				line++, col = 0;
+		fprintf(c->diag, "%s:%u:%u: error: a NUL byte: this is not C source text (a binary file?)\n",
+			c->path, line, col);
+		rc = fe_err(err, err_len, -EINVAL, "1 error");
 	}
 	if (!rc)
 		rc = fe_cache_dir(c->cache, sizeof(c->cache), err, err_len);
@@ -793,7 +929,9 @@ static int compile_cached(const struct visor_compile_opts *o, char *obj_path, si
 		goto out;
 	}
 	snprintf(c->obj, sizeof(c->obj), "%s/%s.o", objdir, c->key);
-	if (!o->no_cache && fe_file_exists(c->obj)) {
+	/* A cached object is used only when it is whole; a damaged one is
+	 * compiled again (and replaced atomically). */
+	if (!o->no_cache && fe_file_exists(c->obj) && !fe_object_check(c->obj, NULL, 0)) {
 		c->st.object_cached = true;
 		c->st.header_cached = true;
 	} else {

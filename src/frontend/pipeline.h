@@ -39,9 +39,17 @@ int fe_mkdirs(const char *path);
 int fe_write_atomic(const char *path, const void *data, size_t len, char *err, size_t err_len);
 /* A unique temporary name beside path ("path.tmp.<pid>.<n>"). */
 void fe_tmp_name(const char *path, char *buf, size_t len);
+/* Removes the temporary files in dir that a killed compile left (their
+ * process is gone, or they are over an hour old). */
+void fe_cache_sweep(const char *dir);
 /* Reads a whole file (NUL-terminated, malloc'd); NULL with errno set. */
 char *fe_read_file(const char *path, size_t *len);
 bool fe_file_exists(const char *path);
+/* Whether path holds a whole BPF ELF object: header, machine, and every
+ * section inside the file. A cache entry cut short (disk full, a crash
+ * mid-copy, a hand edit) fails this and is compiled again rather than
+ * loaded as garbage. 0, or -errno with the reason in err. */
+int fe_object_check(const char *path, char *err, size_t err_len);
 /* Formats into an err buffer (may be NULL); returns rc. */
 int fe_err(char *err, size_t err_len, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -58,10 +58,26 @@ static const struct map_type *find_type(uint32_t type)
 	return NULL;
 }
 
+/* Linux map types visor's engine does not implement: named all the same,
+ * because kernel maps of these types are reached through proxies
+ * (src/maps/proxy.c) and printed by name. */
+static const char *const kernel_only_types[] = {
+	[7] = "stack_trace",     [8] = "cgroup_array",   [15] = "sockmap",
+	[16] = "cpumap",         [17] = "xskmap",        [18] = "sockhash",
+	[19] = "cgroup_storage", [20] = "reuseport_sockarray",
+	[21] = "percpu_cgroup_storage", [24] = "sk_storage", [26] = "struct_ops",
+	[28] = "inode_storage",  [29] = "task_storage",  [30] = "bloom_filter",
+	[31] = "user_ringbuf",   [32] = "cgrp_storage",  [33] = "arena",
+};
+
 const char *visor_map_type_name(uint32_t type)
 {
 	const struct map_type *t = find_type(type);
-	return t ? t->name : NULL;
+	if (t)
+		return t->name;
+	if (type < sizeof(kernel_only_types) / sizeof(kernel_only_types[0]))
+		return kernel_only_types[type];
+	return NULL;
 }
 
 /* ---- Errors ------------------------------------------------------------- */
@@ -228,6 +244,10 @@ int visor_map_create(const struct visor_map_create_opts *opts, struct visor_map 
 	o.errbuf_len = el;
 
 	const struct map_type *t = find_type(o.type);
+	if (!t && visor_map_type_name(o.type))
+		return visor_map_errf(eb, el, -EOPNOTSUPP,
+				      "map type %s (%u) is not implemented in visor's engine",
+				      visor_map_type_name(o.type), o.type);
 	if (!t)
 		return visor_map_errf(eb, el, -EINVAL, "unknown map type %u", o.type);
 	if (o.name) {
