@@ -256,6 +256,10 @@ static void test_printk(void)
 	CHECK(fe_printk_check("%pK %pi6 %c", 11, 3, msg, sizeof(msg), &at) == 0, "%s", msg);
 	CHECK(fe_printk_check("%d %hd", 6, 2, msg, sizeof(msg), &at) == -1 && at == 3, "at %zu", at);
 	CHECK(fe_printk_check("%pQ", 3, 1, msg, sizeof(msg), &at) == -1 && at == 0, "at %zu", at);
+	/* a bad specifier is named even when its argument is missing too */
+	CHECK(fe_printk_check("%q\n", 3, 0, msg, sizeof(msg), &at) == -1 && at == 0 &&
+		      strstr(msg, "unsupported conversion '%q'"),
+	      "%s", msg);
 	CHECK(fe_printk_check("%d", 2, 0, msg, sizeof(msg), &at) == -1, "no argument for %%d");
 	CHECK(fe_printk_check("bell\a", 5, 0, msg, sizeof(msg), &at) == -1 && at == 4, "at %zu", at);
 }

@@ -261,6 +261,8 @@ int api_autoattach(struct visor_bpf *b)
 		const char *fn = visor_bpf_prog_name(b, i), *t;
 		const char *sec = visor_bpf_prog_section(b, fn);
 		int rc;
+		if (after(fn, "syscall__"))
+			continue; /* BCC attaches these explicitly (attach_kprobe) */
 		if ((t = after(fn, "kprobe__"))) {
 			rc = visor_bpf_attach_kprobe(b, t, fn);
 		} else if ((t = after(fn, "kretprobe__"))) {

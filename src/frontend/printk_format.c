@@ -32,6 +32,9 @@ int fe_printk_check(const char *fmt, size_t len, int nargs, char *msg, size_t ms
 {
 	int nconv = 0, nstr = 0;
 	size_t i;
+	/* Pass 0 checks every conversion, pass 1 counts them against the
+	 * arguments: a bad specifier is named even where arguments are missing. */
+	for (int pass = 0; pass < 2; pass++, nconv = nstr = 0)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)fmt[i];
 		if ((!isprint(c) && !isspace(c)) || !isascii(c))
@@ -46,11 +49,11 @@ int fe_printk_check(const char *fmt, size_t len, int nargs, char *msg, size_t ms
 			i++;
 			continue;
 		}
-		if (++nconv > PRINTK_MAX_ARGS)
+		if (++nconv > PRINTK_MAX_ARGS && pass)
 			return fail(msg, msg_len, at, start,
 				    "bpf_trace_printk takes at most %d arguments; this is conversion %d",
 				    PRINTK_MAX_ARGS, nconv);
-		if (nconv > nargs)
+		if (nconv > nargs && pass)
 			return fail(msg, msg_len, at, start,
 				    "bpf_trace_printk: conversion %d has no argument (%d given)", nconv,
 				    nargs);

@@ -195,11 +195,14 @@ static void classify(struct rw *rw, struct rw_func *f)
 	}
 }
 
-static void note_callees(struct rw *rw, struct rw_func *f)
+/* Every call in the file, appended to its enclosing function's callees:
+ * one pass over the nodes (a pass per function was quadratic in big files). */
+static void note_callees(struct rw *rw)
 {
 	for (size_t i = 0; i < rw->nnodes; i++) {
 		struct rw_node *n = rw->nodes[i];
-		if (n->func != f || n->kind != CXCursor_CallExpr)
+		struct rw_func *f = n->func;
+		if (!f || n->kind != CXCursor_CallExpr)
 			continue;
 		char **v = realloc(f->callees, (f->ncallees + 1) * sizeof(*v));
 		if (!v) {
@@ -210,6 +213,16 @@ static void note_callees(struct rw *rw, struct rw_func *f)
 		if ((v[f->ncallees] = rw_spelling(rw, n->cur)))
 			f->ncallees++;
 	}
+}
+
+static const char *name_of(const struct rw_func *f)
+{
+	return f->name ? f->name : ""; /* NULL when out of memory */
+}
+
+static int func_by_name(const void *a, const void *b)
+{
+	return strcmp(name_of(*(struct rw_func *const *)a), name_of(*(struct rw_func *const *)b));
 }
 
 static bool is_tracing(enum rw_prog p)
@@ -223,28 +236,47 @@ void rw_sections(struct rw *rw)
 	for (size_t i = 0; i < rw->nfuncs; i++) {
 		struct rw_func *f = rw->funcs[i];
 		classify(rw, f);
-		note_callees(rw, f);
 		f->tracing = is_tracing(f->prog);
 		if (f->section && f->node->editable)
 			rw_insert(rw, f->node->start, -100, "__attribute__((section(\"%s\"), used)) ",
 				  f->section);
 	}
-	/* the functions tracing programs call read kernel memory the same way */
-	for (bool changed = true; changed;) {
-		changed = false;
-		for (size_t i = 0; i < rw->nfuncs; i++) {
-			struct rw_func *f = rw->funcs[i];
-			if (!f->tracing)
-				continue;
-			for (size_t j = 0; j < f->ncallees; j++)
-				for (size_t k = 0; k < rw->nfuncs; k++) {
-					struct rw_func *g = rw->funcs[k];
-					if (!g->tracing && g->prog == RW_PROG_NONE &&
-					    !strcmp(g->name, f->callees[j])) {
-						g->tracing = true;
-						changed = true;
-					}
+	note_callees(rw);
+	/* The functions tracing programs call (transitively) read kernel memory
+	 * the same way: a worklist over the call graph, names found by bsearch. */
+	size_t n = rw->nfuncs;
+	struct rw_func **byname = malloc(n * sizeof(*byname) + 1);
+	struct rw_func **work = malloc(n * sizeof(*work) + 1);
+	if (!byname || !work) {
+		free(byname);
+		free(work);
+		rw->oom = true;
+		return;
+	}
+	size_t nwork = 0;
+	for (size_t i = 0; i < n; i++) {
+		byname[i] = rw->funcs[i];
+		if (rw->funcs[i]->tracing)
+			work[nwork++] = rw->funcs[i];
+	}
+	qsort(byname, n, sizeof(*byname), func_by_name);
+	while (nwork) {
+		struct rw_func *f = work[--nwork];
+		for (size_t j = 0; j < f->ncallees; j++) {
+			struct rw_func key = {.name = f->callees[j]}, *kp = &key;
+			struct rw_func **hit = bsearch(&kp, byname, n, sizeof(*byname), func_by_name);
+			/* equal names (a declaration and a definition): look at all */
+			while (hit && hit > byname && !strcmp(name_of(hit[-1]), key.name))
+				hit--;
+			for (; hit && hit < byname + n && !strcmp(name_of(*hit), key.name); hit++) {
+				struct rw_func *g = *hit;
+				if (!g->tracing && g->prog == RW_PROG_NONE) {
+					g->tracing = true;
+					work[nwork++] = g; /* each function enters once */
 				}
+			}
 		}
 	}
+	free(byname);
+	free(work);
 }

@@ -63,6 +63,11 @@ expect 2 "" "would overwrite the source" -- "$visor" compile "$tmp/hello.c" -o "
 big=$tmp/big.c
 { echo 'static const char blob[] ='; for i in $(seq 60000); do echo "  \"padding padding padding padding padding padding padding padding padding $i\""; done; echo ';'; cat "$tmp/hello.c"; } >"$big"
 expect 0 "" "" -- "$visor" compile "$big" -o "$tmp/big.o"
+# ... and one of 20,000 small functions (the rewriter's call graph was
+# quadratic in the number of functions: minutes at this size).
+many=$tmp/many.c
+{ for i in $(seq 20000); do echo "static int unused_$i(int x) { return x * $i + 1; }"; done; cat "$tmp/hello.c"; } >"$many"
+expect 0 "" "" -- timeout 120 "$visor" compile "$many" -o "$tmp/many.o"
 
 # ---- Compile errors: exit 1, the user's line:col, nothing cached ---------
 n=$(objs)
