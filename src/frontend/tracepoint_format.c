@@ -442,6 +442,13 @@ int fe_tracepoint_struct(const char *tracefs, const char *btf_path, const char *
 	const char *dir = tracefs ? tracefs : tracefs_dir();
 	if (!struct_from_format(dir, category, event, text))
 		return 0;
+	/* tracefs readable but no such event: it does not exist (BTF's struct
+	 * is named by the event alone and would hide a wrong category) */
+	char events[512];
+	snprintf(events, sizeof(events), "%s/events", dir);
+	if (!access(events, R_OK | X_OK))
+		return fe_err(err, err_len, -ENOENT, "no tracepoint %s/%s (see %s/%s)", category,
+			      event, events, category);
 	btf_path = fe_btf_path(btf_path);
 	if (!struct_from_btf(btf_path, category, event, text))
 		return 0;

@@ -133,6 +133,15 @@ made=$(cat "$tmp"/par*.err | grep -c "generating vmlinux.h")
 no_tmp "parallel compiles"
 export VISOR_CACHE_DIR=$tmp/cache
 
+# A tracepoint in the wrong category (the event exists elsewhere): with
+# tracefs readable (root) that is an error, not BTF's struct of the event.
+if [ "$(id -u)" = 0 ]; then
+	printf 'TRACEPOINT_PROBE(syscalls, sched_process_exec) { return 0; }\n' >"$tmp/tpcat.c"
+	"$visor" compile "$tmp/tpcat.c" -o "$tmp/tpcat.o" 2>"$tmp/tpcat.err"; st=$?
+	[ "$st" = 1 ] && grep -q "tpcat.c:1:1: error: no tracepoint syscalls/sched_process_exec" "$tmp/tpcat.err" &&
+		ok || bad "wrong tracepoint category -> $st: $(cat "$tmp/tpcat.err")"
+fi
+
 # ---- Unprivileged ------------------------------------------------------------
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env VISOR_CACHE_DIR="$tmp/nobody" "$@"; }
