@@ -56,9 +56,14 @@ struct visor_compile_opts {
 
 /* Compiles to the object file out_path (written atomically). Returns 0, or
  * a negative errno: -EINVAL the source has errors (already printed to diag;
- * err says how many), -ENOENT no such source file / no kernel BTF (err names
- * the path), -ENOEXEC clang-19 or libclang-19 missing (err names the Debian
- * package), others with a message. */
+ * err says how many), or a compiler flag is refused (-E, -M*, -o, -S,
+ * -emit-*, -x ...: they would break the pipeline; -D -U -I -include -W are
+ * fine), NULL in cflags, or flags that conflict with the PCH; -ENOENT no such
+ * source file / no kernel BTF (err names the path); -EBADMSG the BTF file is
+ * not BTF; -ENOEXEC clang-19 or libclang-19 missing (err names the Debian
+ * package); -EIO the compiler exited 0 without writing an object; -EINTR
+ * interrupted; others with a message. A damaged cached object or PCH is
+ * detected (ELF checks) and made again. */
 int visor_compile(const struct visor_compile_opts *opts, const char *out_path, char *err,
 		  size_t err_len);
 
