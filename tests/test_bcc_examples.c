@@ -7,7 +7,7 @@
  *  2. count_sched.c: compiles to a kprobe program the kernel's verifier
  *     accepts (the probe read of prev->pid inserted);
  *  3. recv_packet.c: loads as a socket filter;
- *  4. recv_packet_count.c, the corrected variant: attached to a raw socket
+ *  4. examples/count_pairs.c, the corrected variant: attached to a raw socket
  *     on a veth in a network namespace, known numbers of IPv4 frames per
  *     address pair sent from the peer are counted exactly per (dip, sip);
  *     the same program on visor's engine (visor_bpf_test_run per frame)
@@ -38,6 +38,7 @@
 #include "testutil.h"
 
 #define BCC_DIR VISOR_SOURCE_DIR "/tests/bcc/"
+#define EXAMPLES_DIR VISOR_SOURCE_DIR "/examples/"
 
 static double now_s(void)
 {
@@ -141,11 +142,11 @@ static void vm_counts(void)
 {
 	char err[1024];
 	struct visor_bpf *b;
-	LIBVISOR_OPTS(visor_bpf_opts, o, .src_file = BCC_DIR "recv_packet_count.c",
+	LIBVISOR_OPTS(visor_bpf_opts, o, .src_file = EXAMPLES_DIR "count_pairs.c",
 		      .backend = VISOR_BACKEND_VM);
 	char *diag;
 	int rc = bpf_new(&o, &b, &diag, err, sizeof(err));
-	CHECK(rc == 0, "recv_packet_count.c on the engine: %s\n%s", err, diag);
+	CHECK(rc == 0, "examples/count_pairs.c on the engine: %s\n%s", err, diag);
 	free(diag);
 	if (rc)
 		return;
@@ -241,7 +242,7 @@ static int run_cmd(const char *cmd, char **out)
 	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* `visor run recv_packet_count.c --backend vm --pcap` over the pairs, and
+/* `visor run examples/count_pairs.c --backend vm --pcap` over the pairs, and
  * a compile error's exit status and line:col. */
 static void cli_run(void)
 {
@@ -267,7 +268,7 @@ static void cli_run(void)
 		}
 	fclose(f);
 	snprintf(cmd, sizeof(cmd),
-		 VISOR_BINARY_DIR "/visor run " BCC_DIR "recv_packet_count.c --backend vm --pcap %s 2>&1",
+		 VISOR_BINARY_DIR "/visor run " EXAMPLES_DIR "count_pairs.c --backend vm --pcap %s 2>&1",
 		 pcap);
 	int st = run_cmd(cmd, &out);
 	CHECK(st == 0, "visor run FILE.c --backend vm: status %d: %s", st, out);
@@ -411,9 +412,9 @@ static void kernel_counts(void)
 		return;
 	}
 	struct visor_bpf *b = NULL;
-	LIBVISOR_OPTS(visor_bpf_opts, o, .src_file = BCC_DIR "recv_packet_count.c");
+	LIBVISOR_OPTS(visor_bpf_opts, o, .src_file = EXAMPLES_DIR "count_pairs.c");
 	int rc = bpf_new(&o, &b, &diag, err, sizeof(err));
-	CHECK(rc == 0, "recv_packet_count.c: %s\n%s", err, diag ? diag : "");
+	CHECK(rc == 0, "examples/count_pairs.c: %s\n%s", err, diag ? diag : "");
 	free(diag);
 	int tx = -1, saved;
 	if (rc)

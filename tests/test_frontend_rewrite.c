@@ -122,14 +122,15 @@ static void expect_error(const char *src, unsigned line, unsigned col, const cha
 
 /* ---- the issue's three examples ----------------------------------------------- */
 
-/* tests/frontend/: hello.c, count_sched.c, socket_filter.c verbatim from
- * the issue; socket_count.c the corrected filter that counts. */
+/* tests/bcc/: hello.c, count_sched.c, recv_packet.c verbatim from the
+ * issue; examples/count_pairs.c the corrected filter that counts (the demo's,
+ * shared with test_bcc_examples). */
 static char *hello_src, *count_sched_src, *socket_src, *counting_src;
 
 static char *read_example(const char *name)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/tests/frontend/%s", VISOR_SOURCE_DIR, name);
+	snprintf(path, sizeof(path), "%s/tests/bcc/%s", VISOR_SOURCE_DIR, name);
 	size_t len;
 	char *text = fe_read_file(path, &len);
 	CHECK(text, "%s: %s", path, strerror(errno));
@@ -1063,8 +1064,8 @@ int main(void)
 		return test_skip(NAME, why);
 	hello_src = read_example("hello.c");
 	count_sched_src = read_example("count_sched.c");
-	socket_src = read_example("socket_filter.c");
-	counting_src = read_example("socket_count.c");
+	socket_src = read_example("recv_packet.c");
+	counting_src = read_example("../../examples/count_pairs.c");
 	test_examples();
 	test_tables();
 	test_printk();
