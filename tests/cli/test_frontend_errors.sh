@@ -158,22 +158,28 @@ fi
 # ---- Signals and attachments (kernel) ---------------------------------------
 if [ "$(id -u)" = 0 ] && "$visor" prog list >/dev/null 2>&1; then
 	name=vrb$$
+	# Is program $name still loaded? The kernel frees programs from deferred
+	# work (RCU) after the last reference: wait for that, bounded.
+	still_loaded() {
+		for _ in $(seq 50); do "$visor" prog list 2>&1 | grep -q "$name" || return 1; sleep 0.1; done
+		return 0
+	}
 	printf 'SEC("tracepoint/syscalls/sys_enter_getpid")\nint %s(void *ctx) { return 0; }\n' "$name" >"$tmp/sig.c"
 	# SIGINT while running: detached and unloaded; exit 0.
 	timeout --preserve-status -s INT 1.5 "$visor" run "$tmp/sig.c" >/dev/null 2>"$tmp/err"; st=$?
 	[ $st = 0 ] && ok || bad "SIGINT while running: status $st: $(cat "$tmp/err")"
-	"$visor" prog list 2>&1 | grep -q "$name" && bad "SIGINT left $name loaded" || ok
+	still_loaded && bad "SIGINT left $name loaded" || ok
 	# SIGINT while compiling (a new source: a miss): interrupted, no temporaries.
 	printf 'SEC("tracepoint/syscalls/sys_enter_getpid")\nint %s(void *ctx) { return 1; }\n' "$name" >"$tmp/sig2.c"
 	timeout --preserve-status -s INT 0.2 "$visor" run "$tmp/sig2.c" >/dev/null 2>"$tmp/err"; st=$?
 	{ [ $st = 130 ] && grep -q "interrupted while compiling" "$tmp/err"; } || [ $st = 0 ] && ok || bad "SIGINT while compiling: status $st: $(cat "$tmp/err")"
 	sleep 0.3
 	no_tmp "SIGINT while compiling"
-	"$visor" prog list 2>&1 | grep -q "$name" && bad "SIGINT left $name loaded" || ok
+	still_loaded && bad "SIGINT left $name loaded" || ok
 	# An attach point that does not exist: one line naming it, nothing left.
 	printf 'SEC("tracepoint/syscalls/sys_enter_nope")\nint %s(void *ctx) { return 0; }\n' "$name" >"$tmp/nope.c"
 	expect 1 "" "no tracepoint syscalls/sys_enter_nope" -- "$visor" run "$tmp/nope.c" --duration 0.1
-	"$visor" prog list 2>&1 | grep -q "$name" && bad "a failed attach left $name loaded" || ok
+	still_loaded && bad "a failed attach left $name loaded" || ok
 else
 	echo "kernel cases skipped: need root and bpf()"
 fi
