@@ -634,14 +634,7 @@ static void diagnostics(void)
 		const struct mistake *m = &mistakes[i];
 		char err[1024] = "";
 		char *diag = NULL;
-		size_t dlen = 0;
-		FILE *df = open_memstream(&diag, &dlen);
-		LIBVISOR_OPTS(visor_bpf_opts, o, .text = m->text, .backend = VISOR_BACKEND_VM,
-			      .diag = df);
-		struct visor_bpf *b = NULL;
-		int rc = visor_bpf_new(&o, &b, err, sizeof(err));
-		visor_bpf_free(b); /* before its diagnostics stream closes */
-		fclose(df);
+		int rc = test_bpf_compile_diag(m->text, &diag, err, sizeof(err));
 		CHECK(rc != 0 && diag && strstr(diag, m->at) && strstr(diag, m->says),
 		      "%s: rc %d, want '%s...%s' in:\n%s", m->what, rc, m->at, m->says,
 		      diag ? diag : "");

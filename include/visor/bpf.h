@@ -45,7 +45,8 @@ struct visor_bpf_opts {
 	size_t ncflags;
 	unsigned backend;           /* VISOR_BACKEND_KERNEL (0 too) or VISOR_BACKEND_VM */
 	bool no_autoattach;         /* do not attach kprobe__ ... functions */
-	FILE *diag;                 /* compiler diagnostics and notes (NULL: stderr) */
+	FILE *diag;                 /* compiler diagnostics and notes (NULL: stderr); kept
+	                             * until visor_bpf_free: it must stay open */
 };
 
 int visor_bpf_new(const struct visor_bpf_opts *opts, struct visor_bpf **b, char *err,

@@ -315,6 +315,21 @@ const char *visor_obj_prog_type_name(uint32_t type);
 const char *visor_obj_attach_type_name(uint32_t type);
 const char *visor_obj_map_type_name(uint32_t type);
 
+/* ---- Typed data as text through BTF (src/object/btf_text.c) ------------
+ * One formatter for both backends' formatted map dumps: libbpf's btf_dump
+ * over a BTF, made once, printing data C-like on one line with zeroed
+ * fields named (bpftool's formatted dump). */
+
+struct visor_btf_text;
+
+/* A formatter over btf, which must outlive it; NULL with errno set. */
+struct visor_btf_text *visor_btf_text_new(const struct btf *btf);
+/* data (size bytes) as type_id of the BTF into buf, NUL-terminated when len
+ * is non-zero: the whole length, as snprintf, or a negative errno. */
+int visor_btf_text_format(struct visor_btf_text *t, uint32_t type_id, const void *data,
+			  size_t size, char *buf, size_t len);
+void visor_btf_text_free(struct visor_btf_text *t); /* NULL is ignored */
+
 /* ---- From the model to the visor engine (src/object/vm_load.c) ---------- */
 
 struct visor_vm;

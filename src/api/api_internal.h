@@ -16,7 +16,7 @@
 struct visor_loaded;
 struct visor_obj;
 struct visor_kernel_trace;
-struct btf_dump;
+struct visor_btf_text;
 
 /* bpf_trace_printk lines not yet handed out (trace.c): the kernel's trace
  * pipe delivers several per read, trace_fields takes one at a time; on the
@@ -42,9 +42,7 @@ struct visor_bpf {
 
 	struct visor_bpf_table **tables;
 	size_t ntables;
-	struct btf_dump *dump;       /* VM: over obj's BTF, made on first use */
-	char *dump_buf;              /* where dump writes */
-	size_t dump_len, dump_pos;
+	struct visor_btf_text *btf_text; /* VM: over obj's BTF, made on first use */
 
 	/* Functions loaded again as another program type (tc needs SCHED_CLS
 	 * where the front end chose a socket filter), sharing the maps. */

@@ -2,12 +2,11 @@
  * Elements go through visor_map_* (on the kernel a proxy over the map's
  * fd); keys and values are formatted through BTF: on the kernel through the
  * map's BTF as the kernel holds it (visor_kernel_map_format_*), on visor's
- * engine through the object's own BTF with libbpf's btf_dump, which is the
- * same text. Also the map dump `visor run` prints when a run ends. */
+ * engine through the object's own BTF with the same formatter
+ * (visor_btf_text), so the text is the same. Also the map dump `visor run`
+ * prints when a run ends. */
 #define _GNU_SOURCE
-#include <bpf/btf.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,15 +19,6 @@
 
 /* ---- Formatting through BTF ------------------------------------------------ */
 
-static void dump_printf(void *ctx, const char *fmt, va_list ap)
-{
-	struct visor_bpf *b = ctx;
-	size_t room = b->dump_pos < b->dump_len ? b->dump_len - b->dump_pos : 0;
-	int n = vsnprintf(room ? b->dump_buf + b->dump_pos : NULL, room, fmt, ap);
-	if (n > 0)
-		b->dump_pos += (size_t)n;
-}
-
 /* VM: data as type_id of the object's BTF into buf; the whole length (as
  * snprintf) or -ENODATA. */
 static int vm_format(struct visor_bpf *b, uint32_t type_id, const void *data, size_t size,
@@ -37,24 +27,13 @@ static int vm_format(struct visor_bpf *b, uint32_t type_id, const void *data, si
 	const struct btf *btf = b->obj ? visor_obj_btf(b->obj) : NULL;
 	if (!btf || !type_id)
 		return -ENODATA;
-	if (!b->dump) {
-		b->dump = btf_dump__new(btf, dump_printf, b, NULL);
-		if (!b->dump)
+	if (!b->btf_text) {
+		b->btf_text = visor_btf_text_new(btf);
+		if (!b->btf_text)
 			return -ENODATA;
 	}
-	b->dump_buf = buf;
-	b->dump_len = len;
-	b->dump_pos = 0;
-	if (len)
-		buf[0] = 0;
-	LIBBPF_OPTS(btf_dump_type_data_opts, o, .compact = true, .emit_zeroes = true);
-	int rc = btf_dump__dump_type_data(b->dump, type_id, data, size, &o);
-	b->dump_buf = NULL;
-	if (rc < 0)
-		return -ENODATA;
-	if (len)
-		buf[b->dump_pos < len ? b->dump_pos : len - 1] = 0;
-	return (int)b->dump_pos;
+	int n = visor_btf_text_format(b->btf_text, type_id, data, size, buf, len);
+	return n < 0 ? -ENODATA : n;
 }
 
 /* A key (value = 0) or one CPU's value through BTF: the length, or -ENODATA. */
@@ -209,8 +188,8 @@ void api_tables_free(struct visor_bpf *b)
 	free(b->tables);
 	b->tables = NULL;
 	b->ntables = 0;
-	btf_dump__free(b->dump);
-	b->dump = NULL;
+	visor_btf_text_free(b->btf_text);
+	b->btf_text = NULL;
 }
 
 const char *visor_bpf_table_name(const struct visor_bpf_table *t) { return t ? t->name : NULL; }

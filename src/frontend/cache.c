@@ -251,20 +251,16 @@ int fe_write_atomic(const char *path, const void *data, size_t len, char *err, s
 	return 0;
 }
 
-char *fe_read_file(const char *path, size_t *len)
+char *fe_read_fd(int fd, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
 	size_t cap = 65536, n = 0;
 	struct stat st;
 	/* sysfs files (the kernel's BTF) report their real size; procfs-like
-	 * ones report 0 and are read in chunks. */
+	 * ones and pipes report 0 and are read in chunks. */
 	if (!fstat(fd, &st) && st.st_size > 0)
 		cap = (size_t)st.st_size + 1;
 	char *buf = malloc(cap);
 	if (!buf) {
-		close(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -273,7 +269,6 @@ char *fe_read_file(const char *path, size_t *len)
 			char *nb = realloc(buf, cap * 2);
 			if (!nb) {
 				free(buf);
-				close(fd);
 				errno = ENOMEM;
 				return NULL;
 			}
@@ -286,7 +281,6 @@ char *fe_read_file(const char *path, size_t *len)
 		if (r < 0) {
 			int e = errno;
 			free(buf);
-			close(fd);
 			errno = e;
 			return NULL;
 		}
@@ -294,10 +288,22 @@ char *fe_read_file(const char *path, size_t *len)
 			break;
 		n += (size_t)r;
 	}
-	close(fd);
 	buf[n] = '\0';
 	if (len)
 		*len = n;
+	return buf;
+}
+
+char *fe_read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	char *buf = fe_read_fd(fd, len);
+	int e = errno;
+	close(fd);
+	if (!buf)
+		errno = e;
 	return buf;
 }
 

@@ -309,35 +309,6 @@ static void rewriter_child(int fd, const struct fe_rewrite_opts *ro)
 	_exit(ok ? 0 : 1);
 }
 
-/* Reads everything the child sends until it closes the pipe. */
-static char *read_all(int fd, size_t *len)
-{
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		return NULL;
-	for (;;) {
-		if (n + 1 >= cap) {
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return NULL;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + n, cap - n - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 struct rewrite_out {
 	char *text;
 	size_t len;
@@ -390,7 +361,9 @@ static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_
 	__atomic_fetch_add(&fe_rewriter_children, 1, __ATOMIC_RELAXED);
 	close(fds[1]);
 	size_t len = 0;
-	char *buf = read_all(fds[0], &len);
+	/* Everything the child sends until it closes the pipe. */
+	char *buf = fe_read_fd(fds[0], &len);
+	int read_errno = buf ? 0 : errno;
 	close(fds[0]);
 	int status = 0;
 	struct rusage ru;
@@ -399,8 +372,11 @@ static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_
 		;
 	out->seconds = fe_now() - t0;
 	out->maxrss_kb = ru.ru_maxrss;
-	if (!buf)
+	if (!buf && read_errno == ENOMEM)
 		return fe_err(err, err_len, -ENOMEM, "out of memory");
+	if (!buf)
+		return fe_err(err, err_len, -EIO, "reading the rewriter's answer: %s",
+			      strerror(read_errno));
 	if (WIFSIGNALED(status)) {
 		free(buf);
 		return fe_err(err, err_len, -EIO, "the rewriter crashed (signal %d, %s)",

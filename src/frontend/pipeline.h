@@ -42,6 +42,9 @@ void fe_tmp_name(const char *path, char *buf, size_t len);
 /* Removes the temporary files in dir that a killed compile left (their
  * process is gone, or they are over an hour old). */
 void fe_cache_sweep(const char *dir);
+/* Reads fd to its end (NUL-terminated, malloc'd; fd stays open); NULL
+ * with errno set. len may be NULL. */
+char *fe_read_fd(int fd, size_t *len);
 /* Reads a whole file (NUL-terminated, malloc'd); NULL with errno set. */
 char *fe_read_file(const char *path, size_t *len);
 bool fe_file_exists(const char *path);

@@ -46,30 +46,34 @@ static void report_main(struct rw *rw, size_t off, const char *severity, const c
 	print_source_line(rw->diag, rw->text + ls, le - ls, col);
 }
 
-void rw_error(struct rw *rw, size_t off, const char *fmt, ...)
+/* The formatted message at off, with its severity and source line, counted
+ * in *count. */
+static void __attribute__((format(printf, 5, 0)))
+report_fmt(struct rw *rw, size_t off, const char *severity, int *count, const char *fmt,
+	   va_list ap)
 {
 	char *msg = NULL;
-	va_list ap;
-	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	va_end(ap);
-	report_main(rw, off, "error", msg ? msg : fmt);
+	report_main(rw, off, severity, msg ? msg : fmt);
 	free(msg);
-	rw->nerrors++;
+	(*count)++;
+}
+
+void rw_error(struct rw *rw, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report_fmt(rw, off, "error", &rw->nerrors, fmt, ap);
+	va_end(ap);
 }
 
 void rw_warning(struct rw *rw, size_t off, const char *fmt, ...)
 {
-	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	report_fmt(rw, off, "warning", &rw->nwarnings, fmt, ap);
 	va_end(ap);
-	report_main(rw, off, "warning", msg ? msg : fmt);
-	free(msg);
-	rw->nwarnings++;
 }
 
 /* The text between `before` and the next quote, e.g. X of "... 'X' ...". */

@@ -62,6 +62,21 @@ static int add_ref(struct fe_tracepoint_ref **refs, int *n, int *cap, const char
 	return 0;
 }
 
+/* Past the blanks at p, the identifier there (*name, *len, maybe empty)
+ * and the blanks after it: where the next token starts. */
+static const char *ident_arg(const char *p, const char **name, size_t *len)
+{
+	while (isspace((unsigned char)*p))
+		p++;
+	*name = p;
+	while (ident_char(*p))
+		p++;
+	*len = (size_t)(p - *name);
+	while (isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
 /* At an identifier start p: TRACEPOINT_PROBE(cat, event) ->
  * the two names. */
 static bool macro_args(const char *p, const char **a, size_t *alen, const char **b, size_t *blen)
@@ -71,24 +86,10 @@ static bool macro_args(const char *p, const char **a, size_t *alen, const char *
 		p++;
 	if (*p++ != '(')
 		return false;
-	while (isspace((unsigned char)*p))
-		p++;
-	*a = p;
-	while (ident_char(*p))
-		p++;
-	*alen = (size_t)(p - *a);
-	while (isspace((unsigned char)*p))
-		p++;
+	p = ident_arg(p, a, alen);
 	if (*p++ != ',')
 		return false;
-	while (isspace((unsigned char)*p))
-		p++;
-	*b = p;
-	while (ident_char(*p))
-		p++;
-	*blen = (size_t)(p - *b);
-	while (isspace((unsigned char)*p))
-		p++;
+	p = ident_arg(p, b, blen);
 	return *p == ')' && *alen && *blen;
 }
 

@@ -8,7 +8,7 @@
 #include <visor/kernel.h>
 
 struct btf;
-struct btf_dump;
+struct visor_btf_text;
 
 struct visor_kernel_map {
 	int fd;
@@ -16,9 +16,7 @@ struct visor_kernel_map {
 	char errmsg[256];
 	/* BTF-formatted output (btf_format.c): fetched on first use. */
 	struct btf *btf;
-	struct btf_dump *dump;
-	char *out;           /* where btf_dump's printf callback writes */
-	size_t out_len, out_pos;
+	struct visor_btf_text *text; /* over btf */
 };
 
 /* vsnprintf into err when err is not NULL; returns rc so error paths read

@@ -46,5 +46,10 @@ void test_format(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Reads a whole file; NULL on error. *len receives its size. */
 char *test_read_file(const char *path, size_t *len);
+/* Compiles BCC text with visor_bpf_new on visor's engine, the object (if
+ * any) freed again (bpf_diag.c): visor_bpf_new's rc (0 too when it failed
+ * yet handed out an object); *diag, malloc'd or NULL, the diagnostics the
+ * API printed. */
+int test_bpf_compile_diag(const char *text, char **diag, char *err, size_t err_len);
 
 #endif
