@@ -47,6 +47,9 @@ struct visor_bpf_opts {
 	bool no_autoattach;         /* do not attach kprobe__ ... functions */
 	FILE *diag;                 /* compiler diagnostics and notes (NULL: stderr); kept
 	                             * until visor_bpf_free: it must stay open */
+	/* The name load errors give the object (NULL: the source file, "<text>",
+	 * or obj_file): a caller that compiled a source itself names it here. */
+	const char *source_name;
 };
 
 int visor_bpf_new(const struct visor_bpf_opts *opts, struct visor_bpf **b, char *err,

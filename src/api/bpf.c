@@ -82,6 +82,19 @@ static int object_path(struct visor_bpf *b, const struct visor_bpf_opts *o)
 	return 0;
 }
 
+/* A compiled source's load error names the object in the cache; the user
+ * knows the source: say that instead. */
+static void name_source(struct visor_bpf *b, const char *src)
+{
+	const char *at = b->obj_path ? strstr(b->errmsg, b->obj_path) : NULL;
+	if (!at)
+		return;
+	char msg[sizeof(b->errmsg)];
+	snprintf(msg, sizeof(msg), "%.*s%s%s", (int)(at - b->errmsg), b->errmsg, src,
+		 at + strlen(b->obj_path));
+	snprintf(b->errmsg, sizeof(b->errmsg), "%s", msg);
+}
+
 /* The VM's bpf_trace_printk lines go where trace_print reads them. */
 static void vm_route_printk(struct visor_bpf *b)
 {
@@ -132,6 +145,10 @@ int visor_bpf_new(const struct visor_bpf_opts *opts, struct visor_bpf **out, cha
 		rc = visor_obj_load(b->obj_path, backend, &b->loaded, msg, sizeof(msg));
 		if (rc)
 			api_err(b, rc, "%s", msg);
+		if (rc && (o.source_name || !o.obj_file))
+			name_source(b, o.source_name  ? o.source_name
+				       : o.src_file ? o.src_file
+						    : "<text>");
 	}
 	if (!rc && backend == VISOR_BACKEND_VM) {
 		/* The VM's tables are typed through the object's BTF (the

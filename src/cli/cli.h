@@ -123,9 +123,10 @@ const char *cli_retval_name(uint32_t prog_type, uint32_t r);
 void cli_retval_print(FILE *out, const char *file, const struct cli_retval_counts *c);
 
 /* visor run --backend vm (src/cli/run_vm.c): OBJ's program prog (NULL: the
- * only one) on visor's engine, once per packet of pcap; prints the
+ * only one) on visor's engine, once per packet of pcap (source: the file OBJ
+ * was compiled from, for messages, or NULL); prints the
  * return-code summary, then the maps as the kernel backend does. Returns
  * the exit status. */
-int cli_run_vm(const char *path, const char *prog, const char *pcap);
+int cli_run_vm(const char *path, const char *source, const char *prog, const char *pcap);
 
 #endif

@@ -198,12 +198,13 @@ static int is_source(const char *path)
 /* ---- The command -------------------------------------------------------- */
 
 /* Loaded, attached, run, dumped: the kernel backend. */
-static int run_kernel(const char *path, const char *const *progs, size_t nprogs,
-		      double duration)
+static int run_kernel(const char *path, const char *source, const char *const *progs,
+		      size_t nprogs, double duration)
 {
 	char err[1024];
 	struct visor_bpf *b;
-	LIBVISOR_OPTS(visor_bpf_opts, bo, .obj_file = path, .no_autoattach = true, .diag = stderr);
+	LIBVISOR_OPTS(visor_bpf_opts, bo, .obj_file = path, .no_autoattach = true, .diag = stderr,
+		      .source_name = source);
 	if (visor_bpf_new(&bo, &b, err, sizeof(err))) {
 		cli_error("%s", err);
 		return 1;
@@ -364,8 +365,10 @@ int cmd_run(int argc, char **argv)
 		if (!obj)
 			return 1;
 	}
-	int status = vm ? cli_run_vm(obj ? obj : path, nprogs ? progs[0] : NULL, pcap)
-			: run_kernel(obj ? obj : path, progs, nprogs, duration);
+	/* A compiled source: load errors name it, not the object in the cache. */
+	const char *source = obj ? path : NULL;
+	int status = vm ? cli_run_vm(obj ? obj : path, source, nprogs ? progs[0] : NULL, pcap)
+			: run_kernel(obj ? obj : path, source, progs, nprogs, duration);
 	free(obj);
 	return status;
 }

@@ -56,7 +56,7 @@ static int pick(const char *path, const char *name, char *out, size_t len, uint3
 	return rc;
 }
 
-int cli_run_vm(const char *path, const char *prog_name, const char *pcap)
+int cli_run_vm(const char *path, const char *source, const char *prog_name, const char *pcap)
 {
 	char err[1024], name[128];
 	uint32_t type;
@@ -70,7 +70,7 @@ int cli_run_vm(const char *path, const char *prog_name, const char *pcap)
 	}
 	struct visor_bpf *b;
 	LIBVISOR_OPTS(visor_bpf_opts, bo, .obj_file = path, .backend = VISOR_BACKEND_VM,
-		      .no_autoattach = true);
+		      .no_autoattach = true, .source_name = source);
 	if (visor_bpf_new(&bo, &b, err, sizeof(err))) {
 		cli_error("%s", err);
 		return 1;

@@ -61,6 +61,12 @@ grep -q '^map len_hist: array, log2 histogram$' "$vm" && ok || bad "len_hist not
 grep -Eq '^        32 -> 63         : 3        \|\*{40}\|$' "$vm" && ok || bad "no 32..63 bar: $(grep -A10 len_hist "$vm")"
 grep -Eq '^       128 -> 255        : 1        \|\*{13} {27}\|$' "$vm" && ok || bad "no 128..255 bar"
 expect 2 "" "needs --pcap" -- "$visor" run "$eq" --backend vm
+# A source whose program the verifier refuses: the message names the source
+# (not the compiled object in the cache) and its line.
+printf 'BPF_HASH(h);\nint f(struct __sk_buff *skb) { u64 k = 0; u64 *v = h.lookup(&k); return *v; }\n' >"$tmp/vmbad.c"
+export VISOR_CACHE_DIR=$tmp/cache
+"$visor" compile "$tmp/vmbad.c" -o "$tmp/vmbad.o" 2>/dev/null # the header once, quietly
+expect 1 "" "visor: $tmp/vmbad.c: prog 'f' refused by the verifier: insn 7 (r0 = *(u64 *)(r0 + 0)): r0 may be NULL here" -- "$visor" run "$tmp/vmbad.c" --backend vm --pcap "$pcap"
 expect 2 "" "--pcap is input for --backend vm" -- "$visor" run "$eq" --pcap "$pcap"
 expect 2 "" "unknown backend" -- "$visor" run "$eq" --backend qemu
 expect 1 "" "no program named 'nope'" -- "$visor" run "$eq" --backend vm --pcap "$pcap" --prog nope
@@ -142,7 +148,6 @@ if [ -n "$id" ]; then
 fi
 
 # FILE.c: compiled (cache in $tmp), loaded, attached, its table dumped.
-export VISOR_CACHE_DIR=$tmp/cache
 cat >"$tmp/count.c" <<'EOF2'
 BPF_HASH(calls, u32, u64);
 TRACEPOINT_PROBE(syscalls, sys_enter_getppid) {
