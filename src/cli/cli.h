@@ -97,10 +97,10 @@ int cli_map_dump(FILE *out, struct visor_map *map, const struct visor_obj_map_de
 
 struct visor_kernel_map;
 /* Prints a kernel map's contents (src/cli/cmd_map.c): a header line, then
- * each element in hex and, when the map has BTF, formatted through it; with
- * brief, only the formatted text when there is some. label names the map
- * when it has no name. Returns 0, or -1 after an error line. */
-int cli_kernel_map_dump(FILE *out, struct visor_kernel_map *map, const char *label, bool brief);
+ * each element in hex and, when the map has BTF, formatted through it.
+ * label names the map when it has no name. Returns 0, or -1 after an error
+ * line. */
+int cli_kernel_map_dump(FILE *out, struct visor_kernel_map *map, const char *label);
 
 /* Packet captures (src/cli/pcap_input.c): calls fn on every packet of an
  * Ethernet capture; packets shorter than an Ethernet header are counted in

@@ -138,35 +138,9 @@ static int btf_text(struct visor_kernel_map *m, int value, const void *data, cha
 	return 0;
 }
 
-/* One element through BTF only ("  KEY -> VALUE", per-CPU values one line
- * per CPU): 1 when printed, 0 when some part has no BTF text. */
-static int brief_entry(FILE *out, struct visor_kernel_map *m, const uint8_t *key,
-		       const uint8_t *val, char **kt, size_t *kcap, char **vt, size_t *vcap)
-{
-	const struct visor_kernel_map_info *in = visor_kernel_map_info(m);
-	int percpu = in->nr_cpus > 1 || in->value_stride != in->value_size;
-	if (!btf_text(m, 0, key, kt, kcap))
-		return 0;
-	if (!percpu) {
-		if (!btf_text(m, 1, val, vt, vcap))
-			return 0;
-		fprintf(out, "  %s -> %s\n", *kt, *vt);
-		return 1;
-	}
-	for (uint32_t c = 0; c < in->nr_cpus; c++)
-		if (!btf_text(m, 1, val + (size_t)c * in->value_stride, vt, vcap))
-			return 0;
-	fprintf(out, "  %s ->\n", *kt);
-	for (uint32_t c = 0; c < in->nr_cpus; c++) {
-		btf_text(m, 1, val + (size_t)c * in->value_stride, vt, vcap);
-		fprintf(out, "    CPU %02u: %s\n", c, *vt);
-	}
-	return 1;
-}
-
 /* Walks a kernel map: the same lines as cli_map_dump, then the BTF
- * formatting of each element when the map has BTF (brief: only that). */
-int cli_kernel_map_dump(FILE *out, struct visor_kernel_map *m, const char *path, bool brief)
+ * formatting of each element when the map has BTF. */
+int cli_kernel_map_dump(FILE *out, struct visor_kernel_map *m, const char *path)
 {
 	const struct visor_kernel_map_info *in = visor_kernel_map_info(m);
 	const char *tn = visor_kernel_map_type_name(in->type);
@@ -217,8 +191,6 @@ int cli_kernel_map_dump(FILE *out, struct visor_kernel_map *m, const char *path,
 			break;
 		}
 		found++;
-		if (brief && in->btf_value_type_id && brief_entry(out, m, key, val, &kt, &kcap, &vt, &vcap))
-			continue;
 		print_entry(out, key, in->key_size, val, in->value_size, percpu, in->nr_cpus,
 			    in->value_stride);
 		if (!in->btf_value_type_id)
@@ -263,7 +235,7 @@ static int cmd_map_dump_pinned(const char *path)
 		cli_error("%s", err);
 		return 1;
 	}
-	int status = cli_kernel_map_dump(stdout, m, path, false) ? 1 : 0;
+	int status = cli_kernel_map_dump(stdout, m, path) ? 1 : 0;
 	visor_kernel_map_close(m);
 	return status;
 }
@@ -289,7 +261,7 @@ static int cmd_map_dump_id(uint32_t id)
 		return 1;
 	}
 	snprintf(label, sizeof(label), "id %u", id);
-	int status = cli_kernel_map_dump(stdout, m, label, false) ? 1 : 0;
+	int status = cli_kernel_map_dump(stdout, m, label) ? 1 : 0;
 	visor_kernel_map_close(m);
 	return status;
 }
