@@ -2,8 +2,7 @@
 /* Perf buffer producer for tests/test_kernel_output.c: every getppid() of
  * the process whose tgid is in config[0] sends one numbered record with
  * bpf_perf_event_output on the current CPU. config[0] == 0: every process. */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
+#include "kernel_out_common.h"
 
 struct record {
 	__u64 seq;
@@ -17,21 +16,13 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } records SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, 1);
-} config SEC(".maps");
-
 __u64 next_seq;
 
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int perf_getppid(void *ctx)
 {
-	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 *want = bpf_map_lookup_elem(&config, &zero);
-	if (want && *want && *want != tgid)
+	__u32 tgid;
+	if (!traced(&tgid))
 		return 0;
 	struct record r = {
 		.seq = __sync_fetch_and_add(&next_seq, 1),
@@ -41,5 +32,3 @@ int perf_getppid(void *ctx)
 	bpf_perf_event_output(ctx, &records, BPF_F_CURRENT_CPU, &r, sizeof(r));
 	return 0;
 }
-
-char LICENSE[] SEC("license") = "GPL";

@@ -4,15 +4,7 @@
  * bpf_printk, counts calls per tgid, and adds the tgid to a log2
  * histogram (slot = log2(tgid) + 1, as BCC's bpf_log2l). When config[0] is
  * set, only that tgid is traced. */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, 1);
-} config SEC(".maps");
+#include "kernel_out_common.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -41,9 +33,9 @@ static __always_inline __u32 log2_slot(__u64 v)
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int printk_getppid(void *ctx)
 {
-	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 *want = bpf_map_lookup_elem(&config, &zero), one = 1, *v;
-	if (want && *want && *want != tgid)
+	__u32 tgid;
+	__u64 one = 1, *v;
+	if (!traced(&tgid))
 		return 0;
 	bpf_printk("visor-test %d", tgid);
 	v = bpf_map_lookup_elem(&calls, &tgid);
@@ -57,5 +49,3 @@ int printk_getppid(void *ctx)
 		__sync_fetch_and_add(v, 1);
 	return 0;
 }
-
-char LICENSE[] SEC("license") = "GPL";

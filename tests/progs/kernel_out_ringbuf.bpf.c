@@ -3,8 +3,7 @@
  * the process whose tgid is in config[0] sends one event numbered from a
  * global counter; a failed reserve is counted in dropped[0] (so "nothing
  * lost" is checked on both sides). config[0] == 0: every process. */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
+#include "kernel_out_common.h"
 
 struct event {
 	__u64 seq;
@@ -22,13 +21,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(max_entries, 1);
-} config SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, 1);
 } dropped SEC(".maps");
 
 __u64 next_seq;
@@ -36,9 +28,8 @@ __u64 next_seq;
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int rb_getppid(void *ctx)
 {
-	__u32 zero = 0, tgid = bpf_get_current_pid_tgid() >> 32;
-	__u64 *want = bpf_map_lookup_elem(&config, &zero);
-	if (want && *want && *want != tgid)
+	__u32 zero = 0, tgid;
+	if (!traced(&tgid))
 		return 0;
 	struct event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
@@ -53,5 +44,3 @@ int rb_getppid(void *ctx)
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
 }
-
-char LICENSE[] SEC("license") = "GPL";
