@@ -410,13 +410,8 @@ static int attach_perf(struct bpf_program *prog, uint64_t freq, int pid,
 			if (e == ENODEV)
 				continue; /* went offline meanwhile */
 			if (e == EINVAL) {
-				long max = 0;
-				FILE *f = fopen("/proc/sys/kernel/perf_event_max_sample_rate", "r");
-				if (f) {
-					if (fscanf(f, "%ld", &max) != 1)
-						max = 0;
-					fclose(f);
-				}
+				long max = kernel_sysctl_long(
+					"/proc/sys/kernel/perf_event_max_sample_rate", 0);
 				if (max && freq > (uint64_t)max)
 					return kernel_err(err, err_len, -EINVAL,
 							  "perf event: %llu Hz is above "

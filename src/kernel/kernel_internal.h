@@ -41,6 +41,10 @@ int kernel_map_from_fd(int fd, const char *what, struct visor_kernel_map **map, 
 /* Releases what btf_format.c fetched (visor_kernel_map_close). */
 void kernel_map_btf_free(struct visor_kernel_map *map);
 
+/* A number from a /proc/sys file (src/kernel/kobj.c); dflt when it cannot
+ * be read. */
+long kernel_sysctl_long(const char *path, long dflt);
+
 /* strerror, plus the kernel's internal ENOTSUPP (524) that bpf() leaks. */
 const char *kernel_strerror(int err);
 

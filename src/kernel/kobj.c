@@ -146,21 +146,27 @@ static bool has_cap(int cap)
 #define CAP_PERFMON 38
 #endif
 
+long kernel_sysctl_long(const char *path, long dflt)
+{
+	long v = dflt;
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = dflt;
+		fclose(f);
+	}
+	return v;
+}
+
 const char *kernel_privilege_hint(int err, const char *what, char *buf, size_t len)
 {
 	int e = err < 0 ? -err : err;
 	bool admin = has_cap(CAP_SYS_ADMIN);
 	bool perf = strstr(what, "perf") != NULL;
 	if (perf) {
-		int paranoid = 2;
-		FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
-		if (f) {
-			if (fscanf(f, "%d", &paranoid) != 1)
-				paranoid = 2;
-			fclose(f);
-		}
+		long paranoid = kernel_sysctl_long("/proc/sys/kernel/perf_event_paranoid", 2);
 		snprintf(buf, len,
-			 "%s: %s: needs root or CAP_PERFMON (kernel.perf_event_paranoid = %d)", what,
+			 "%s: %s: needs root or CAP_PERFMON (kernel.perf_event_paranoid = %ld)", what,
 			 strerror(e), paranoid);
 		return buf;
 	}
