@@ -13,54 +13,44 @@
 
 #include "api_internal.h"
 
-struct api_channel {
-	char *map;
+/* What a channel's callbacks get: the user's functions and context. Kept
+ * apart from the channel, which moves when the array grows. */
+struct cb {
 	visor_bpf_event_fn fn;
 	visor_bpf_lost_fn lost;
 	void *ctx;
+};
+
+struct api_channel {
+	char *map;
+	struct cb *cb;
 	struct visor_kernel_ringbuf *krb;
 	struct visor_kernel_perfbuf *kpb;
 	struct visor_map *vrb;             /* VM ring buffer */
 	struct visor_perf_buffer *vpb;     /* VM perf buffer */
 };
 
-static struct api_channel *channel_new(struct visor_bpf *b, const char *map,
-				       visor_bpf_event_fn fn, visor_bpf_lost_fn lost, void *ctx)
+/* A new channel for map at the end of b->channels (counted by the caller
+ * once it is open): 0 and *out, or -errno with the message in b. */
+static int channel_new(struct visor_bpf *b, const char *map, struct cb *cb,
+		       struct api_channel **out)
 {
-	if (!map || !fn) {
-		api_err(b, -EINVAL, "open buffer: needs a map name and a callback");
-		return NULL;
-	}
+	if (!map || !cb->fn)
+		return api_err(b, -EINVAL, "open buffer: needs a map name and a callback");
 	for (size_t i = 0; i < b->nchannels; i++)
-		if (!strcmp(b->channels[i].map, map)) {
-			api_err(b, -EBUSY, "%s: already open", map);
-			return NULL;
-		}
+		if (!strcmp(b->channels[i].map, map))
+			return api_err(b, -EBUSY, "%s: already open", map);
 	struct api_channel *grown = realloc(b->channels, (b->nchannels + 1) * sizeof(*grown));
-	if (!grown) {
-		api_err(b, -ENOMEM, "out of memory");
-		return NULL;
-	}
+	if (!grown)
+		return api_err(b, -ENOMEM, "out of memory");
 	b->channels = grown;
 	struct api_channel *c = &grown[b->nchannels];
-	memset(c, 0, sizeof(*c));
-	c->map = strdup(map);
-	if (!c->map) {
-		api_err(b, -ENOMEM, "out of memory");
-		return NULL;
-	}
-	c->fn = fn;
-	c->lost = lost;
-	c->ctx = ctx;
-	return c;
+	*c = (struct api_channel){.map = strdup(map), .cb = cb};
+	if (!c->map)
+		return api_err(b, -ENOMEM, "out of memory");
+	*out = c;
+	return 0;
 }
-
-/* Channels are reallocated as more open: callbacks get a stable copy. */
-struct cb {
-	visor_bpf_event_fn fn;
-	visor_bpf_lost_fn lost;
-	void *ctx;
-};
 
 static int vm_ring_sample(void *ctx, void *data, size_t size)
 {
@@ -98,13 +88,13 @@ static int open_buffer(struct visor_bpf *b, const char *map, bool ring, visor_bp
 	if (!cb)
 		return api_err(b, -ENOMEM, "out of memory");
 	*cb = (struct cb){fn, lost, ctx};
-	struct api_channel *c = channel_new(b, map, fn, lost, cb);
-	if (!c) {
+	struct api_channel *c = NULL;
+	int rc = channel_new(b, map, cb, &c);
+	if (rc) {
 		free(cb);
-		return b->errmsg[0] ? -EINVAL : -ENOMEM;
+		return rc;
 	}
 	char err[512] = "";
-	int rc = 0;
 	struct visor_kernel_obj *k = visor_loaded_kernel_obj(b->loaded);
 	if (k && ring)
 		rc = visor_kernel_ringbuf_open(k, map, (visor_kernel_sample_fn)fn, ctx, &c->krb, err,
@@ -153,7 +143,7 @@ static int poll_once(struct visor_bpf *b, int timeout_ms)
 		else if (c->kpb)
 			rc = visor_kernel_perfbuf_poll(c->kpb, timeout_ms);
 		else if (c->vrb)
-			rc = visor_ringbuf_poll(c->vrb, vm_ring_sample, c->ctx, timeout_ms);
+			rc = visor_ringbuf_poll(c->vrb, vm_ring_sample, c->cb, timeout_ms);
 		else
 			rc = visor_perf_buffer_poll(c->vpb, timeout_ms);
 		if (rc < 0)
@@ -195,7 +185,7 @@ void api_channels_free(struct visor_bpf *b)
 		visor_kernel_ringbuf_free(c->krb);
 		visor_kernel_perfbuf_free(c->kpb);
 		visor_perf_buffer_free(c->vpb);
-		free(c->ctx); /* the struct cb */
+		free(c->cb);
 		free(c->map);
 	}
 	free(b->channels);
