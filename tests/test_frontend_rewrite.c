@@ -57,7 +57,7 @@ static struct rw_out rewrite_opt(const char *src, bool fallback)
 	struct fe_rewrite_result r;
 	char err[256] = "";
 	struct rw_out out = {0};
-	out.rc = fe_rewrite(&o, &r, err, sizeof(err));
+	out.rc = fe_rewrite_isolated(&o, -1, &r, NULL, err, sizeof(err));
 	out.text = r.text;
 	out.diags = r.diags;
 	out.nerrors = r.nerrors;
@@ -628,7 +628,7 @@ static void test_diagnostics(void)
 					     .clang_args = args, .nargs = nargs};
 		struct fe_rewrite_result r;
 		char err[256] = "";
-		int rc = fe_rewrite(&ro, &r, err, sizeof(err));
+		int rc = fe_rewrite_isolated(&ro, -1, &r, NULL, err, sizeof(err));
 		CHECK(rc == -EINVAL && r.diags && strstr(r.diags, "<text>:2:13: error: expected ';'"),
 		      "rc %d (%s):\n%s", rc, err, r.diags ? r.diags : "");
 		fe_rewrite_result_free(&r);

@@ -309,34 +309,26 @@ static void rewriter_child(int fd, const struct fe_rewrite_opts *ro)
 	_exit(ok ? 0 : 1);
 }
 
-struct rewrite_out {
-	char *text;
-	size_t len;
-	long maxrss_kb;
-	double seconds;
-	bool stale_pch; /* libclang could not read the PCH: make it again */
-};
-
-/* libclang's complaints about the PCH itself (truncated, or made by
- * another clang): the cache's fault, never the user's. */
-static bool pch_trouble(const char *text, size_t len)
+static char *dup_bytes(const char *p, size_t n)
 {
-	static const char *const marks[] = {"PCH file", "precompiled header", "AST file"};
-	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
-		if (memmem(text, len, marks[i], strlen(marks[i])))
-			return true;
-	return false;
+	char *d = malloc(n + 1);
+	if (d) {
+		memcpy(d, p, n);
+		d[n] = '\0';
+	}
+	return d;
 }
 
-/* close_fd (>= 0): a descriptor the child must not keep open (clang's
- * stdin: clang sees its end only when every copy is closed). */
-static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_fd,
-			struct rewrite_out *out, char *err, size_t err_len)
+int fe_rewrite_isolated(const struct fe_rewrite_opts *ro, int close_fd,
+			struct fe_rewrite_result *res, struct fe_rewrite_usage *use, char *err,
+			size_t err_len)
 {
+	memset(res, 0, sizeof(*res));
+	if (use)
+		memset(use, 0, sizeof(*use));
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC))
 		return fe_err(err, err_len, -errno, "pipe: %s", strerror(errno));
-	fflush(diag);
 	double t0 = fe_now();
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -370,8 +362,10 @@ static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_
 	memset(&ru, 0, sizeof(ru));
 	while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR)
 		;
-	out->seconds = fe_now() - t0;
-	out->maxrss_kb = ru.ru_maxrss;
+	if (use) {
+		use->seconds = fe_now() - t0;
+		use->maxrss_kb = ru.ru_maxrss;
+	}
 	if (!buf && read_errno == ENOMEM)
 		return fe_err(err, err_len, -ENOMEM, "out of memory");
 	if (!buf)
@@ -391,39 +385,75 @@ static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_
 	}
 	const char *text = buf + sizeof(m), *diags = text + m.text_len,
 		   *msg = diags + m.diags_len;
+	res->nerrors = m.nerrors;
+	res->nwarnings = m.nwarnings;
+	res->diags = dup_bytes(diags, m.diags_len);
+	if (m.rc == 0 && m.nerrors == 0) {
+		res->text = dup_bytes(text, m.text_len);
+		res->len = m.text_len;
+	}
+	if (m.rc && err_len)
+		snprintf(err, err_len, "%.*s", (int)m.err_len, msg);
+	free(buf);
+	if (!res->diags || (m.rc == 0 && m.nerrors == 0 && !res->text)) {
+		fe_rewrite_result_free(res);
+		return fe_err(err, err_len, -ENOMEM, "out of memory");
+	}
+	return m.rc;
+}
+
+struct rewrite_out {
+	char *text;
+	size_t len;
+	struct fe_rewrite_usage use;
+	bool stale_pch; /* libclang could not read the PCH: make it again */
+};
+
+/* libclang's complaints about the PCH itself (truncated, or made by
+ * another clang): the cache's fault, never the user's. */
+static bool pch_trouble(const char *text)
+{
+	static const char *const marks[] = {"PCH file", "precompiled header", "AST file"};
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (strstr(text, marks[i]))
+			return true;
+	return false;
+}
+
+/* close_fd (>= 0): a descriptor the child must not keep open (clang's
+ * stdin: clang sees its end only when every copy is closed). */
+static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_fd,
+			struct rewrite_out *out, char *err, size_t err_len)
+{
+	struct fe_rewrite_result res;
+	err[0] = '\0';
+	int rc = fe_rewrite_isolated(ro, close_fd, &res, &out->use, err, err_len);
 	/* CXError_ASTReadError (4), or diagnostics about the PCH: it is
 	 * corrupt; the caller makes it again and retries. */
-	if ((m.rc == -EIO && m.err_len && memmem(msg, m.err_len, "(error 4)", 9)) ||
-	    (m.diags_len && pch_trouble(diags, m.diags_len))) {
+	if ((rc == -EIO && strstr(err, "(error 4)")) || (res.diags && pch_trouble(res.diags))) {
 		out->stale_pch = true;
-		free(buf);
+		fe_rewrite_result_free(&res);
 		return fe_err(err, err_len, -EIO, "the precompiled header is unreadable");
 	}
-	if (m.diags_len && diag) {
-		fwrite(diags, 1, m.diags_len, diag);
-		if (diags[m.diags_len - 1] != '\n')
+	if (res.diags && res.diags[0] && diag) {
+		size_t n = strlen(res.diags);
+		fwrite(res.diags, 1, n, diag);
+		if (res.diags[n - 1] != '\n')
 			fputc('\n', diag);
 	}
-	int rc = m.rc;
-	if (rc == 0 && m.nerrors > 0)
+	if (rc == 0 && res.nerrors > 0)
 		rc = -EINVAL;
 	if (rc == -EINVAL) {
-		int n = m.nerrors > 0 ? m.nerrors : 1;
+		int n = res.nerrors > 0 ? res.nerrors : 1;
 		rc = fe_err(err, err_len, -EINVAL, "%d error%s", n, n == 1 ? "" : "s");
-	} else if (rc) {
-		rc = fe_err(err, err_len, rc, "%.*s", (int)m.err_len,
-			    m.err_len ? msg : "the rewriter failed");
-	} else {
-		out->text = malloc(m.text_len + 1);
-		if (!out->text) {
-			free(buf);
-			return fe_err(err, err_len, -ENOMEM, "out of memory");
-		}
-		memcpy(out->text, text, m.text_len);
-		out->text[m.text_len] = '\0';
-		out->len = m.text_len;
+	} else if (rc && !err[0]) {
+		rc = fe_err(err, err_len, rc, "the rewriter failed");
+	} else if (rc == 0) {
+		out->text = res.text;
+		out->len = res.len;
+		res.text = NULL;
 	}
-	free(buf);
+	fe_rewrite_result_free(&res);
 	return rc;
 }
 
@@ -660,7 +690,7 @@ static int finish_compiler(struct compile *c, struct compiler *cc, const char *t
 	c->st.compiler_maxrss_kb = r.maxrss_kb;
 	if (r.status) {
 		unlink(cc->tmpobj);
-		if (pch_trouble(r.stderr_text, strlen(r.stderr_text))) {
+		if (pch_trouble(r.stderr_text)) {
 			*stale_pch = true;
 			fe_clang_result_free(&r);
 			return fe_err(err, err_len, -EIO, "the precompiled header is stale");
@@ -766,8 +796,8 @@ again:
 		free(rw.text);
 		memset(&rw, 0, sizeof(rw));
 		rc = run_rewriter(&ro, c->diag, cc.proc.in_fd, &rw, err, err_len);
-		c->st.rewrite_s += rw.seconds;
-		c->st.rewriter_maxrss_kb = rw.maxrss_kb;
+		c->st.rewrite_s += rw.use.seconds;
+		c->st.rewriter_maxrss_kb = rw.use.maxrss_kb;
 		if (rc) {
 			abort_compiler(&cc);
 			if (rw.stale_pch && pch_flag_conflict(&a, err, err_len)) {

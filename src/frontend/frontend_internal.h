@@ -58,6 +58,20 @@ int fe_rewrite(const struct fe_rewrite_opts *opts, struct fe_rewrite_result *res
 	       size_t err_len);
 void fe_rewrite_result_free(struct fe_rewrite_result *res);
 
+/* fe_rewrite in a forked child (frontend.c): libclang, and with it LLVM's
+ * threads, signal handlers and thread-local storage, never enter the
+ * caller's process, and a crash there is an error here. Returns what
+ * fe_rewrite returned in the child, res and err filled as it filled them,
+ * or -errno with err when the child could not run or answer. close_fd
+ * (>= 0): a descriptor the child must not keep open. use may be NULL. */
+struct fe_rewrite_usage {
+	double seconds;  /* fork to answer */
+	long maxrss_kb;  /* the child's peak memory */
+};
+int fe_rewrite_isolated(const struct fe_rewrite_opts *opts, int close_fd,
+			struct fe_rewrite_result *res, struct fe_rewrite_usage *use, char *err,
+			size_t err_len);
+
 /* ---- bpf_trace_printk formats (printk_format.c) ---------------------------
  * Checks a literal format as the kernel's bpf_trace_printk takes it: at most
  * three conversions, the specifiers it supports, one %s. Returns 0, or -1
