@@ -3,11 +3,13 @@
 # apt-get line and fails (when not). Usage: scripts/deps.sh [build|fuzz|all]
 set -euo pipefail
 # clang-19 builds the eBPF test programs (tests/progs) in every build and
-# compiles C for `visor run FILE.c`; libclang-19 parses the BCC dialect; python3
-# writes a pcap capture in a CLI test, objdump (binutils) reads JIT dumps;
+# compiles C for `visor run FILE.c`; libclang-19 parses the BCC dialect;
+# llvm-19-dev (with libclang-19-dev) builds the compile server's in-process
+# clang module; python3 writes a pcap capture in a CLI test, objdump
+# (binutils) reads JIT dumps;
 # the tests cross-check pinned kernel maps with bpftool; the network tests
 # build veth pairs in namespaces with iproute2's ip.
-need=(cmake make gcc binutils python3 pkg-config libbpf-dev libelf-dev zlib1g-dev libpcap-dev clang-19 libclang-19-dev iproute2)
+need=(cmake make gcc binutils python3 pkg-config libbpf-dev libelf-dev zlib1g-dev libpcap-dev clang-19 libclang-19-dev llvm-19-dev iproute2)
 case "${1:-build}" in
   fuzz) need+=(llvm-19 libclang-rt-19-dev) ;;
   all) need+=(llvm-19 libclang-rt-19-dev bpftool) ;;

@@ -51,7 +51,11 @@ struct visor_compile_opts {
 		double rewrite_s;      /* libclang parse + rewrite (child process) */
 		double compile_s;      /* clang-19 */
 		long rewriter_maxrss_kb, compiler_maxrss_kb; /* peak RSS of the children */
+		bool server_used;      /* a compile server did the rewrite and compile */
 	} *stats;
+	/* Never use a compile server (see visor_compile_server_start), as with
+	 * VISOR_COMPILE_SERVER=0 in the environment. */
+	bool no_server;
 };
 
 /* Compiles to the object file out_path (written atomically). Returns 0, or
@@ -78,6 +82,30 @@ int visor_btf_header(const char *btf_path, char **header_path, char *err, size_t
 
 /* Writes vmlinux.h made from btf_path to out (`visor btf dump`). */
 int visor_btf_dump(const char *btf_path, FILE *out, char *err, size_t err_len);
+
+/* The compile server: a process keeping libclang-19 and clang (the module
+ * libvisor-clang.so) loaded, serving each compile of this user's cache
+ * directory (<cache>/compile-server.sock) in a forked child, so that a
+ * compile whose object is not cached costs clang's own work instead of
+ * starting libclang and clang-19 (~0.25 s). visor_compile uses a running
+ * server of the same visor build when there is one (unless no_server or
+ * VISOR_COMPILE_SERVER=0) and compiles by itself otherwise: same objects,
+ * same diagnostics. `visor run` and `visor compile` start one after a
+ * compile (it exits when idle for idle_s seconds, when visor is rebuilt or
+ * reinstalled, or when its cache directory goes).
+ *
+ * Starts `visor_exe compile-server run` (NULL: this program) detached,
+ * with nothing of the caller's open; its log is <cache>/compile-server.log.
+ * Returns once it is started (a second server exits at once). */
+int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, size_t err_len);
+/* Serves in this process until idle for idle_s seconds, stopped (SIGTERM,
+ * visor_compile_server_stop) or replaced; -EEXIST when one already runs. */
+int visor_compile_server_run(double idle_s, char *err, size_t err_len);
+/* A line about the running server (pid, uptime, compiles served), or
+ * -ECONNREFUSED/-ENOENT when none runs. */
+int visor_compile_server_status(char *info, size_t info_len, char *err, size_t err_len);
+/* Stops it and waits (at most 10 s) until it is gone. */
+int visor_compile_server_stop(char *err, size_t err_len);
 
 /* The directory of the BPF-side headers visor ships (bcc/proto.h,
  * bcc/helpers.h, the kernel include stubs): $VISOR_BPF_INCLUDE, else

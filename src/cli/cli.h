@@ -23,6 +23,16 @@ int cmd_run(int argc, char **argv);       /* run an object in the kernel */
 int cmd_verify(int argc, char **argv);
 int cmd_compile(int argc, char **argv);   /* C (BCC dialect) -> BPF object */
 int cmd_btf(int argc, char **argv);       /* btf dump: vmlinux.h from BTF */
+int cmd_compile_server(int argc, char **argv);
+
+/* The compile server (cmd_compile_server.c): its idle time (seconds;
+ * $VISOR_COMPILE_SERVER_IDLE, else this), and starting one after a compile
+ * that had none (not with VISOR_COMPILE_SERVER=0; silent: without one,
+ * visor compiles as before). */
+#define CLI_COMPILE_SERVER_IDLE 600
+struct visor_compile_stats;
+double cli_compile_server_idle(void);
+void cli_compile_server_autostart(const struct visor_compile_stats *st);
 
 /* Prints "visor: <message>" on stderr (one line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -31,7 +31,9 @@ static void usage(FILE *out)
 		"  -v, --verbose       say what was reused and how long each step took\n"
 		"  -h, --help          this text\n"
 		"FILE '-' reads the source from standard input (-o is then required).\n"
-		"Arguments after -- go to clang (-DNAME=VALUE, -I DIR ...).\n");
+		"Arguments after -- go to clang (-DNAME=VALUE, -I DIR ...).\n"
+		"A compile that is not cached starts a compile server (see `visor compile-server\n"
+		"--help`) for the next ones, unless VISOR_COMPILE_SERVER=0.\n");
 }
 
 static volatile sig_atomic_t stop_signal;
@@ -145,6 +147,8 @@ int cmd_compile(int argc, char **argv)
 	int rc = visor_compile(&o, out ? out : def, err, sizeof(err));
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	if (!stop_signal)
+		cli_compile_server_autostart(&st);
 	if (stop_signal) {
 		cli_error("compile: interrupted");
 		free(def);
@@ -163,9 +167,10 @@ int cmd_compile(int argc, char **argv)
 		else
 			fprintf(stderr,
 				"visor: %s: header %s %.3f s, rewrite %.3f s (%ld KB), "
-				"clang-19 %.3f s (%ld KB)\n",
+				"clang-19 %.3f s (%ld KB)%s\n",
 				out ? out : def, st.header_cached ? "cached" : "made", st.header_s,
-				st.rewrite_s, st.rewriter_maxrss_kb, st.compile_s, st.compiler_maxrss_kb);
+				st.rewrite_s, st.rewriter_maxrss_kb, st.compile_s, st.compiler_maxrss_kb,
+				st.server_used ? ", by the compile server" : "");
 	}
 	free(def);
 	free(text);

@@ -174,10 +174,14 @@ static char *compile(const char *path, const char *const *cflags, size_t ncflags
 		}
 		path = "<stdin>";
 	}
+	struct visor_compile_stats st;
+	memset(&st, 0, sizeof(st));
 	LIBVISOR_OPTS(visor_compile_opts, co, .path = path, .text = text, .cflags = cflags,
-		      .ncflags = ncflags, .diag = stderr);
+		      .ncflags = ncflags, .diag = stderr, .stats = &st);
 	int rc = visor_compile_cached(&co, &obj, err, sizeof(err));
 	free(text);
+	if (!stop_signal)
+		cli_compile_server_autostart(&st);
 	if (rc && !stop_signal) { /* interrupted: the caller says so */
 		/* Source errors were shown at FILE:LINE:COL; the count names the file. */
 		cli_error("%s%s%s", rc == -EINVAL ? path : "", rc == -EINVAL ? ": " : "", err);

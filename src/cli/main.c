@@ -24,6 +24,7 @@ static const struct command {
 	{"run", cmd_run, "load an object into the kernel, attach it, print its output"},
 	{"compile", cmd_compile, "compile C (BCC dialect or libbpf style) to a BPF object"},
 	{"btf", cmd_btf, "dump the vmlinux.h made from the kernel's BTF"},
+	{"compile-server", cmd_compile_server, "start, stop or ask the resident compile server"},
 	{"verify", cmd_verify, "prove an object's programs safe for the visor engine, or say why not"},
 };
 

@@ -48,6 +48,20 @@ static bool is_dir(const char *p)
 	return p && !stat(p, &st) && S_ISDIR(st.st_mode);
 }
 
+bool fe_self_binary(char bin[PATH_MAX])
+{
+	Dl_info info;
+	bin[0] = '\0';
+	if (dladdr((void *)fe_self_binary, &info) && info.dli_fname &&
+	    strchr(info.dli_fname, '/') && !realpath(info.dli_fname, bin))
+		bin[0] = '\0';
+	if (!bin[0]) {
+		ssize_t n = readlink("/proc/self/exe", bin, PATH_MAX - 1);
+		bin[n > 0 ? n : 0] = '\0';
+	}
+	return bin[0] != '\0';
+}
+
 const char *visor_frontend_include_dir(void)
 {
 	static char dir[PATH_MAX];
@@ -58,18 +72,8 @@ const char *visor_frontend_include_dir(void)
 		return dir;
 	/* Relocatable installs: PREFIX/lib/libvisor.so or PREFIX/bin/visor ->
 	 * PREFIX/share/visor/include. */
-	Dl_info info;
-	char bin[PATH_MAX] = "";
-	if (dladdr((void *)visor_frontend_include_dir, &info) && info.dli_fname &&
-	    strchr(info.dli_fname, '/')) {
-		if (!realpath(info.dli_fname, bin))
-			bin[0] = '\0';
-	}
-	if (!bin[0]) {
-		ssize_t n = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
-		bin[n > 0 ? n : 0] = '\0';
-	}
-	if (bin[0]) {
+	char bin[PATH_MAX];
+	if (fe_self_binary(bin)) {
 		char *d = dirname(bin); /* PREFIX/lib or PREFIX/bin */
 		char cand[PATH_MAX + 32];
 		snprintf(cand, sizeof(cand), "%s/../share/visor/include", d);
@@ -147,17 +151,9 @@ static const char *prelude_version(const char *incdir)
 	/* The rewriter's code: the identity of the binary holding it (a
 	 * rebuilt or upgraded visor makes new objects, never reuses what an
 	 * older rewriter wrote). */
-	Dl_info info;
-	char bin[PATH_MAX] = "";
-	if (dladdr((void *)prelude_version, &info) && info.dli_fname &&
-	    strchr(info.dli_fname, '/') && !realpath(info.dli_fname, bin))
-		bin[0] = '\0';
-	if (!bin[0]) {
-		ssize_t n = readlink("/proc/self/exe", bin, sizeof(bin) - 1);
-		bin[n > 0 ? n : 0] = '\0';
-	}
+	char bin[PATH_MAX];
 	struct stat st;
-	if (bin[0] && !stat(bin, &st)) {
+	if (fe_self_binary(bin) && !stat(bin, &st)) {
 		fe_hash_str(&h, bin);
 		fe_hash_update(&h, &st.st_size, sizeof(st.st_size));
 		fe_hash_update(&h, &st.st_mtim, sizeof(st.st_mtim));
@@ -165,6 +161,26 @@ static const char *prelude_version(const char *incdir)
 	fe_hash_final(&h, hex);
 	snprintf(for_dir, sizeof(for_dir), "%s", incdir);
 	return hex;
+}
+
+void fe_pipeline_identity(char hex[FE_HASH_HEX])
+{
+	const char *incdir = visor_frontend_include_dir();
+	const char *cl = fe_clang_path();
+	char real[PATH_MAX] = "";
+	struct fe_hash h;
+	fe_hash_init(&h);
+	fe_hash_str(&h, prelude_version(incdir));
+	fe_hash_str(&h, incdir);
+	fe_hash_str(&h, cl && realpath(cl, real) ? real : "");
+	const char *mod = fe_clang_module_path();
+	struct stat st;
+	if (mod && !stat(mod, &st)) {
+		fe_hash_str(&h, mod);
+		fe_hash_update(&h, &st.st_size, sizeof(st.st_size));
+		fe_hash_update(&h, &st.st_mtim, sizeof(st.st_mtim));
+	}
+	fe_hash_final(&h, hex);
 }
 
 /* ---- Argument lists ---------------------------------------------------------- */
@@ -420,6 +436,41 @@ static bool pch_trouble(const char *text)
 	return false;
 }
 
+/* What the rewrite returned (rc, res; in a child of this process or of a
+ * compile server) for the pipeline: diagnostics shown, the text taken
+ * into out, or a stale PCH noted. Frees res. */
+static int rewrite_apply(int rc, struct fe_rewrite_result *res, FILE *diag,
+			 struct rewrite_out *out, char *err, size_t err_len)
+{
+	/* CXError_ASTReadError (4), or diagnostics about the PCH: it is
+	 * corrupt; the caller makes it again and retries. */
+	if ((rc == -EIO && strstr(err, "(error 4)")) || (res->diags && pch_trouble(res->diags))) {
+		out->stale_pch = true;
+		fe_rewrite_result_free(res);
+		return fe_err(err, err_len, -EIO, "the precompiled header is unreadable");
+	}
+	if (res->diags && res->diags[0] && diag) {
+		size_t n = strlen(res->diags);
+		fwrite(res->diags, 1, n, diag);
+		if (res->diags[n - 1] != '\n')
+			fputc('\n', diag);
+	}
+	if (rc == 0 && res->nerrors > 0)
+		rc = -EINVAL;
+	if (rc == -EINVAL) {
+		int n = res->nerrors > 0 ? res->nerrors : 1;
+		rc = fe_err(err, err_len, -EINVAL, "%d error%s", n, n == 1 ? "" : "s");
+	} else if (rc && !err[0]) {
+		rc = fe_err(err, err_len, rc, "the rewriter failed");
+	} else if (rc == 0) {
+		out->text = res->text;
+		out->len = res->len;
+		res->text = NULL;
+	}
+	fe_rewrite_result_free(res);
+	return rc;
+}
+
 /* close_fd (>= 0): a descriptor the child must not keep open (clang's
  * stdin: clang sees its end only when every copy is closed). */
 static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_fd,
@@ -428,33 +479,7 @@ static int run_rewriter(const struct fe_rewrite_opts *ro, FILE *diag, int close_
 	struct fe_rewrite_result res;
 	err[0] = '\0';
 	int rc = fe_rewrite_isolated(ro, close_fd, &res, &out->use, err, err_len);
-	/* CXError_ASTReadError (4), or diagnostics about the PCH: it is
-	 * corrupt; the caller makes it again and retries. */
-	if ((rc == -EIO && strstr(err, "(error 4)")) || (res.diags && pch_trouble(res.diags))) {
-		out->stale_pch = true;
-		fe_rewrite_result_free(&res);
-		return fe_err(err, err_len, -EIO, "the precompiled header is unreadable");
-	}
-	if (res.diags && res.diags[0] && diag) {
-		size_t n = strlen(res.diags);
-		fwrite(res.diags, 1, n, diag);
-		if (res.diags[n - 1] != '\n')
-			fputc('\n', diag);
-	}
-	if (rc == 0 && res.nerrors > 0)
-		rc = -EINVAL;
-	if (rc == -EINVAL) {
-		int n = res.nerrors > 0 ? res.nerrors : 1;
-		rc = fe_err(err, err_len, -EINVAL, "%d error%s", n, n == 1 ? "" : "s");
-	} else if (rc && !err[0]) {
-		rc = fe_err(err, err_len, rc, "the rewriter failed");
-	} else if (rc == 0) {
-		out->text = res.text;
-		out->len = res.len;
-		res.text = NULL;
-	}
-	fe_rewrite_result_free(&res);
-	return rc;
+	return rewrite_apply(rc, &res, diag, out, err, err_len);
 }
 
 /* ---- Compiling -------------------------------------------------------------- */
@@ -559,10 +584,10 @@ struct compiler {
 	char tmpobj[PATH_MAX + 128];
 };
 
-static int start_compiler(struct compile *c, struct args *a, struct compiler *cc, char *err,
-			  size_t err_len)
+/* The flags after both phases' (build_args): what the compiler reads and
+ * writes. Undone by drop_args(a, base). */
+static size_t add_output_args(struct args *a, const char *obj)
 {
-	fe_tmp_name(c->obj, cc->tmpobj, sizeof(cc->tmpobj));
 	size_t base = a->n;
 	arg_add(a, "-w");
 	arg_add(a, "-fno-caret-diagnostics"); /* visor shows the user's line instead */
@@ -571,15 +596,28 @@ static int start_compiler(struct compile *c, struct args *a, struct compiler *cc
 	arg_add(a, "c");
 	arg_add(a, "-");
 	arg_add(a, "-o");
-	arg_add(a, cc->tmpobj);
-	int rc = a->oom ? fe_err(err, err_len, -ENOMEM, "out of memory") : 0;
-	if (!rc)
-		rc = fe_clang_start((const char *const *)a->v, a->n, true, &cc->proc, err, err_len);
+	arg_add(a, obj);
+	return base;
+}
+
+static void drop_args(struct args *a, size_t base)
+{
 	for (size_t i = base; i < a->n; i++)
 		free(a->v[i]);
 	a->n = base;
 	if (a->v)
 		a->v[base] = NULL;
+}
+
+static int start_compiler(struct compile *c, struct args *a, struct compiler *cc, char *err,
+			  size_t err_len)
+{
+	fe_tmp_name(c->obj, cc->tmpobj, sizeof(cc->tmpobj));
+	size_t base = add_output_args(a, cc->tmpobj);
+	int rc = a->oom ? fe_err(err, err_len, -ENOMEM, "out of memory") : 0;
+	if (!rc)
+		rc = fe_clang_start((const char *const *)a->v, a->n, true, &cc->proc, err, err_len);
+	drop_args(a, base);
 	return rc;
 }
 
@@ -659,19 +697,14 @@ static void show_compiler_diags(struct compile *c, const char *rewritten, size_t
 	}
 }
 
-static int finish_compiler(struct compile *c, struct compiler *cc, const char *text, size_t len,
-			   char *err, size_t err_len, bool *stale_pch)
+char *fe_compiler_input(const char *path, const char *text, size_t len, size_t *out_len)
 {
-	/* "#line 1" naming the user's file: clang's diagnostics and the
-	 * object's line info are the user's. */
-	size_t cap = strlen(c->path) * 2 + len + 32;
+	size_t cap = strlen(path) * 2 + len + 32;
 	char *input = malloc(cap);
-	if (!input) {
-		abort_compiler(cc);
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
-	}
+	if (!input)
+		return NULL;
 	size_t n = (size_t)snprintf(input, cap, "#line 1 \"");
-	for (const char *p = c->path; *p; p++) {
+	for (const char *p = path; *p; p++) {
 		if (*p == '"' || *p == '\\')
 			input[n++] = '\\';
 		input[n++] = *p;
@@ -679,6 +712,62 @@ static int finish_compiler(struct compile *c, struct compiler *cc, const char *t
 	n += (size_t)snprintf(input + n, cap - n, "\"\n");
 	memcpy(input + n, text, len);
 	n += len;
+	input[n] = '\0';
+	*out_len = n;
+	return input;
+}
+
+/* What clang did (r, in a process or a compile server) for the pipeline:
+ * its diagnostics at the user's lines, the object checked and moved into
+ * the cache, or a stale PCH noted. Frees r. */
+static int compiler_apply(struct compile *c, const char *tmpobj, struct fe_clang_result *r,
+			  const char *text, size_t len, char *err, size_t err_len, bool *stale_pch)
+{
+	c->st.compile_s += r->after_input_s;
+	c->st.compiler_maxrss_kb = r->maxrss_kb;
+	int rc;
+	if (r->status) {
+		unlink(tmpobj);
+		if (pch_trouble(r->stderr_text)) {
+			*stale_pch = true;
+			fe_clang_result_free(r);
+			return fe_err(err, err_len, -EIO, "the precompiled header is stale");
+		}
+		show_compiler_diags(c, text, len, r->stderr_text);
+		int ne = count_errors(r->stderr_text);
+		if (ne == 0)
+			rc = fe_err(err, err_len, -EIO, "clang-19 failed (status %d)", r->status);
+		else
+			rc = fe_err(err, err_len, -EINVAL, "%d error%s", ne, ne == 1 ? "" : "s");
+		fe_clang_result_free(r);
+		return rc;
+	}
+	fe_clang_result_free(r);
+	/* A compiler that "succeeds" without writing a whole object (a wrapper
+	 * or a wrong VISOR_CLANG) must not put anything in the cache. */
+	char why[PATH_MAX + 128];
+	if (fe_object_check(tmpobj, why, sizeof(why))) {
+		unlink(tmpobj);
+		return fe_err(err, err_len, -EIO, "%s exited 0 but wrote no usable object (%s)",
+			      fe_clang_path(), why);
+	}
+	if (rename(tmpobj, c->obj)) {
+		rc = -errno;
+		unlink(tmpobj);
+		return fe_err(err, err_len, rc, "%s: %s", c->obj, strerror(-rc));
+	}
+	return 0;
+}
+
+static int finish_compiler(struct compile *c, struct compiler *cc, const char *text, size_t len,
+			   char *err, size_t err_len, bool *stale_pch)
+{
+	size_t n = 0;
+	char *input = fe_compiler_input(c->path, text, len, &n);
+	if (!input) {
+		abort_compiler(cc);
+		return fe_err(err, err_len, -ENOMEM, "out of memory");
+	}
 	struct fe_clang_result r = {0};
 	int rc = fe_clang_finish(&cc->proc, input, n, &r, err, err_len);
 	free(input);
@@ -686,39 +775,44 @@ static int finish_compiler(struct compile *c, struct compiler *cc, const char *t
 		unlink(cc->tmpobj);
 		return rc;
 	}
-	c->st.compile_s += r.after_input_s;
-	c->st.compiler_maxrss_kb = r.maxrss_kb;
-	if (r.status) {
-		unlink(cc->tmpobj);
-		if (pch_trouble(r.stderr_text)) {
-			*stale_pch = true;
-			fe_clang_result_free(&r);
-			return fe_err(err, err_len, -EIO, "the precompiled header is stale");
-		}
-		show_compiler_diags(c, text, len, r.stderr_text);
-		int ne = count_errors(r.stderr_text);
-		if (ne == 0)
-			rc = fe_err(err, err_len, -EIO, "clang-19 failed (status %d)", r.status);
-		else
-			rc = fe_err(err, err_len, -EINVAL, "%d error%s", ne, ne == 1 ? "" : "s");
-		fe_clang_result_free(&r);
+	return compiler_apply(c, cc->tmpobj, &r, text, len, err, err_len, stale_pch);
+}
+
+int fe_warm_up_args(char ***argv, size_t *argc, char *err, size_t err_len)
+{
+	static const char text[] = "int visor_warm_up;\n";
+	struct visor_compile_opts o = {.sz = sizeof(o), .text = text};
+	struct compile *c = calloc(1, sizeof(*c));
+	struct fe_btf_entry *e = malloc(sizeof(*e));
+	struct args a = {0};
+	int rc = c && e ? 0 : fe_err(err, err_len, -ENOMEM, "out of memory");
+	if (!rc) {
+		c->o = &o;
+		c->diag = stderr;
+		c->path = "<warm-up>";
+		c->text = (char *)text;
+		c->len = sizeof(text) - 1;
+		rc = fe_cache_dir(c->cache, sizeof(c->cache), err, err_len);
+	}
+	if (!rc)
+		rc = fe_btf_prepare(NULL, true, NULL, e, err, err_len);
+	if (!rc)
+		rc = build_args(c, e, &a, err, err_len);
+	free(c);
+	free(e);
+	if (rc) {
+		args_free(&a);
 		return rc;
 	}
-	fe_clang_result_free(&r);
-	/* A compiler that "succeeds" without writing a whole object (a wrapper
-	 * or a wrong VISOR_CLANG) must not put anything in the cache. */
-	char why[PATH_MAX + 128];
-	if (fe_object_check(cc->tmpobj, why, sizeof(why))) {
-		unlink(cc->tmpobj);
-		return fe_err(err, err_len, -EIO, "%s exited 0 but wrote no usable object (%s)",
-			      fe_clang_path(), why);
-	}
-	if (rename(cc->tmpobj, c->obj)) {
-		rc = -errno;
-		unlink(cc->tmpobj);
-		return fe_err(err, err_len, rc, "%s: %s", c->obj, strerror(-rc));
-	}
+	*argv = a.v;
+	*argc = a.n;
 	return 0;
+}
+
+void fe_warm_up_args_free(char **argv, size_t argc)
+{
+	struct args a = {.v = argv, .n = argc};
+	args_free(&a);
 }
 
 /* The PCH was refused (by libclang, which only says "error 4", or by
@@ -754,6 +848,76 @@ static bool pch_flag_conflict(const struct args *a, char *err, size_t err_len)
 	return conflict;
 }
 
+/* The rewrite and the compile by a running compile server (compile_server.c).
+ * Returns SERVER_DECLINED when it did not serve, whatever the reason (none
+ * runs, another visor's, it died, the PCH needs making again): the caller
+ * then compiles by itself, as if there were no server. */
+#define SERVER_DECLINED 1
+static int compile_by_server(struct compile *c, struct args *a, char *err, size_t err_len)
+{
+	const struct visor_compile_opts *o = c->o;
+	if ((o->sz >= offsetof(struct visor_compile_opts, no_server) + sizeof(o->no_server) &&
+	     o->no_server) ||
+	    !fe_server_wanted())
+		return SERVER_DECLINED;
+	char sock[PATH_MAX], tmpobj[PATH_MAX + 128];
+	if (fe_server_sock_path(sock, sizeof(sock), NULL, 0) || !fe_file_exists(sock))
+		return SERVER_DECLINED;
+	fe_tmp_name(c->obj, tmpobj, sizeof(tmpobj));
+	size_t base = add_output_args(a, tmpobj);
+	struct fe_rewrite_opts ro = {
+		.path = c->path,
+		.text = c->text,
+		.len = c->len,
+		.clang_args = (const char *const *)a->v + 1,
+		.nargs = base - 1,
+		.kprobe_fallback = c->kprobe_fallback,
+	};
+	struct fe_server_job job = {
+		.ro = o->dialect_off ? NULL : &ro,
+		.path = c->path,
+		.text = c->text,
+		.len = c->len,
+		.cc_args = (const char *const *)a->v,
+		.cc_nargs = a->n,
+		.rewrite_nargs = base - 1,
+	};
+	struct fe_server_answer ans;
+	char serr[256];
+	int rc = a->oom ? -ENOMEM : fe_server_compile(sock, &job, &ans, serr, sizeof(serr));
+	drop_args(a, base);
+	if (rc) {
+		unlink(tmpobj);
+		return SERVER_DECLINED;
+	}
+	const char *text = c->text;
+	size_t len = c->len;
+	struct rewrite_out rw = {0};
+	if (job.ro) {
+		snprintf(err, err_len, "%s", ans.rewrite_err ? ans.rewrite_err : "");
+		rc = rewrite_apply(ans.rewrite_rc, &ans.rw, c->diag, &rw, err, err_len);
+		c->st.rewrite_s += ans.rewrite_s;
+		c->st.rewriter_maxrss_kb = ans.cc.maxrss_kb;
+		text = rw.text;
+		len = rw.len;
+	}
+	bool stale = rw.stale_pch;
+	if (!rc && !stale && ans.compiled)
+		rc = compiler_apply(c, tmpobj, &ans.cc, text, len, err, err_len, &stale);
+	else if (!rc && !stale)
+		rc = SERVER_DECLINED;
+	if (rc == SERVER_DECLINED || stale) {
+		unlink(tmpobj);
+		rc = SERVER_DECLINED;
+	} else {
+		c->st.server_used = true;
+	}
+	unlink(tmpobj); /* gone already when the object was moved into the cache */
+	free(rw.text);
+	fe_server_answer_free(&ans);
+	return rc;
+}
+
 static int compile_miss(struct compile *c, char *err, size_t err_len)
 {
 	struct fe_btf_entry *e = malloc(sizeof(*e));
@@ -777,6 +941,8 @@ again:
 		fe_cache_sweep(e->dir);
 	}
 	if ((rc = build_args(c, e, &a, err, err_len)))
+		goto out;
+	if ((rc = compile_by_server(c, &a, err, err_len)) != SERVER_DECLINED)
 		goto out;
 	if ((rc = start_compiler(c, &a, &cc, err, err_len)))
 		goto out;

@@ -7,8 +7,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "frontend_internal.h"
 
 /* ---- Content hashes (cache.c) ---------------------------------------------
  * A fast 128-bit non-cryptographic hash (two independent 64-bit lanes).
@@ -141,6 +144,62 @@ int fe_tracepoint_header(const char *tracefs_dir, const char *btf_path, const ch
 /* The struct text only (malloc'd) — for tests. */
 int fe_tracepoint_struct(const char *tracefs_dir, const char *btf_path, const char *category,
 			 const char *event, char **text, char *err, size_t err_len);
+
+/* ---- The pipeline's pieces the compile server shares (frontend.c) ------- */
+
+/* The binary holding this code (libvisor.so, or the program it is linked
+ * into), resolved; false when unknown. */
+bool fe_self_binary(char bin[PATH_MAX]);
+/* What decides the objects this code makes: visor's binary, its BPF-side
+ * headers, the pipeline version and clang's path. A compile server serves
+ * only clients of its own identity. */
+void fe_pipeline_identity(char hex[FE_HASH_HEX]);
+/* clang's input: a #line directive naming path (diagnostics and line info
+ * are the user's), then text. malloc'd; NULL when out of memory. */
+char *fe_compiler_input(const char *path, const char *text, size_t len, size_t *out_len);
+
+/* The flags a compile of a small source uses with the default kernel BTF
+ * (its PCH made when missing), for the compile server's warm-up: argv[0] is
+ * the compiler's name, as in a compile. */
+int fe_warm_up_args(char ***argv, size_t *argc, char *err, size_t err_len);
+void fe_warm_up_args_free(char **argv, size_t argc);
+
+/* ---- The compile server (compile_server.c) ------------------------------- */
+
+/* <cache>/compile-server.sock */
+int fe_server_sock_path(char *buf, size_t len, char *err, size_t err_len);
+/* libvisor-clang.so: $VISOR_CLANG_MODULE, else beside visor's binary (build
+ * tree) or PREFIX/lib/visor/; NULL when absent. */
+const char *fe_clang_module_path(void);
+/* Whether compiles may go to a server: not with VISOR_COMPILE_SERVER=0,
+ * nor with a substitute clang ($VISOR_CLANG). */
+bool fe_server_wanted(void);
+
+/* One compile: the rewrite (ro; NULL: text is compiled as it is) and clang
+ * with cc_args (cc_args[0], the compiler's name, is replaced). */
+struct fe_server_job {
+	const struct fe_rewrite_opts *ro;
+	const char *path;         /* for clang's #line */
+	const char *text;         /* when ro is NULL */
+	size_t len;
+	const char *const *cc_args;
+	size_t cc_nargs;
+	size_t rewrite_nargs;     /* cc_args[1..rewrite_nargs] are the rewriter's */
+};
+struct fe_server_answer {
+	int rewrite_rc;                 /* fe_rewrite's return in the server */
+	char *rewrite_err;              /* its err text */
+	struct fe_rewrite_result rw;    /* text: the rewritten source */
+	bool compiled;                  /* clang ran (the rewrite succeeded) */
+	struct fe_clang_result cc;      /* its status and diagnostics */
+	double rewrite_s;
+};
+/* 0 with ans filled (whatever the compile's outcome), or -errno when no
+ * server answered (none running, another identity (-ESTALE), died): the
+ * caller then compiles by itself. */
+int fe_server_compile(const char *sock_path, const struct fe_server_job *job,
+		      struct fe_server_answer *ans, char *err, size_t err_len);
+void fe_server_answer_free(struct fe_server_answer *a);
 
 /* ---- For tests and the bench (frontend.c) --------------------------------- */
 
