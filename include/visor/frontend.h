@@ -84,18 +84,19 @@ int visor_btf_header(const char *btf_path, char **header_path, char *err, size_t
 int visor_btf_dump(const char *btf_path, FILE *out, char *err, size_t err_len);
 
 /* The compile server: a process keeping libclang-19 and clang (the module
- * libvisor-clang.so) loaded, serving each compile of this user's cache
- * directory (<cache>/compile-server.sock) in a forked child, so that a
- * compile whose object is not cached costs clang's own work instead of
- * starting libclang and clang-19 (~0.25 s). visor_compile uses a running
- * server of the same visor build when there is one (unless no_server or
- * VISOR_COMPILE_SERVER=0) and compiles by itself otherwise: same objects,
- * same diagnostics. `visor run` and `visor compile` start one after a
- * compile (it exits when idle for idle_s seconds, when visor is rebuilt or
- * reinstalled, or when its cache directory goes).
+ * libvisor-clang.so) loaded, serving the compiles of this user's cache
+ * directory for this visor build (<cache>/compile-server-ID.sock) in warm
+ * child processes, so that a compile whose object is not cached costs
+ * clang's own work instead of starting libclang and clang-19 (~0.25 s).
+ * visor_compile uses a running server of the same build when there is one
+ * (unless no_server or VISOR_COMPILE_SERVER=0) and compiles by itself
+ * otherwise: same objects, same diagnostics. `visor run` and `visor
+ * compile` start one after a compile that had none. It exits when idle for
+ * idle_s seconds, when visor is rebuilt or reinstalled, or when its cache
+ * directory goes.
  *
  * Starts `visor_exe compile-server run` (NULL: this program) detached,
- * with nothing of the caller's open; its log is <cache>/compile-server.log.
+ * with nothing of the caller's open; its log is <cache>/compile-server-ID.log.
  * Returns once it is started (a second server exits at once). */
 int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, size_t err_len);
 /* Serves in this process until idle for idle_s seconds, stopped (SIGTERM,

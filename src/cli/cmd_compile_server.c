@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <visor/frontend.h>
 
@@ -15,14 +16,16 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: visor compile-server start|stop|status|run [--idle SECONDS]\n"
-		"A process that keeps libclang-19 and clang loaded and compiles for `visor run`\n"
-		"and `visor compile` (and the library) in a child forked per compile: a source\n"
+		"A process that keeps libclang-19 and clang loaded and compiles for `visor run`,\n"
+		"`visor compile` and the library, each compile in a warm child process: a source\n"
 		"whose object is not cached compiles in clang's own time instead of paying\n"
-		"clang's start-up. One per cache directory and user\n"
-		"(<cache>/compile-server.sock); it serves only the same visor build, and its\n"
-		"objects and messages are those of a compile without it. `visor run` and\n"
-		"`visor compile` start one after a compile unless VISOR_COMPILE_SERVER=0.\n\n"
-		"  start            start one in the background (log: <cache>/compile-server.log)\n"
+		"clang's start-up. One per user, cache directory and visor build\n"
+		"(<cache>/compile-server-ID.sock); its objects and messages are those of a\n"
+		"compile without it. `visor run` and `visor compile` start one after a compile\n"
+		"that had none, unless VISOR_COMPILE_SERVER=0 (which also keeps them from\n"
+		"using one). It exits when idle, when visor is rebuilt, or with its cache.\n\n"
+		"  start            start one in the background (log:\n"
+		"                   <cache>/compile-server-ID.log)\n"
 		"  stop             stop the running one and wait until it is gone\n"
 		"  status           say whether one runs (exit 1 when none)\n"
 		"  run              serve in the foreground until idle, stopped or replaced\n"
@@ -85,6 +88,12 @@ int cmd_compile_server(int argc, char **argv)
 	int rc;
 	if (!strcmp(what, "run")) {
 		rc = visor_compile_server_run(idle, err, sizeof(err));
+		if (rc)
+			cli_error("compile-server: %s", err);
+		/* Not exit(): LLVM, loaded by the server, must not run its static
+		 * destructors (nor a leak checker scan its memory) on the way out. */
+		fflush(NULL);
+		_exit(rc ? 1 : 0);
 	} else if (!strcmp(what, "start")) {
 		if (!visor_compile_server_status(info, sizeof(info), err, sizeof(err))) {
 			printf("a compile server runs already: %s\n", info);
@@ -102,7 +111,7 @@ int cmd_compile_server(int argc, char **argv)
 		}
 		if (!rc)
 			rc = -ETIMEDOUT, snprintf(err, sizeof(err),
-						  "the compile server did not come up (see <cache>/compile-server.log)");
+						  "the compile server did not come up (see <cache>/compile-server-ID.log)");
 	} else if (!strcmp(what, "stop")) {
 		rc = visor_compile_server_stop(err, sizeof(err));
 		if (!rc)

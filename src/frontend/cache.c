@@ -5,6 +5,7 @@
 #include <elf.h>
 #include <signal.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -186,6 +187,14 @@ int fe_cache_dir(char *buf, size_t len, char *err, size_t err_len)
 	if (rc)
 		return fe_err(err, err_len, rc, "cache directory %s: %s (set VISOR_CACHE_DIR)", buf,
 			      strerror(-rc));
+	/* Absolute: the paths made from it are handed to other processes (a
+	 * compile server runs in another directory) and to API callers. */
+	char real[PATH_MAX];
+	if (buf[0] != '/' && realpath(buf, real)) {
+		if (strlen(real) >= len)
+			return fe_err(err, err_len, -ENAMETOOLONG, "cache directory path too long");
+		memcpy(buf, real, strlen(real) + 1);
+	}
 	return 0;
 }
 

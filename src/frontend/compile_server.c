@@ -4,12 +4,13 @@
  * for it. A compile then costs the rewrite and clang's own work, not
  * starting libclang and a clang-19 process (~0.25 s together here).
  *
- * One server per cache directory, listening on <cache>/compile-server.sock
- * (the directory is the user's, mode 0700; peers of another uid are
- * refused as well). It serves only clients whose pipeline identity
- * (fe_pipeline_identity: visor's binary, headers, clang) equals its own, so
- * an object is never made by other code than the client's; it exits after
- * an idle time, when its binary is replaced, or when its socket is removed.
+ * One server per cache directory and visor build, listening on
+ * <cache>/compile-server-<identity>.sock (the directory is the user's; the
+ * socket is mode 0700 and peers of another uid are refused as well). The
+ * identity (fe_pipeline_identity: visor's binary, headers, clang, module)
+ * is checked again per request, so an object is never made by other code
+ * than the client's. It exits after an idle time, when its binary is
+ * replaced, or when its socket is removed.
  * Anything wrong with it (absent, stale, crashed mid-answer) makes the
  * client compile as before, with clang-19 processes.
  *
@@ -66,9 +67,19 @@ static int cache_file(const char *name, char *buf, size_t len, char *err, size_t
 	return 0;
 }
 
+/* compile-server-<identity>.<ext>: each visor build has its own server, so
+ * two installs (or a build tree and an install) never fight over one. */
+static int server_file(const char *ext, char *buf, size_t len, char *err, size_t err_len)
+{
+	char id[FE_HASH_HEX], name[64];
+	fe_pipeline_identity(id);
+	snprintf(name, sizeof(name), "compile-server-%.16s.%s", id, ext);
+	return cache_file(name, buf, len, err, err_len);
+}
+
 int fe_server_sock_path(char *buf, size_t len, char *err, size_t err_len)
 {
-	return cache_file("compile-server.sock", buf, len, err, err_len);
+	return server_file("sock", buf, len, err, err_len);
 }
 
 static bool regular_file(const char *p)
@@ -272,9 +283,17 @@ int fe_server_compile(const char *sock_path, const struct fe_server_job *job,
 	};
 	const char *text = job->ro ? job->ro->text : job->text;
 	size_t len = job->ro ? job->ro->len : job->len;
+	/* Relative paths (the source's, -I DIR, the cache's) are the client's. */
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd))) {
+		close(fd);
+		return fe_err(err, err_len, -errno, "getcwd: %s", strerror(errno));
+	}
 	int rc = send_all(fd, &rq, sizeof(rq));
 	if (!rc)
 		rc = send_cstr(fd, identity);
+	if (!rc)
+		rc = send_cstr(fd, cwd);
 	if (!rc)
 		rc = send_cstr(fd, job->path);
 	if (!rc)
@@ -524,8 +543,15 @@ static bool serve_connection(struct server *s, int fd)
 		send_all(fd, &h, sizeof(h));
 		return false;
 	}
-	if (recv_str(fd, &path, NULL) || recv_str(fd, &text, &text_len))
+	char *cwd = NULL;
+	if (recv_str(fd, &cwd, NULL) || recv_str(fd, &path, NULL) ||
+	    recv_str(fd, &text, &text_len))
 		return true;
+	if (chdir(cwd)) {
+		h.status = -errno;
+		send_all(fd, &h, sizeof(h));
+		return true;
+	}
 	char **args = calloc(rq.nargs + 1, sizeof(*args));
 	if (!args)
 		return true;
@@ -643,7 +669,7 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 	pid_t spare = -1;
 	char lock[PATH_MAX];
 	if ((rc = fe_server_sock_path(s->sock, sizeof(s->sock), err, err_len)) ||
-	    (rc = cache_file("compile-server.lock", lock, sizeof(lock), err, err_len)))
+	    (rc = server_file("lock", lock, sizeof(lock), err, err_len)))
 		goto out;
 	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock_fd < 0) {
@@ -760,7 +786,7 @@ int visor_compile_server_stop(char *err, size_t err_len)
 	int rc = server_call(OP_STOP, NULL, 0, err, err_len);
 	if (rc)
 		return rc;
-	if ((rc = cache_file("compile-server.lock", lock, sizeof(lock), err, err_len)))
+	if ((rc = server_file("lock", lock, sizeof(lock), err, err_len)))
 		return rc;
 	/* Gone when its lock is free (bounded: 10 s). */
 	int fd = open(lock, O_RDWR | O_CLOEXEC);
@@ -778,10 +804,12 @@ int visor_compile_server_stop(char *err, size_t err_len)
 
 int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, size_t err_len)
 {
-	char sock[PATH_MAX], log[PATH_MAX];
+	char sock[PATH_MAX], log[PATH_MAX], cache[PATH_MAX];
 	int rc = fe_server_sock_path(sock, sizeof(sock), err, err_len);
 	if (!rc)
-		rc = cache_file("compile-server.log", log, sizeof(log), err, err_len);
+		rc = server_file("log", log, sizeof(log), err, err_len);
+	if (!rc)
+		rc = fe_cache_dir(cache, sizeof(cache), err, err_len);
 	if (rc)
 		return rc;
 	if (!fe_clang_module_path())
@@ -814,6 +842,10 @@ int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, 
 		dup2(nul, 0);
 		dup2(nul, 1);
 		dup2(lg, 2);
+		/* It pins no directory (compiles run in the client's), and finds
+		 * its cache wherever it runs. */
+		if (chdir("/") || setenv("VISOR_CACHE_DIR", cache, 1))
+			_exit(1);
 		close_range(3, ~0U, 0);
 		execl(visor_exe, visor_exe, "compile-server", "run", "--idle", idle, (char *)NULL);
 		_exit(127);

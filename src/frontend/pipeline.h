@@ -166,7 +166,7 @@ void fe_warm_up_args_free(char **argv, size_t argc);
 
 /* ---- The compile server (compile_server.c) ------------------------------- */
 
-/* <cache>/compile-server.sock */
+/* <cache>/compile-server-<identity>.sock */
 int fe_server_sock_path(char *buf, size_t len, char *err, size_t err_len);
 /* libvisor-clang.so: $VISOR_CLANG_MODULE, else beside visor's binary (build
  * tree) or PREFIX/lib/visor/; NULL when absent. */
