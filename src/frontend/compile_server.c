@@ -209,6 +209,12 @@ struct answer_head {
 	int64_t maxrss_kb;
 };
 
+/* What clang reads from its environment: a compile in the server sees the
+ * client's values, not those the server was started with. */
+static const char *const clang_env[] = {"CPATH", "C_INCLUDE_PATH", "SOURCE_DATE_EPOCH",
+					"CCC_OVERRIDE_OPTIONS", "TMPDIR"};
+#define NCLANG_ENV (sizeof(clang_env) / sizeof(clang_env[0]))
+
 /* ---- Client --------------------------------------------------------------------- */
 
 static bool sun_path(struct sockaddr_un *sa, const char *path)
@@ -294,6 +300,20 @@ int fe_server_compile(const char *sock_path, const struct fe_server_job *job,
 		rc = send_cstr(fd, identity);
 	if (!rc)
 		rc = send_cstr(fd, cwd);
+	for (size_t i = 0; !rc && i < NCLANG_ENV; i++) {
+		const char *v = getenv(clang_env[i]);
+		/* "" for unset, "=VALUE" for set (even to "") */
+		size_t n = v ? strlen(v) + 1 : 0;
+		char *tagged = malloc(n + 1);
+		if (!tagged) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (v)
+			snprintf(tagged, n + 1, "=%s", v);
+		rc = send_str(fd, tagged, n);
+		free(tagged);
+	}
 	if (!rc)
 		rc = send_cstr(fd, job->path);
 	if (!rc)
@@ -544,8 +564,19 @@ static bool serve_connection(struct server *s, int fd)
 		return false;
 	}
 	char *cwd = NULL;
-	if (recv_str(fd, &cwd, NULL) || recv_str(fd, &path, NULL) ||
-	    recv_str(fd, &text, &text_len))
+	if (recv_str(fd, &cwd, NULL))
+		return true;
+	for (size_t i = 0; i < NCLANG_ENV; i++) {
+		char *v;
+		if (recv_str(fd, &v, NULL))
+			return true;
+		if (v[0] == '=')
+			setenv(clang_env[i], v + 1, 1);
+		else
+			unsetenv(clang_env[i]);
+		free(v);
+	}
+	if (recv_str(fd, &path, NULL) || recv_str(fd, &text, &text_len))
 		return true;
 	if (chdir(cwd)) {
 		h.status = -errno;

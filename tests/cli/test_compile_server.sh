@@ -141,6 +141,13 @@ printf '#include "inc.h"\n#include <answer.h>\nint kprobe__sys_clone(void *ctx)\
 (cd "$tmp" && "$visor" compile -v --no-cache proj/rel.c -o proj/rel.srv.o -- -I proj/inc) >"$tmp/rel.srv.msg" 2>&1
 grep -q "by the compile server" "$tmp/rel.srv.msg" && same_object "$tmp/proj/rel.ref.o" "$tmp/proj/rel.srv.o" && ok \
 	|| bad "relative paths through the server: $(cat "$tmp/rel.srv.msg")"
+# clang's environment is the client's: CPATH finds answer.h.
+(cd "$tmp" && CPATH=$tmp/proj/inc "$visor" compile -v --no-cache proj/rel.c -o proj/rel.env.o) >"$tmp/rel.env.msg" 2>&1
+grep -q "by the compile server" "$tmp/rel.env.msg" && same_object "$tmp/proj/rel.ref.o" "$tmp/proj/rel.env.o" && ok \
+	|| bad "CPATH through the server: $(cat "$tmp/rel.env.msg")"
+(cd "$tmp" && "$visor" compile --no-cache proj/rel.c -o proj/rel.noenv.o) >"$tmp/rel.noenv.msg" 2>&1
+[ $? = 1 ] && grep -q "'answer.h' file not found" "$tmp/rel.noenv.msg" && ok \
+	|| bad "without CPATH or -I, answer.h was found: $(cat "$tmp/rel.noenv.msg")"
 (cd "$tmp" && VISOR_CACHE_DIR=cache "$visor" compile-server status) | grep -q "^compile server: pid $pid," && ok \
 	|| bad "a relative VISOR_CACHE_DIR does not find the server"
 served=$("$visor" compile-server status | sed -n 's/.* \([0-9]*\) compiles* served.*/\1/p')
