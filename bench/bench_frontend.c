@@ -5,6 +5,9 @@
  *   warm    vmlinux.h and PCH cached, the object not (no_cache): rewrite
  *           (libclang, child process) + clang-19
  *   cached  the object from the cache: no libclang, no clang
+ * and warm whole `visor compile` processes without and with the compile
+ * server (visor compile-server, started and stopped here; compiles 0.3 s
+ * apart, as a person works, and back to back, as a script does),
  * each followed by visor_kernel_obj_load + visor_kernel_attach_all when the
  * kernel lets us (root), reported separately (and the close after it, apart). Also: clang-19's bare
  * start-up (clang-19 --version, the floor of any warm compile), the peak RSS
@@ -186,6 +189,9 @@ int main(int argc, char **argv)
 	char cache[256];
 	snprintf(cache, sizeof(cache), "%s/cache", tmpdir);
 	setenv("VISOR_CACHE_DIR", cache, 1);
+	/* No compile server but the one measured below, started and stopped
+	 * by the bench itself. */
+	setenv("VISOR_COMPILE_SERVER", "0", 1);
 	snprintf(hello_path, sizeof(hello_path), "%s/hello.c", tmpdir);
 	FILE *f = fopen(hello_path, "w");
 	fputs(hello_src, f);
@@ -237,6 +243,37 @@ int main(int argc, char **argv)
 			if (run_cmd(args, &t) >= 0)
 				cmd[ncmd++] = t;
 	}
+	/* Warm whole `visor compile` processes (the object never cached),
+	 * without a compile server, then with one. */
+	double *wproc = calloc(nwarm, sizeof(double)), *wsrv = calloc(nwarm, sizeof(double)),
+	       *wburst = calloc(nwarm, sizeof(double));
+	size_t nwproc = 0, nwsrv = 0, nwburst = 0;
+	if (!access(visor, X_OK)) {
+		char out[300];
+		snprintf(out, sizeof(out), "%s/hello.warm.o", tmpdir);
+		char *args[] = {visor, "compile", "--no-cache", hello_path, "-o", out, NULL};
+		for (size_t i = 0; i < nwarm; i++)
+			if (run_cmd(args, &t) >= 0)
+				wproc[nwproc++] = t;
+		unsetenv("VISOR_COMPILE_SERVER");
+		char *start[] = {visor, "compile-server", "start", "--idle", "120", NULL};
+		char *stop[] = {visor, "compile-server", "stop", NULL};
+		if (run_cmd(start, &t) >= 0) {
+			/* As a person works: a pause (editing) between compiles,
+			 * in which the server readies its spares ... */
+			for (size_t i = 0; i < nwarm; i++) {
+				usleep(300000);
+				if (run_cmd(args, &t) >= 0)
+					wsrv[nwsrv++] = t;
+			}
+			/* ... and as a script does: one after the other. */
+			for (size_t i = 0; i < nwarm; i++)
+				if (run_cmd(args, &t) >= 0)
+					wburst[nwburst++] = t;
+			run_cmd(stop, &t);
+		}
+		setenv("VISOR_COMPILE_SERVER", "0", 1);
+	}
 	if (!access(visor, X_OK) && kernel_ok) {
 		char *args[] = {visor, "run", hello_path, "--duration", "0.1", NULL};
 		visor_rss = run_cmd(args, &t);
@@ -275,6 +312,13 @@ int main(int argc, char **argv)
 	printf("      rewrite (libclang child)      %9.4f s\n", stats_median(rw, nwarm));
 	printf("      clang-19 -c                   %9.4f s\n", stats_median(cc, nwarm));
 	printf("      clang-19 --version (floor)    %9.4f s\n", stats_median(bare, nclang));
+	if (nwproc)
+		row("warm, `visor compile` process", stats_median(wproc, nwproc), 0.1);
+	if (nwsrv) {
+		row("warm, with the compile server", stats_median(wsrv, nwsrv), 0.1);
+		row("  the same, compiles back to back", stats_median(wburst, nwburst), 0.1);
+	} else
+		printf("      (compile server: not measured: no visor binary or module)\n");
 	row("cached object", cached_c, 0.02);
 	if (ncmd)
 		row("cached, `visor compile` process", stats_median(cmd, ncmd), 0.02);
@@ -282,6 +326,8 @@ int main(int argc, char **argv)
 		printf("\n  compile + load + attach\n");
 		row("cold", cold.compile_s + cold.load_s, 0);
 		row("warm", warm_c + warm_l, 0.1);
+		if (nwsrv)
+			row("warm, with the compile server", stats_median(wsrv, nwsrv) + warm_l, 0.1);
 		row("cached", cached_c + cached_l, 0.02);
 		printf("      load + attach                 %9.4f s\n", cached_l);
 		printf("      (detach + unload, after)      %9.4f s\n", med(cached, ncached, ox));
@@ -301,6 +347,9 @@ int main(int argc, char **argv)
 	free(cc);
 	free(bare);
 	free(cmd);
+	free(wproc);
+	free(wsrv);
+	free(wburst);
 	free(warm);
 	free(cached);
 	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);

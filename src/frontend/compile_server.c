@@ -390,12 +390,14 @@ static int server_call(uint32_t op, char *info, size_t info_len, char *err, size
 
 /* ---- Server -----------------------------------------------------------------------
  *
- * The parent process only loads libclang and the clang module and keeps one
- * spare child: a fork that has already parsed and compiled a small program
- * with the kernel's PCH (what libclang and clang do on their first use in a
- * process, and a fork must redo: ~40 ms each), then waits in accept(). It
- * answers pings itself and serves one compile, then exits; the parent forks
- * the next spare. So a compile is served by a warm process that is thrown
+ * The parent process only loads libclang and the clang module and keeps
+ * SERVER_SPARES spare children: forks that have already parsed and compiled
+ * a small program with the kernel's PCH (what libclang and clang do on
+ * their first use in a process, and a fork must redo: ~40 ms each), waiting
+ * in accept(). A spare answers pings itself and serves one compile, then
+ * exits, and the parent forks its replacement; with two, compiles in a row
+ * find a warm spare. A compile is thus served by a warm process that is
+ * thrown
  * away after it (clang's -disable-free, -mllvm options and any damage die
  * with it), and costs the rewrite and clang's own work. */
 
@@ -411,7 +413,10 @@ struct server {
 };
 
 static volatile sig_atomic_t server_stop;
-static int child_pipe[2] = {-1, -1}; /* SIGCHLD wakes the parent's poll */
+/* SIGCHLD wakes the parent's poll through it; a spare writes its pid there
+ * when it takes a compile. */
+static int child_pipe[2] = {-1, -1};
+#define SERVER_SPARES 2
 
 static void on_stop_signal(int sig)
 {
@@ -423,7 +428,8 @@ static void on_child_signal(int sig)
 {
 	(void)sig;
 	int e = errno;
-	if (write(child_pipe[1], "c", 1) < 0) {
+	pid_t none = 0; /* a wake-up, no pid */
+	if (write(child_pipe[1], &none, sizeof(none)) < 0) {
 		/* full: the parent wakes anyway */
 	}
 	errno = e;
@@ -563,6 +569,11 @@ static bool serve_connection(struct server *s, int fd)
 		send_all(fd, &h, sizeof(h));
 		return false;
 	}
+	/* Taken: the parent counts it busy (not idle for its idle exit). */
+	pid_t self = getpid();
+	if (write(child_pipe[1], &self, sizeof(self)) < 0) {
+		/* the parent then replaces it when it exits */
+	}
 	char *cwd = NULL;
 	if (recv_str(fd, &cwd, NULL))
 		return true;
@@ -630,7 +641,6 @@ static void spare_main(struct server *s)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
 	close(child_pipe[0]);
-	close(child_pipe[1]);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	warm_up(s, s->spares == 1);
 	for (;;) {
@@ -697,7 +707,6 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 		return fe_err(err, err_len, -ENOMEM, "out of memory");
 	s->lfd = -1;
 	int lock_fd = -1, rc;
-	pid_t spare = -1;
 	char lock[PATH_MAX];
 	if ((rc = fe_server_sock_path(s->sock, sizeof(s->sock), err, err_len)) ||
 	    (rc = server_file("lock", lock, sizeof(lock), err, err_len)))
@@ -743,18 +752,40 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 	s->started = fe_now();
 	double last = s->started, spare_born = 0;
 	unsigned failures = 0;
+	/* The spares, and whether each has taken a compile. */
+	pid_t spares[SERVER_SPARES];
+	bool taken[SERVER_SPARES];
+	size_t nspares = 0, idle_spares = 0;
 	fprintf(stderr, "visor compile server: pid %d, %s, idle exit after %.0f s\n", (int)getpid(),
 		s->sock, idle_s);
 	fflush(stderr);
 	while (!server_stop) {
+		pid_t msg[64];
+		ssize_t got;
+		while ((got = read(child_pipe[0], msg, sizeof(msg))) > 0)
+			for (size_t i = 0; i < (size_t)got / sizeof(pid_t); i++)
+				for (size_t j = 0; msg[i] && j < nspares; j++)
+					if (spares[j] == msg[i] && !taken[j]) {
+						taken[j] = true;
+						idle_spares--;
+						last = fe_now();
+					}
 		int status;
 		pid_t pid;
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			if (pid != spare)
+			size_t j = 0;
+			while (j < nspares && spares[j] != pid)
+				j++;
+			if (j == nspares)
 				continue;
-			spare = -1;
+			bool was_taken = taken[j];
+			spares[j] = spares[nspares - 1];
+			taken[j] = taken[nspares - 1];
+			nspares--;
+			if (!was_taken)
+				idle_spares--;
 			last = fe_now();
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			if (was_taken && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 				s->served++;
 				failures = 0;
 			} else if (++failures >= 3) {
@@ -765,28 +796,33 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 		}
 		if (server_stop)
 			break;
-		if (fe_now() - last > idle_s)
+		if (nspares == idle_spares && fe_now() - last > idle_s)
 			break;
 		if (file_changed(s->bin, &s->bin_st) || file_changed(s->sock, &s->sock_st))
 			break; /* a new visor, or the cache was removed */
-		if (spare < 0) {
-			/* A spare dying at once must not make a fork loop. */
+		/* A replacement is forked when a spare exits, not when it takes
+		 * a compile: its warm-up would share the CPU with that compile
+		 * (2 cores here: twice as slow). The second spare serves the
+		 * next compile meanwhile. */
+		while (nspares < SERVER_SPARES) {
+			/* Spares dying at once must not make a fork loop. */
 			if (failures && fe_now() - spare_born < 1.0)
 				usleep(200000);
-			spare = spawn_spare(s);
+			pid_t p = spawn_spare(s);
 			spare_born = fe_now();
+			if (p < 0)
+				break;
+			spares[nspares] = p;
+			taken[nspares++] = false;
+			idle_spares++;
 		}
 		struct pollfd p = {.fd = child_pipe[0], .events = POLLIN};
-		if (poll(&p, 1, 1000) > 0) {
-			char buf[64];
-			while (read(child_pipe[0], buf, sizeof(buf)) > 0)
-				;
-		}
+		poll(&p, 1, 1000);
 	}
-	if (spare > 0) {
-		kill(spare, SIGKILL);
-		waitpid(spare, NULL, 0);
-	}
+	for (size_t j = 0; j < nspares; j++)
+		kill(spares[j], SIGKILL);
+	for (size_t j = 0; j < nspares; j++)
+		waitpid(spares[j], NULL, 0);
 	if (!file_changed(s->sock, &s->sock_st))
 		unlink(s->sock);
 	rc = 0;
@@ -875,7 +911,7 @@ int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, 
 		dup2(lg, 2);
 		/* It pins no directory (compiles run in the client's), and finds
 		 * its cache wherever it runs. */
-		if (chdir("/") || setenv("VISOR_CACHE_DIR", cache, 1))
+		if (setenv("VISOR_CACHE_DIR", cache, 1))
 			_exit(1);
 		close_range(3, ~0U, 0);
 		execl(visor_exe, visor_exe, "compile-server", "run", "--idle", idle, (char *)NULL);
