@@ -28,6 +28,11 @@ for f in bin/visor lib/libvisor.a lib/libvisor.so include/visor/bpf.h include/vi
 	share/man/man3/visor_bpf.3 share/visor/include/bcc/helpers.h share/visor/include/bcc/proto.h; do
 	[ -e "$prefix/$f" ] && ok || bad "not installed: $f"
 done
+# The compile server's module, when this build has one; the installed visor
+# finds it (VISOR_CLANG_MODULE unset).
+if [ -f "$build/libvisor-clang.so" ]; then
+	[ -f "$prefix/lib/visor/libvisor-clang.so" ] && ok || bad "not installed: lib/visor/libvisor-clang.so"
+fi
 so=$(readlink "$prefix/lib/libvisor.so")
 [ -n "$so" ] && [ -e "$prefix/lib/$so" ] && ok || bad "lib/libvisor.so is not a link to the versioned library"
 objdump -p "$prefix/lib/libvisor.so" 2>/dev/null | grep -q 'SONAME *libvisor\.so\.[0-9]' && ok ||
