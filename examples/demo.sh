@@ -31,6 +31,14 @@ step "the same C compiled to a normal BPF object (libbpf and bpftool load it too
 "$visor" compile "$here/count_pairs.c" -o "$tmp/count_pairs.o"
 "$visor" obj info "$tmp/count_pairs.o"
 
+step "the compile server: clang kept warm, so a compile that is not cached takes a few hundredths of a second"
+if "$visor" compile-server start; then
+	"$visor" compile -v --no-cache "$here/count_pairs.c" -o "$tmp/count_pairs.o"
+	echo "(it exits after 10 idle minutes; 'visor compile-server stop' ends it now)"
+else
+	echo "(no compile server here: compiles start clang-19 each time)"
+fi
+
 # An IPv4 header (192.0.2.1 -> 198.51.100.2, UDP) with a correct checksum.
 hdr="45 00 00 1c 00 01 00 00 40 11 8e 99 c0 00 02 01 c6 33 64 02"
 
