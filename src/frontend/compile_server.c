@@ -146,12 +146,16 @@ static int send_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* In the client a signal (Ctrl-C: its handler has no SA_RESTART) ends the
+ * wait with -EINTR; the server's processes retry. */
+static bool recv_retry_eintr;
+
 static int recv_all(int fd, void *data, size_t len)
 {
 	char *p = data;
 	while (len) {
 		ssize_t r = recv(fd, p, len, 0);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR && recv_retry_eintr)
 			continue;
 		if (r <= 0)
 			return r < 0 ? -errno : -ECONNRESET;
@@ -212,7 +216,7 @@ struct answer_head {
 /* What clang reads from its environment: a compile in the server sees the
  * client's values, not those the server was started with. */
 static const char *const clang_env[] = {"CPATH", "C_INCLUDE_PATH", "SOURCE_DATE_EPOCH",
-					"CCC_OVERRIDE_OPTIONS", "TMPDIR"};
+					"TMPDIR"};
 #define NCLANG_ENV (sizeof(clang_env) / sizeof(clang_env[0]))
 
 /* ---- Client --------------------------------------------------------------------- */
@@ -402,13 +406,15 @@ static int server_call(uint32_t op, char *info, size_t info_len, char *err, size
  * with it), and costs the rewrite and clang's own work. */
 
 struct server {
+	pid_t pid; /* the server's (a spare's parent) */
 	visor_clang_inprocess_compile_fn compile;
 	char identity[FE_HASH_HEX];
 	char clang[PATH_MAX]; /* the real clang binary: its resource directory */
-	char sock[PATH_MAX], bin[PATH_MAX];
-	struct stat sock_st, bin_st;
+	char sock[PATH_MAX], bin[PATH_MAX], module[PATH_MAX];
+	struct stat sock_st, bin_st, module_st, clang_st;
 	double started;
-	unsigned long served, spares;
+	unsigned long *served; /* shared with the spares: their pings say it */
+	unsigned long spares;
 	int lfd;
 };
 
@@ -463,8 +469,7 @@ static char *run_clang(struct server *s, int argc, const char **argv, const char
 	char *text = NULL;
 	if (in < 0 || errfd < 0 || saved_in < 0 || saved_err < 0 || dup2(in, 0) < 0 ||
 	    dup2(errfd, 2) < 0) {
-		*status = 1;
-		text = strdup("error: the compile server could not set up clang's input\n");
+		*status = -1; /* not clang's verdict: the client compiles by itself */
 	} else {
 		argv[0] = s->clang;
 		*status = s->compile(argc, argv);
@@ -516,11 +521,15 @@ static void serve_compile(struct server *s, int fd, const struct request *rq, ch
 		int st = 1;
 		double t0 = fe_now();
 		stderr_text = input ? run_clang(s, (int)rq->nargs, (const char **)args, input, n, &st)
-				    : strdup("error: out of memory\n");
+				    : NULL;
 		h.compile_s = fe_now() - t0;
 		h.compiled = 1;
 		h.cc_status = st;
 		free(input);
+		/* The server failed (not the source): the client compiles by
+		 * itself. Status 2: a command line the module cannot run. */
+		if (!stderr_text || st < 0 || st == 2)
+			h.status = -EIO;
 	}
 	struct rusage ru;
 	if (!getrusage(RUSAGE_SELF, &ru))
@@ -550,13 +559,13 @@ static bool serve_connection(struct server *s, int fd)
 	if (rq.op == OP_PING || rq.op == OP_STOP) {
 		char line[512];
 		snprintf(line, sizeof(line), "pid %d, up %.0f s, %lu compile%s served, identity %.12s",
-			 (int)getppid(), fe_now() - s->started, s->served,
-			 s->served == 1 ? "" : "s", s->identity);
+			 (int)s->pid, fe_now() - s->started, *s->served,
+			 *s->served == 1 ? "" : "s", s->identity);
 		if (!send_all(fd, &h, sizeof(h)))
 			send_cstr(fd, line);
 		free(identity);
 		if (rq.op == OP_STOP)
-			kill(getppid(), SIGTERM);
+			kill(s->pid, SIGTERM);
 		return rq.op == OP_STOP;
 	}
 	if (rq.op != OP_COMPILE || rq.nargs < 1 || rq.nargs > MAX_ARGS ||
@@ -641,7 +650,10 @@ static void spare_main(struct server *s)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
 	close(child_pipe[0]);
+	recv_retry_eintr = true;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != s->pid) /* the server died before the line above */
+		_exit(1);
 	warm_up(s, s->spares == 1);
 	for (;;) {
 		int c = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -654,6 +666,11 @@ static void spare_main(struct server *s)
 			close(c);
 			continue;
 		}
+		/* A client that stops sending (suspended, or not a client)
+		 * frees the spare after a while. */
+		struct timeval tv = {.tv_sec = 10};
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		bool used = serve_connection(s, c);
 		close(c);
 		if (used)
@@ -687,6 +704,9 @@ static int server_load(struct server *s, char *err, size_t err_len)
 	if (!mod)
 		return fe_err(err, err_len, -ENOENT,
 			      "libvisor-clang.so not found (built with clang++-19 and llvm-19-dev; or set VISOR_CLANG_MODULE)");
+	snprintf(s->module, sizeof(s->module), "%s", mod);
+	if (stat(s->module, &s->module_st) || stat(s->clang, &s->clang_st))
+		return fe_err(err, err_len, -errno, "%s: %s", mod, strerror(errno));
 	void *h = dlopen(mod, RTLD_NOW | RTLD_LOCAL);
 	if (!h)
 		return fe_err(err, err_len, -ENOEXEC, "%s", dlerror());
@@ -720,8 +740,29 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 		rc = fe_err(err, err_len, -EEXIST, "a compile server already runs for %s", s->sock);
 		goto out;
 	}
+	/* Its pid, for status and stop while both spares are busy. */
+	s->pid = getpid();
+	char pid_text[32];
+	int pid_len = snprintf(pid_text, sizeof(pid_text), "%d\n", (int)s->pid);
+	if (ftruncate(lock_fd, 0) || pwrite(lock_fd, pid_text, (size_t)pid_len, 0) != pid_len) {
+		rc = fe_err(err, err_len, -EIO, "%s: %s", lock, strerror(errno));
+		goto out;
+	}
+	/* The log (stderr, opened for appending by the starter) is this
+	 * server's from here: a starter that lost the race wrote into it. */
+	struct stat log_st;
+	if (!fstat(2, &log_st) && S_ISREG(log_st.st_mode) && ftruncate(2, 0)) {
+		/* a log it cannot empty still takes lines */
+	}
 	if ((rc = server_load(s, err, err_len)))
 		goto out;
+	s->served = mmap(NULL, sizeof(*s->served), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (s->served == MAP_FAILED) {
+		s->served = NULL;
+		rc = fe_err(err, err_len, -errno, "mmap: %s", strerror(errno));
+		goto out;
+	}
 	fe_pipeline_identity(s->identity);
 	if (!fe_self_binary(s->bin) || stat(s->bin, &s->bin_st)) {
 		rc = fe_err(err, err_len, -ENOENT, "cannot find visor's own binary");
@@ -786,7 +827,7 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 				idle_spares--;
 			last = fe_now();
 			if (was_taken && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-				s->served++;
+				__atomic_fetch_add(s->served, 1, __ATOMIC_RELAXED);
 				failures = 0;
 			} else if (++failures >= 3) {
 				fprintf(stderr, "visor compile server: three spares in a row died (last: status 0x%x); exiting\n",
@@ -798,8 +839,9 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 			break;
 		if (nspares == idle_spares && fe_now() - last > idle_s)
 			break;
-		if (file_changed(s->bin, &s->bin_st) || file_changed(s->sock, &s->sock_st))
-			break; /* a new visor, or the cache was removed */
+		if (file_changed(s->bin, &s->bin_st) || file_changed(s->sock, &s->sock_st) ||
+		    file_changed(s->module, &s->module_st) || file_changed(s->clang, &s->clang_st))
+			break; /* a new visor or clang, or the cache was removed */
 		/* A replacement is forked when a spare exits, not when it takes
 		 * a compile: its warm-up would share the CPU with that compile
 		 * (2 cores here: twice as slow). The second spare serves the
@@ -836,21 +878,54 @@ out:
 			close(child_pipe[i]);
 			child_pipe[i] = -1;
 		}
+	if (s->served)
+		munmap(s->served, sizeof(*s->served));
 	free(s);
 	return rc;
 }
 
 /* ---- Starting, asking, stopping ----------------------------------------------------- */
 
+/* The pid in the lock file of a running server (its lock is held), or 0. */
+static pid_t locked_server_pid(void)
+{
+	char lock[PATH_MAX], text[32] = "";
+	if (server_file("lock", lock, sizeof(lock), NULL, 0))
+		return 0;
+	int fd = open(lock, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	pid_t pid = 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK) {
+		ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+		text[n > 0 ? n : 0] = '\0';
+		pid = (pid_t)atoi(text);
+	}
+	close(fd);
+	return pid;
+}
+
 int visor_compile_server_status(char *info, size_t info_len, char *err, size_t err_len)
 {
-	return server_call(OP_PING, info, info_len, err, err_len);
+	int rc = server_call(OP_PING, info, info_len, err, err_len);
+	pid_t pid;
+	/* No answer in time: both spares busy (long compiles), yet it runs. */
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && (pid = locked_server_pid()) > 0) {
+		if (info)
+			snprintf(info, info_len, "pid %d, busy", (int)pid);
+		return 0;
+	}
+	return rc;
 }
 
 int visor_compile_server_stop(char *err, size_t err_len)
 {
 	char lock[PATH_MAX];
 	int rc = server_call(OP_STOP, NULL, 0, err, err_len);
+	pid_t pid;
+	if ((rc == -EAGAIN || rc == -ETIMEDOUT) && (pid = locked_server_pid()) > 0 &&
+	    !kill(pid, SIGTERM))
+		rc = 0; /* busy, but stoppable */
 	if (rc)
 		return rc;
 	if ((rc = server_file("lock", lock, sizeof(lock), err, err_len)))
@@ -869,6 +944,8 @@ int visor_compile_server_stop(char *err, size_t err_len)
 	return fd < 0 ? 0 : fe_err(err, err_len, -ETIMEDOUT, "the compile server did not stop");
 }
 
+extern char **environ;
+
 int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, size_t err_len)
 {
 	char sock[PATH_MAX], log[PATH_MAX], cache[PATH_MAX];
@@ -879,6 +956,8 @@ int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, 
 		rc = fe_cache_dir(cache, sizeof(cache), err, err_len);
 	if (rc)
 		return rc;
+	if (!(idle_s > 0))
+		return fe_err(err, err_len, -EINVAL, "idle time %g: want seconds > 0", idle_s);
 	if (!fe_clang_module_path())
 		return fe_err(err, err_len, -ENOENT,
 			      "libvisor-clang.so not found (built with clang++-19 and llvm-19-dev; or set VISOR_CLANG_MODULE)");
@@ -891,32 +970,60 @@ int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, 
 		visor_exe = exe;
 	}
 	char idle[32];
-	snprintf(idle, sizeof(idle), "%.0f", idle_s);
+	snprintf(idle, sizeof(idle), "%g", idle_s);
+	/* Everything the child needs is made here: after fork in a
+	 * multi-threaded caller only async-signal-safe calls are. Its
+	 * environment is ours with the cache directory made absolute (it
+	 * runs in /). */
+	size_t nenv = 0;
+	while (environ && environ[nenv])
+		nenv++;
+	char **envp = calloc(nenv + 2, sizeof(*envp));
+	char *cache_var = malloc(strlen(cache) + sizeof("VISOR_CACHE_DIR="));
+	if (!envp || !cache_var) {
+		free(envp);
+		free(cache_var);
+		return fe_err(err, err_len, -ENOMEM, "out of memory");
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < nenv; i++)
+		if (strncmp(environ[i], "VISOR_CACHE_DIR=", 16))
+			envp[k++] = environ[i];
+	sprintf(cache_var, "VISOR_CACHE_DIR=%s", cache);
+	envp[k++] = cache_var;
+	char *const argv[] = {(char *)visor_exe, "compile-server", "run", "--idle", idle, NULL};
 	/* Detached (its own session, a grandchild: nobody's zombie), with
 	 * nothing of the caller's open: a visor that loaded programs must not
 	 * lend their descriptors to a process that outlives it. */
 	pid_t pid = fork();
-	if (pid < 0)
-		return fe_err(err, err_len, -errno, "fork: %s", strerror(errno));
+	if (pid < 0) {
+		rc = fe_err(err, err_len, -errno, "fork: %s", strerror(errno));
+		free(envp);
+		free(cache_var);
+		return rc;
+	}
 	if (pid == 0) {
 		setsid();
 		if (fork() != 0)
 			_exit(0);
 		int nul = open("/dev/null", O_RDWR);
-		int lg = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int lg = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (nul < 0 || lg < 0)
 			_exit(1);
 		dup2(nul, 0);
 		dup2(nul, 1);
 		dup2(lg, 2);
-		/* It pins no directory (compiles run in the client's), and finds
-		 * its cache wherever it runs. */
-		if (setenv("VISOR_CACHE_DIR", cache, 1))
+		if (close_range(3, ~0U, 0))
+			for (int fd = 3; fd < 65536; fd++)
+				close(fd);
+		/* It pins no directory; compiles run in the client's. */
+		if (chdir("/"))
 			_exit(1);
-		close_range(3, ~0U, 0);
-		execl(visor_exe, visor_exe, "compile-server", "run", "--idle", idle, (char *)NULL);
+		execve(visor_exe, argv, envp);
 		_exit(127);
 	}
+	free(envp);
+	free(cache_var);
 	int st;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;

@@ -172,9 +172,13 @@ void fe_pipeline_identity(char hex[FE_HASH_HEX])
 	fe_hash_init(&h);
 	fe_hash_str(&h, prelude_version(incdir));
 	fe_hash_str(&h, incdir);
-	fe_hash_str(&h, cl && realpath(cl, real) ? real : "");
-	const char *mod = fe_clang_module_path();
 	struct stat st;
+	fe_hash_str(&h, cl && realpath(cl, real) ? real : "");
+	if (real[0] && !stat(real, &st)) { /* an upgraded clang-19 */
+		fe_hash_update(&h, &st.st_size, sizeof(st.st_size));
+		fe_hash_update(&h, &st.st_mtim, sizeof(st.st_mtim));
+	}
+	const char *mod = fe_clang_module_path();
 	if (mod && !stat(mod, &st)) {
 		fe_hash_str(&h, mod);
 		fe_hash_update(&h, &st.st_size, sizeof(st.st_size));
@@ -860,6 +864,14 @@ static int compile_by_server(struct compile *c, struct args *a, char *err, size_
 	     o->no_server) ||
 	    !fe_server_wanted())
 		return SERVER_DECLINED;
+	/* What clang's own main does and the in-process module does not:
+	 * response files and CCC_OVERRIDE_OPTIONS. */
+	const char *ccc = getenv("CCC_OVERRIDE_OPTIONS");
+	if (ccc && *ccc)
+		return SERVER_DECLINED;
+	for (size_t i = 0; i < o->ncflags; i++)
+		if (o->cflags[i][0] == '@')
+			return SERVER_DECLINED;
 	char sock[PATH_MAX], tmpobj[PATH_MAX + 128];
 	if (fe_server_sock_path(sock, sizeof(sock), NULL, 0) || !fe_file_exists(sock))
 		return SERVER_DECLINED;
@@ -886,33 +898,59 @@ static int compile_by_server(struct compile *c, struct args *a, char *err, size_
 	char serr[256];
 	int rc = a->oom ? -ENOMEM : fe_server_compile(sock, &job, &ans, serr, sizeof(serr));
 	drop_args(a, base);
+	if (rc == -EINTR) { /* Ctrl-C: the user's, not the server's failure */
+		unlink(tmpobj);
+		return fe_err(err, err_len, -EINTR, "interrupted");
+	}
 	if (rc) {
 		unlink(tmpobj);
 		return SERVER_DECLINED;
 	}
+	/* The rewriter's messages are held until the server's answer is
+	 * final: when it declines after all, the compile by ourselves shows
+	 * them (once). */
+	char *held = NULL;
+	size_t held_len = 0;
+	FILE *hold = open_memstream(&held, &held_len);
 	const char *text = c->text;
 	size_t len = c->len;
 	struct rewrite_out rw = {0};
-	if (job.ro) {
+	if (!hold) {
+		rc = SERVER_DECLINED;
+	} else if (job.ro) {
 		snprintf(err, err_len, "%s", ans.rewrite_err ? ans.rewrite_err : "");
-		rc = rewrite_apply(ans.rewrite_rc, &ans.rw, c->diag, &rw, err, err_len);
+		rc = rewrite_apply(ans.rewrite_rc, &ans.rw, hold, &rw, err, err_len);
 		c->st.rewrite_s += ans.rewrite_s;
 		c->st.rewriter_maxrss_kb = ans.cc.maxrss_kb;
 		text = rw.text;
 		len = rw.len;
 	}
 	bool stale = rw.stale_pch;
-	if (!rc && !stale && ans.compiled)
-		rc = compiler_apply(c, tmpobj, &ans.cc, text, len, err, err_len, &stale);
-	else if (!rc && !stale)
+	/* Whatever the server did not finish (no compile, no whole object
+	 * from a "successful" clang) is compiled by ourselves. */
+	if (rc == 0 && !stale &&
+	    (!ans.compiled || (ans.cc.status == 0 && fe_object_check(tmpobj, NULL, 0))))
 		rc = SERVER_DECLINED;
+	if (rc == 0 && !stale && ans.cc.status && ans.cc.stderr_text &&
+	    pch_trouble(ans.cc.stderr_text))
+		rc = SERVER_DECLINED; /* the PCH is made again by ourselves */
+	if (hold)
+		fclose(hold);
+	if (rc == 0 && !stale) {
+		if (held_len)
+			fwrite(held, 1, held_len, c->diag);
+		rc = compiler_apply(c, tmpobj, &ans.cc, text, len, err, err_len, &stale);
+	} else if (rc != SERVER_DECLINED && !stale && held_len) {
+		fwrite(held, 1, held_len, c->diag); /* the source's errors */
+	}
 	if (rc == SERVER_DECLINED || stale) {
-		unlink(tmpobj);
+		err[0] = '\0';
 		rc = SERVER_DECLINED;
 	} else {
 		c->st.server_used = true;
 	}
 	unlink(tmpobj); /* gone already when the object was moved into the cache */
+	free(held);
 	free(rw.text);
 	fe_server_answer_free(&ans);
 	return rc;
@@ -1112,8 +1150,14 @@ static int compile_cached(const struct visor_compile_opts *o, char *obj_path, si
 	if (!rc)
 		snprintf(obj_path, obj_len, "%s", c->obj);
 out:
-	if (o->stats && o->sz >= offsetof(struct visor_compile_opts, stats) + sizeof(o->stats))
-		*o->stats = c->st;
+	if (o->stats && o->sz >= offsetof(struct visor_compile_opts, stats) + sizeof(o->stats)) {
+		/* A caller built before server_used was added has a shorter
+		 * struct: its opts end before no_server. */
+		bool new_stats = o->sz >= offsetof(struct visor_compile_opts, no_server) +
+						  sizeof(o->no_server);
+		memcpy(o->stats, &c->st,
+		       new_stats ? sizeof(c->st) : offsetof(struct visor_compile_stats, server_used));
+	}
 	free(c->text);
 	free(c);
 	return rc;

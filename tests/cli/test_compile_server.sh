@@ -50,7 +50,22 @@ same_object() {
 }
 other_pid() { VISOR_CLANG_MODULE=$tmp/other.so server_pid; }
 has_other() { [ -n "$(other_pid)" ]; }
-gone() { ! kill -0 "$1" 2>/dev/null; }
+# gone PID: exited (a zombie counts: daemons are reparented, and a PID 1
+# that does not reap would keep them)
+gone() {
+	[ -n "$1" ] || return 1
+	kill -0 "$1" 2>/dev/null || return 0
+	[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+# every server process of this test's cache (servers and their spares, not
+# this script's own commands, which share its environment)
+ours() {
+	grep -lsz "^VISOR_CACHE_DIR=$VISOR_CACHE_DIR\$" /proc/[0-9]*/environ 2>/dev/null |
+		sed -n 's|/proc/\([0-9]*\)/environ|\1|p' | while read -r p; do
+		[ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = Z ] && continue
+		{ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -q "compile-server run" && echo "$p"
+	done
+}
 
 expect 0 "usage: visor compile-server" "" -- "$visor" compile-server --help
 expect 2 "" "usage: visor compile-server" -- "$visor" compile-server
@@ -145,13 +160,24 @@ grep -q "by the compile server" "$tmp/rel.srv.msg" && same_object "$tmp/proj/rel
 (cd "$tmp" && CPATH=$tmp/proj/inc "$visor" compile -v --no-cache proj/rel.c -o proj/rel.env.o) >"$tmp/rel.env.msg" 2>&1
 grep -q "by the compile server" "$tmp/rel.env.msg" && same_object "$tmp/proj/rel.ref.o" "$tmp/proj/rel.env.o" && ok \
 	|| bad "CPATH through the server: $(cat "$tmp/rel.env.msg")"
-(cd "$tmp" && "$visor" compile --no-cache proj/rel.c -o proj/rel.noenv.o) >"$tmp/rel.noenv.msg" 2>&1
-[ $? = 1 ] && grep -q "'answer.h' file not found" "$tmp/rel.noenv.msg" && ok \
-	|| bad "without CPATH or -I, answer.h was found: $(cat "$tmp/rel.noenv.msg")"
 (cd "$tmp" && VISOR_CACHE_DIR=cache "$visor" compile-server status) | grep -q "^compile server: pid $pid," && ok \
 	|| bad "a relative VISOR_CACHE_DIR does not find the server"
 served=$("$visor" compile-server status | sed -n 's/.* \([0-9]*\) compiles* served.*/\1/p')
 [ "${served:-0}" -ge 5 ] && ok || bad "status says ${served:-no} compiles served, want 5 or more"
+# ... and an unset one too: a server started with CPATH set does not lend
+# it to a client without it.
+"$visor" compile-server stop >/dev/null
+CPATH=$tmp/proj/inc "$visor" compile-server start >/dev/null && ok || bad "restart with CPATH"
+pid=$(server_pid); pids+=("$pid")
+(cd "$tmp" && "$visor" compile --no-cache proj/rel.c -o proj/rel.noenv.o) >"$tmp/rel.noenv.msg" 2>&1
+[ $? = 1 ] && grep -q "'answer.h' file not found" "$tmp/rel.noenv.msg" && ok \
+	|| bad "without CPATH or -I, answer.h was found: $(cat "$tmp/rel.noenv.msg")"
+"$visor" compile-server status | grep -q " 1 compile served" && ok || bad "the failing compile did not go to the server"
+# What the module does not do, visor does not send: response files.
+printf -- '-DVALUE=7\n' >"$tmp/flags"
+compile plain.rsp -v --no-cache --plain "$tmp/plain.c" -o "$tmp/plain.rsp.o" -- "@$tmp/flags"
+! grep -q "by the compile server" "$tmp/plain.rsp.msg" && cmp -s "$tmp/plain.ref.o" "$tmp/plain.rsp.o" && ok \
+	|| bad "a response file: $(cat "$tmp/plain.rsp.msg")"
 # Cached objects need no server (nor do they start one).
 compile hello.cached -v "$tmp/hello.c" -o "$tmp/hello.c2.o"; grep -q "cached object" "$tmp/hello.cached.msg" && ok || bad "not cached"
 # VISOR_COMPILE_SERVER=0 keeps a running server unused.
@@ -164,7 +190,7 @@ cp "$module" "$tmp/other.so" && touch -d '2001-01-01' "$tmp/other.so"
 VISOR_CLANG_MODULE=$tmp/other.so compile other -v --no-cache "$tmp/hello.c" -o "$tmp/hello.other.o"
 ! grep -q "by the compile server" "$tmp/other.msg" && cmp -s "$tmp/hello.ref.o" "$tmp/hello.other.o" && ok \
 	|| bad "another build used this build's server: $(cat "$tmp/other.msg")"
-if wait_until 10 has_other; then
+if wait_until 30 has_other; then
 	opid=$(other_pid); pids+=("$opid")
 	[ "$opid" != "$pid" ] && ok || bad "two builds share a server"
 	expect 0 "compile server stopped" "" -- env VISOR_CLANG_MODULE="$tmp/other.so" "$visor" compile-server stop
@@ -182,7 +208,7 @@ wait_until 5 gone "$pid" && ok || bad "server $pid does not die"
 compile hello.dead -v --no-cache "$tmp/hello.c" -o "$tmp/hello.dead.o"
 ! grep -q "by the compile server" "$tmp/hello.dead.msg" && cmp -s "$tmp/hello.ref.o" "$tmp/hello.dead.o" && ok \
 	|| bad "compile with a dead server's socket: $(cat "$tmp/hello.dead.msg")"
-if wait_until 10 has_server; then ok; else bad "visor compile started no server"; fi
+if wait_until 30 has_server; then ok; else bad "visor compile started no server"; fi
 pid=$(server_pid); pids+=("$pid")
 compile hello.auto2 -v --no-cache "$tmp/hello.c" -o "$tmp/hello.auto2.o"
 grep -q "by the compile server" "$tmp/hello.auto2.msg" && ok || bad "the started server was not used: $(cat "$tmp/hello.auto2.msg")"
@@ -192,23 +218,24 @@ wait_until 5 gone "$pid" && ok || bad "server $pid survived stop"
 ls "$VISOR_CACHE_DIR"/compile-server-*.sock >/dev/null 2>&1 && bad "stop left the socket" || ok
 
 # Idle: it exits by itself.
-expect 0 "compile server started" "" -- "$visor" compile-server start --idle 1
+expect 0 "compile server started" "" -- "$visor" compile-server start --idle 3
 pid=$(server_pid); pids+=("$pid")
-wait_until 10 gone "$pid" && ok || bad "server $pid did not exit when idle"
+[ -n "$pid" ] && wait_until 30 gone "$pid" && ok || bad "server '$pid' did not exit when idle"
 # Its socket removed (the cache cleared): it exits.
 expect 0 "compile server started" "" -- "$visor" compile-server start
 pid=$(server_pid); pids+=("$pid")
 rm -f "$VISOR_CACHE_DIR"/compile-server-*.sock
-wait_until 10 gone "$pid" && ok || bad "server $pid did not exit without its socket"
+[ -n "$pid" ] && wait_until 30 gone "$pid" && ok || bad "server '$pid' did not exit without its socket"
 # run in the foreground, stopped by SIGTERM.
 "$visor" compile-server run --idle 60 2>"$tmp/run.err" &
 fg=$!; pids+=("$fg")
-wait_until 10 has_server && ok || bad "compile-server run did not come up: $(cat "$tmp/run.err")"
+wait_until 30 has_server && ok || bad "compile-server run did not come up: $(cat "$tmp/run.err")"
 expect 1 "" "visor: compile-server: a compile server already runs" -- "$visor" compile-server run
 kill -TERM "$fg"; wait "$fg"; st=$?
 [ $st = 0 ] && ok || bad "compile-server run exited $st on SIGTERM: $(cat "$tmp/run.err")"
 
 # Nothing of ours is left running.
-for p in "${pids[@]}"; do gone "$p" || bad "process $p still runs"; done
+for p in "${pids[@]}"; do [ -z "$p" ] || gone "$p" || bad "process $p still runs"; done
+left=$(ours); [ -z "$left" ] && ok || bad "processes of this test still run: $(for p in $left; do tr '\0' ' ' </proc/$p/cmdline; echo " (pid $p, parent $(awk '{print $4}' /proc/$p/stat))"; done)"
 
 finish cli_test_compile_server
