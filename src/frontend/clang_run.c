@@ -6,6 +6,7 @@
  * the rewriter's run. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,7 @@ static bool executable(const char *path)
 	return path && *path && access(path, X_OK) == 0;
 }
 
-const char *fe_clang_path(void)
+static const char *fe_clang_path_unlocked(void)
 {
 	static char found[4096];
 	const char *env = getenv("VISOR_CLANG");
@@ -56,6 +57,16 @@ const char *fe_clang_path(void)
 		return found;
 	found[0] = '\0';
 	return NULL;
+}
+
+/* Found once, under a lock: callers may be threads. */
+const char *fe_clang_path(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&lock);
+	const char *r = fe_clang_path_unlocked();
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 int fe_clang_start(const char *const *args, size_t nargs, bool with_stdin,

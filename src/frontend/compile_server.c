@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <libgen.h>
@@ -88,7 +89,7 @@ static bool regular_file(const char *p)
 	return !stat(p, &st) && S_ISREG(st.st_mode);
 }
 
-const char *fe_clang_module_path(void)
+static const char *fe_clang_module_path_unlocked(void)
 {
 	static char found[PATH_MAX];
 	const char *env = getenv("VISOR_CLANG_MODULE");
@@ -117,6 +118,16 @@ const char *fe_clang_module_path(void)
 #endif
 	found[0] = '\0';
 	return NULL;
+}
+
+/* Found once, under a lock: callers may be threads. */
+const char *fe_clang_module_path(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&lock);
+	const char *r = fe_clang_module_path_unlocked();
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 bool fe_server_wanted(void)

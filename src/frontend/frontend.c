@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
@@ -62,7 +63,7 @@ bool fe_self_binary(char bin[PATH_MAX])
 	return bin[0] != '\0';
 }
 
-const char *visor_frontend_include_dir(void)
+static const char *visor_frontend_include_dir_unlocked(void)
 {
 	static char dir[PATH_MAX];
 	const char *env = getenv("VISOR_BPF_INCLUDE");
@@ -95,6 +96,16 @@ const char *visor_frontend_include_dir(void)
 	return dir;
 }
 
+/* Found once, under a lock: callers may be threads. */
+const char *visor_frontend_include_dir(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&lock);
+	const char *r = visor_frontend_include_dir_unlocked();
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
 /* ---- The version of visor's headers ----------------------------------------- */
 
 static char **walk_paths;
@@ -124,7 +135,7 @@ static int cmp_str(const void *a, const void *b)
 /* A hash of every file under the include directory (name and content), the
  * pipeline version and the binary: a new prelude or rewriter makes new
  * objects. */
-static const char *prelude_version(const char *incdir)
+static const char *prelude_version_unlocked(const char *incdir)
 {
 	static char hex[FE_HASH_HEX];
 	static char for_dir[PATH_MAX];
@@ -161,6 +172,16 @@ static const char *prelude_version(const char *incdir)
 	fe_hash_final(&h, hex);
 	snprintf(for_dir, sizeof(for_dir), "%s", incdir);
 	return hex;
+}
+
+/* Computed once per include directory, under a lock: callers may be threads. */
+static const char *prelude_version(const char *incdir)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&lock);
+	const char *r = prelude_version_unlocked(incdir);
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 void fe_pipeline_identity(char hex[FE_HASH_HEX])
