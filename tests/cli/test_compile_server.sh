@@ -72,6 +72,9 @@ expect 2 "" "usage: visor compile-server" -- "$visor" compile-server
 expect 2 "" "usage: visor compile-server" -- "$visor" compile-server start stop
 expect 2 "" "unknown action 'frob'" -- "$visor" compile-server frob
 expect 2 "" "--idle x: want a number of seconds" -- "$visor" compile-server start --idle x
+expect 1 "" "visor: compile-server: libvisor-clang.so not found" -- env VISOR_CLANG_MODULE=$tmp/none.so "$visor" compile-server start
+printf 'not a module' >"$tmp/bad.so"
+expect 1 "" "visor: compile-server: $tmp/bad.so: " -- env VISOR_CLANG_MODULE=$tmp/bad.so "$visor" compile-server run
 "$visor" compile-server status >"$tmp/out" 2>&1; [ $? = 1 ] && grep -qx "no compile server runs" "$tmp/out" && ok || bad "status without a server: $(cat "$tmp/out")"
 expect 1 "" "visor: compile-server: no compile server at $VISOR_CACHE_DIR/compile-server-" -- "$visor" compile-server stop
 
