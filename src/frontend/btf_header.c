@@ -93,10 +93,10 @@ int fe_btf_checksum(const char *btf_path, char sum[FE_HASH_HEX], char *err, size
 	if (!data) {
 		int e = errno;
 		if (e == ENOENT)
-			return fe_err(err, err_len, -ENOENT,
+			return visor_errf(err, err_len, -ENOENT,
 				      "no kernel BTF at %s (a kernel built with CONFIG_DEBUG_INFO_BTF, or set VISOR_BTF)",
 				      btf_path);
-		return fe_err(err, err_len, -e, "%s: %s", btf_path, strerror(e));
+		return visor_errf(err, err_len, -e, "%s: %s", btf_path, strerror(e));
 	}
 	struct fe_hash h;
 	fe_hash_init(&h);
@@ -130,7 +130,7 @@ static struct btf *parse_btf(const char *btf_path, const char *data, size_t len,
 				((uint8_t)data[0] == 0xeb && (uint8_t)data[1] == 0x9f));
 	bool elf = len >= 4 && !memcmp(data, "\177ELF", 4);
 	if (!raw && !elf) {
-		fe_err(err, err_len, -EBADMSG,
+		visor_errf(err, err_len, -EBADMSG,
 		       "%s: not a BTF file (no BTF magic; want /sys/kernel/btf/vmlinux or a vmlinux ELF)",
 		       btf_path);
 		errno = EBADMSG;
@@ -149,7 +149,7 @@ static struct btf *parse_btf(const char *btf_path, const char *data, size_t len,
 		else if (libbpf_strerror(-e, why, sizeof(why)))
 			snprintf(why, sizeof(why), "%s", strerror(e));
 		/* -EBADMSG: never -EINVAL, which means errors in the user's source */
-		fe_err(err, err_len, -EBADMSG, "%s: not a valid %s (%s)", btf_path,
+		visor_errf(err, err_len, -EBADMSG, "%s: not a valid %s (%s)", btf_path,
 		       raw ? "BTF file" : "ELF file with a .BTF section", why);
 		errno = EBADMSG;
 	}
@@ -163,7 +163,7 @@ static int dump_header(const char *btf_path, const char *sum, FILE *out, FILE *d
 	size_t len;
 	char *data = fe_read_file(btf_path, &len);
 	if (!data)
-		return fe_err(err, err_len, -errno, "%s: %s", btf_path, strerror(errno));
+		return visor_errf(err, err_len, -errno, "%s: %s", btf_path, strerror(errno));
 	struct btf *btf = parse_btf(btf_path, data, len, err, err_len);
 	free(data);
 	if (!btf)
@@ -174,7 +174,7 @@ static int dump_header(const char *btf_path, const char *sum, FILE *out, FILE *d
 	if (!d) {
 		int rc = errno ? -errno : -ENOMEM;
 		btf__free(btf);
-		return fe_err(err, err_len, rc, "btf_dump: %s", strerror(-rc));
+		return visor_errf(err, err_len, rc, "btf_dump: %s", strerror(-rc));
 	}
 	fprintf(out,
 		"/* vmlinux.h: the types of the kernel whose BTF is %s\n"
@@ -190,7 +190,7 @@ static int dump_header(const char *btf_path, const char *sum, FILE *out, FILE *d
 	btf_dump__free(d);
 	btf__free(btf);
 	if (rc)
-		return fe_err(err, err_len, rc, "%s: dumping type failed: %s", btf_path, strerror(-rc));
+		return visor_errf(err, err_len, rc, "%s: dumping type failed: %s", btf_path, strerror(-rc));
 	return 0;
 }
 
@@ -202,16 +202,16 @@ static int write_new(const char *path, const void *data, size_t len, char *err, 
 	fe_tmp_name(path, tmp, sizeof(tmp));
 	FILE *f = fopen(tmp, "wxe");
 	if (!f)
-		return fe_err(err, err_len, -errno, "%s: %s", tmp, strerror(errno));
+		return visor_errf(err, err_len, -errno, "%s: %s", tmp, strerror(errno));
 	size_t w = fwrite(data, 1, len, f);
 	if (fclose(f) || w != len) {
 		unlink(tmp);
-		return fe_err(err, err_len, -EIO, "%s: write failed", tmp);
+		return visor_errf(err, err_len, -EIO, "%s: write failed", tmp);
 	}
 	int rc = link(tmp, path) && errno != EEXIST ? -errno : 0;
 	unlink(tmp);
 	if (rc)
-		return fe_err(err, err_len, rc, "%s: %s", path, strerror(-rc));
+		return visor_errf(err, err_len, rc, "%s: %s", path, strerror(-rc));
 	return 0;
 }
 
@@ -290,7 +290,7 @@ static int make_pch(struct fe_btf_entry *e, char *err, size_t err_len)
 		char said[4200];
 		snprintf(said, sizeof(said), "%s exited with status %d and said nothing",
 			 fe_clang_path(), r.status);
-		rc = fe_err(err, err_len, -EIO, "precompiling %s failed: %s", e->pch_header,
+		rc = visor_errf(err, err_len, -EIO, "precompiling %s failed: %s", e->pch_header,
 			    r.stderr_text[0] ? r.stderr_text : said);
 		fe_clang_result_free(&r);
 		unlink(tmp);
@@ -301,9 +301,9 @@ static int make_pch(struct fe_btf_entry *e, char *err, size_t err_len)
 		rc = -errno;
 		unlink(tmp);
 		if (rc == -ENOENT) /* a compiler that "succeeds" without output */
-			return fe_err(err, err_len, -EIO, "%s exited 0 but wrote no precompiled header",
+			return visor_errf(err, err_len, -EIO, "%s exited 0 but wrote no precompiled header",
 				      fe_clang_path());
-		return fe_err(err, err_len, rc, "%s: %s", e->pch, strerror(-rc));
+		return visor_errf(err, err_len, rc, "%s: %s", e->pch, strerror(-rc));
 	}
 	/* PCHs made from what is no longer there are dead weight (15 MB each). */
 	DIR *d = opendir(e->dir);
@@ -332,10 +332,10 @@ static int prepare_locked(const char *btf_path, bool need_pch, FILE *diag,
 		size_t len = 0;
 		FILE *mem = open_memstream(&text, &len);
 		if (!mem)
-			return fe_err(err, err_len, -ENOMEM, "out of memory");
+			return visor_errf(err, err_len, -ENOMEM, "out of memory");
 		rc = dump_header(btf_path, e->sum, mem, diag, err, err_len);
 		if (fclose(mem) && !rc)
-			rc = fe_err(err, err_len, -ENOMEM, "out of memory");
+			rc = visor_errf(err, err_len, -ENOMEM, "out of memory");
 		if (!rc)
 			rc = write_new(e->header, text, len, err, err_len);
 		free(text);
@@ -389,12 +389,12 @@ int fe_btf_prepare(const char *btf_path, bool need_pch, FILE *diag, struct fe_bt
 	 * spending seconds making their own copy. The lock is the directory's
 	 * and goes with the process, however it ends. */
 	if ((rc = fe_mkdirs(e->dir)))
-		return fe_err(err, err_len, rc, "%s: %s", e->dir, strerror(-rc));
+		return visor_errf(err, err_len, rc, "%s: %s", e->dir, strerror(-rc));
 	int lock = open(e->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lock >= 0 && flock(lock, LOCK_EX)) {
 		rc = -errno; /* EINTR: a signal; the caller is stopping */
 		close(lock);
-		return fe_err(err, err_len, rc, "waiting for %s: %s", e->dir, strerror(-rc));
+		return visor_errf(err, err_len, rc, "waiting for %s: %s", e->dir, strerror(-rc));
 	}
 	rc = prepare_locked(btf_path, need_pch, diag, e, &made, err, err_len);
 	if (lock >= 0)
@@ -408,12 +408,12 @@ int visor_btf_header(const char *btf_path, char **header_path, char *err, size_t
 {
 	struct fe_btf_entry *e = malloc(sizeof(*e));
 	if (!e)
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	int rc = fe_btf_prepare(btf_path, true, NULL, e, err, err_len);
 	if (!rc) {
 		*header_path = strdup(e->header);
 		if (!*header_path)
-			rc = fe_err(err, err_len, -ENOMEM, "out of memory");
+			rc = visor_errf(err, err_len, -ENOMEM, "out of memory");
 	}
 	free(e);
 	return rc;
@@ -423,7 +423,7 @@ int visor_btf_dump(const char *btf_path, FILE *out, char *err, size_t err_len)
 {
 	struct fe_btf_entry *e = malloc(sizeof(*e));
 	if (!e)
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	int rc = fe_btf_prepare(btf_path, false, NULL, e, err, err_len);
 	if (rc) {
 		free(e);
@@ -432,13 +432,13 @@ int visor_btf_dump(const char *btf_path, FILE *out, char *err, size_t err_len)
 	size_t len;
 	char *text = fe_read_file(e->header, &len);
 	if (!text) {
-		rc = fe_err(err, err_len, -errno, "%s: %s", e->header, strerror(errno));
+		rc = visor_errf(err, err_len, -errno, "%s: %s", e->header, strerror(errno));
 		free(e);
 		return rc;
 	}
 	free(e);
 	if (fwrite(text, 1, len, out) != len || fflush(out))
-		rc = fe_err(err, err_len, -EIO, "writing vmlinux.h failed: %s", strerror(errno));
+		rc = visor_errf(err, err_len, -EIO, "writing vmlinux.h failed: %s", strerror(errno));
 	free(text);
 	return rc;
 }

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +15,6 @@
 #include <unistd.h>
 
 #include "pipeline.h"
-
-int fe_err(char *err, size_t err_len, int rc, const char *fmt, ...)
-{
-	if (err && err_len) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 double fe_now(void)
 {
@@ -168,7 +156,7 @@ int fe_cache_dir(char *buf, size_t len, char *err, size_t err_len)
 	else
 		chosen = false, buf[0] = '\0';
 	if (n < 0 || (size_t)n >= len)
-		return fe_err(err, err_len, -ENAMETOOLONG, "cache directory path too long");
+		return visor_errf(err, err_len, -ENAMETOOLONG, "cache directory path too long");
 	rc = buf[0] ? fe_mkdirs(buf) : -ENOENT;
 	if (rc && !chosen) {
 		/* A HOME that is not ours to write (nobody's /nonexistent, root's
@@ -177,7 +165,7 @@ int fe_cache_dir(char *buf, size_t len, char *err, size_t err_len)
 		snprintf(home_dir, sizeof(home_dir), "%s", buf);
 		rc = tmp_cache_dir(buf, len);
 		if (rc)
-			return fe_err(err, err_len, rc,
+			return visor_errf(err, err_len, rc,
 				      "cache directory: %s, and %s: %s (set VISOR_CACHE_DIR)",
 				      home_dir[0] ? "$HOME/.cache/visor unusable" : "no $HOME", buf,
 				      rc == -EPERM ? "not a directory of this user only"
@@ -185,14 +173,14 @@ int fe_cache_dir(char *buf, size_t len, char *err, size_t err_len)
 		return 0;
 	}
 	if (rc)
-		return fe_err(err, err_len, rc, "cache directory %s: %s (set VISOR_CACHE_DIR)", buf,
+		return visor_errf(err, err_len, rc, "cache directory %s: %s (set VISOR_CACHE_DIR)", buf,
 			      strerror(-rc));
 	/* Absolute: the paths made from it are handed to other processes (a
 	 * compile server runs in another directory) and to API callers. */
 	char real[PATH_MAX];
 	if (buf[0] != '/' && realpath(buf, real)) {
 		if (strlen(real) >= len)
-			return fe_err(err, err_len, -ENAMETOOLONG, "cache directory path too long");
+			return visor_errf(err, err_len, -ENAMETOOLONG, "cache directory path too long");
 		memcpy(buf, real, strlen(real) + 1);
 	}
 	return 0;
@@ -236,7 +224,7 @@ int fe_write_atomic(const char *path, const void *data, size_t len, char *err, s
 	fe_tmp_name(path, tmp, sizeof(tmp));
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0) /* the destination's name: the temporary one means nothing to the user */
-		return fe_err(err, err_len, -errno, "%s: %s", path, strerror(errno));
+		return visor_errf(err, err_len, -errno, "%s: %s", path, strerror(errno));
 	const char *p = data;
 	size_t left = len;
 	while (left) {
@@ -247,7 +235,7 @@ int fe_write_atomic(const char *path, const void *data, size_t len, char *err, s
 			int rc = w < 0 ? -errno : -EIO;
 			close(fd);
 			unlink(tmp);
-			return fe_err(err, err_len, rc, "%s: %s", path, strerror(-rc));
+			return visor_errf(err, err_len, rc, "%s: %s", path, strerror(-rc));
 		}
 		p += w;
 		left -= (size_t)w;
@@ -255,7 +243,7 @@ int fe_write_atomic(const char *path, const void *data, size_t len, char *err, s
 	if (close(fd) || rename(tmp, path)) {
 		int rc = -errno;
 		unlink(tmp);
-		return fe_err(err, err_len, rc, "%s: %s", path, strerror(-rc));
+		return visor_errf(err, err_len, rc, "%s: %s", path, strerror(-rc));
 	}
 	return 0;
 }
@@ -326,7 +314,7 @@ int fe_object_check(const char *path, char *err, size_t err_len)
 	size_t len;
 	char *data = fe_read_file(path, &len);
 	if (!data)
-		return fe_err(err, err_len, -errno, "%s: %s", path, strerror(errno));
+		return visor_errf(err, err_len, -errno, "%s: %s", path, strerror(errno));
 	const char *why = NULL;
 	Elf64_Ehdr eh;
 	if (len < sizeof(eh)) {
@@ -348,5 +336,5 @@ int fe_object_check(const char *path, char *err, size_t err_len)
 			why = "a section lies past the end of the file";
 	}
 	free(data);
-	return why ? fe_err(err, err_len, -ENOEXEC, "%s: %s", path, why) : 0;
+	return why ? visor_errf(err, err_len, -ENOEXEC, "%s: %s", path, why) : 0;
 }

@@ -76,11 +76,11 @@ int fe_clang_start(const char *const *args, size_t nargs, bool with_stdin,
 	p->in_fd = p->err_fd = -1;
 	const char *clang = fe_clang_path();
 	if (!clang)
-		return fe_err(err, err_len, -ENOEXEC, "clang-19 not found: apt-get install clang-19");
+		return visor_errf(err, err_len, -ENOEXEC, "clang-19 not found: apt-get install clang-19");
 
 	char **argv = calloc(nargs + 2, sizeof(*argv));
 	if (!argv)
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	argv[0] = (char *)clang;
 	for (size_t i = 1; i < nargs; i++)
 		argv[i] = (char *)args[i];
@@ -90,14 +90,14 @@ int fe_clang_start(const char *const *args, size_t nargs, bool with_stdin,
 	int errp[2], inp[2] = {-1, -1};
 	if (pipe2(errp, O_CLOEXEC)) {
 		free(argv);
-		return fe_err(err, err_len, -errno, "pipe: %s", strerror(errno));
+		return visor_errf(err, err_len, -errno, "pipe: %s", strerror(errno));
 	}
 	if (with_stdin && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inp)) {
 		int e = errno;
 		close(errp[0]);
 		close(errp[1]);
 		free(argv);
-		return fe_err(err, err_len, -e, "socketpair: %s", strerror(e));
+		return visor_errf(err, err_len, -e, "socketpair: %s", strerror(e));
 	}
 	/* fork + exec rather than posix_spawn: the child asks to get SIGTERM
 	 * when its parent dies, so a caller killed mid-compile does not leave
@@ -115,7 +115,7 @@ int fe_clang_start(const char *const *args, size_t nargs, bool with_stdin,
 			close(inp[1]);
 		}
 		free(argv);
-		return fe_err(err, err_len, -e, "pipe: %s", strerror(e));
+		return visor_errf(err, err_len, -e, "pipe: %s", strerror(e));
 	}
 	pid_t parent = getpid();
 	p->t0 = fe_now();
@@ -162,10 +162,10 @@ int fe_clang_start(const char *const *args, size_t nargs, bool with_stdin,
 			close(inp[0]);
 		p->pid = -1;
 		if (rc == ENOENT || rc == EACCES)
-			return fe_err(err, err_len, -ENOEXEC,
+			return visor_errf(err, err_len, -ENOEXEC,
 				      "clang-19 not found: apt-get install clang-19 (%s: %s)", clang,
 				      strerror(rc));
-		return fe_err(err, err_len, -rc, "cannot run %s: %s", clang, strerror(rc));
+		return visor_errf(err, err_len, -rc, "cannot run %s: %s", clang, strerror(rc));
 	}
 	__atomic_fetch_add(&fe_clang_runs, 1, __ATOMIC_RELAXED);
 	p->err_fd = errp[0];
@@ -244,7 +244,7 @@ int fe_clang_finish(struct fe_clang_proc *p, const char *input, size_t len,
 		if (errno != EINTR) {
 			free(text);
 			p->pid = -1;
-			return fe_err(err, err_len, -errno, "wait4: %s", strerror(errno));
+			return visor_errf(err, err_len, -errno, "wait4: %s", strerror(errno));
 		}
 	}
 	p->pid = -1;
@@ -254,7 +254,7 @@ int fe_clang_finish(struct fe_clang_proc *p, const char *input, size_t len,
 	res->maxrss_kb = ru.ru_maxrss;
 	res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (!text)
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	text[n] = '\0';
 	res->stderr_text = text;
 	return 0;

@@ -63,7 +63,7 @@ static int cache_file(const char *name, char *buf, size_t len, char *err, size_t
 		return rc;
 	if ((size_t)snprintf(buf, len, "%s/%s", dir, name) >= len ||
 	    strlen(buf) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-		return fe_err(err, err_len, -ENAMETOOLONG,
+		return visor_errf(err, err_len, -ENAMETOOLONG,
 			      "%s/%s: too long for a socket path (set VISOR_CACHE_DIR)", dir, name);
 	return 0;
 }
@@ -292,7 +292,7 @@ int fe_server_compile(const char *sock_path, const struct fe_server_job *job,
 	 * minutes is broken, and the caller compiles by itself. */
 	int fd = connect_server(sock_path, 120);
 	if (fd < 0)
-		return fe_err(err, err_len, fd, "no compile server at %s: %s", sock_path,
+		return visor_errf(err, err_len, fd, "no compile server at %s: %s", sock_path,
 			      strerror(-fd));
 	struct request rq = {
 		.magic = SERVER_MAGIC,
@@ -308,7 +308,7 @@ int fe_server_compile(const char *sock_path, const struct fe_server_job *job,
 	char cwd[PATH_MAX];
 	if (!getcwd(cwd, sizeof(cwd))) {
 		close(fd);
-		return fe_err(err, err_len, -errno, "getcwd: %s", strerror(errno));
+		return visor_errf(err, err_len, -errno, "getcwd: %s", strerror(errno));
 	}
 	int rc = send_all(fd, &rq, sizeof(rq));
 	if (!rc)
@@ -342,7 +342,7 @@ int fe_server_compile(const char *sock_path, const struct fe_server_job *job,
 		rc = -EPROTO;
 	if (!rc && h.status) {
 		close(fd);
-		return fe_err(err, err_len, h.status, "the compile server refused: %s",
+		return visor_errf(err, err_len, h.status, "the compile server refused: %s",
 			      h.status == -ESTALE ? "it runs other code than this visor"
 						  : strerror(-h.status));
 	}
@@ -357,7 +357,7 @@ int fe_server_compile(const char *sock_path, const struct fe_server_job *job,
 	close(fd);
 	if (rc) {
 		fe_server_answer_free(ans);
-		return fe_err(err, err_len, rc, "the compile server's answer: %s", strerror(-rc));
+		return visor_errf(err, err_len, rc, "the compile server's answer: %s", strerror(-rc));
 	}
 	ans->rewrite_rc = h.rewrite_rc;
 	ans->rw.nerrors = h.nerrors;
@@ -379,7 +379,7 @@ static int server_call(uint32_t op, char *info, size_t info_len, char *err, size
 		return rc;
 	int fd = connect_server(sock, 5);
 	if (fd < 0)
-		return fe_err(err, err_len, fd, "no compile server at %s", sock);
+		return visor_errf(err, err_len, fd, "no compile server at %s", sock);
 	struct request rq = {.magic = SERVER_MAGIC, .op = op};
 	struct answer_head h;
 	char *line = NULL;
@@ -395,7 +395,7 @@ static int server_call(uint32_t op, char *info, size_t info_len, char *err, size
 	close(fd);
 	if (rc) {
 		free(line);
-		return fe_err(err, err_len, rc, "the compile server at %s: %s", sock, strerror(-rc));
+		return visor_errf(err, err_len, rc, "the compile server at %s: %s", sock, strerror(-rc));
 	}
 	if (info)
 		snprintf(info, info_len, "%s", line);
@@ -710,22 +710,22 @@ static int server_load(struct server *s, char *err, size_t err_len)
 {
 	const char *cl = fe_clang_path();
 	if (!cl || !realpath(cl, s->clang))
-		return fe_err(err, err_len, -ENOEXEC, "clang-19 not found: apt-get install clang-19");
+		return visor_errf(err, err_len, -ENOEXEC, "clang-19 not found: apt-get install clang-19");
 	const char *mod = fe_clang_module_path();
 	if (!mod)
-		return fe_err(err, err_len, -ENOENT,
+		return visor_errf(err, err_len, -ENOENT,
 			      "libvisor-clang.so not found (built with clang++-19 and llvm-19-dev; or set VISOR_CLANG_MODULE)");
 	snprintf(s->module, sizeof(s->module), "%s", mod);
 	if (stat(s->module, &s->module_st) || stat(s->clang, &s->clang_st))
-		return fe_err(err, err_len, -errno, "%s: %s", mod, strerror(errno));
+		return visor_errf(err, err_len, -errno, "%s: %s", mod, strerror(errno));
 	void *h = dlopen(mod, RTLD_NOW | RTLD_LOCAL);
 	if (!h)
-		return fe_err(err, err_len, -ENOEXEC, "%s", dlerror());
+		return visor_errf(err, err_len, -ENOEXEC, "%s", dlerror());
 	visor_clang_inprocess_init_fn init =
 		(visor_clang_inprocess_init_fn)dlsym(h, "visor_clang_inprocess_init");
 	s->compile = (visor_clang_inprocess_compile_fn)dlsym(h, "visor_clang_inprocess_compile");
 	if (!init || !s->compile || init() != VISOR_CLANG_INPROCESS_ABI)
-		return fe_err(err, err_len, -ENOEXEC, "%s: not visor's clang module of this version",
+		return visor_errf(err, err_len, -ENOEXEC, "%s: not visor's clang module of this version",
 			      mod);
 	/* libclang for the rewriter, loaded once here rather than per compile. */
 	return visor_clang_load(err, err_len) ? 0 : -ENOEXEC;
@@ -735,7 +735,7 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 {
 	struct server *s = calloc(1, sizeof(*s));
 	if (!s)
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	s->lfd = -1;
 	int lock_fd = -1, rc;
 	char lock[PATH_MAX];
@@ -744,11 +744,11 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 		goto out;
 	lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock_fd < 0) {
-		rc = fe_err(err, err_len, -errno, "%s: %s", lock, strerror(errno));
+		rc = visor_errf(err, err_len, -errno, "%s: %s", lock, strerror(errno));
 		goto out;
 	}
 	if (flock(lock_fd, LOCK_EX | LOCK_NB)) {
-		rc = fe_err(err, err_len, -EEXIST, "a compile server already runs for %s", s->sock);
+		rc = visor_errf(err, err_len, -EEXIST, "a compile server already runs for %s", s->sock);
 		goto out;
 	}
 	/* Its pid, for status and stop while both spares are busy. */
@@ -756,7 +756,7 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 	char pid_text[32];
 	int pid_len = snprintf(pid_text, sizeof(pid_text), "%d\n", (int)s->pid);
 	if (ftruncate(lock_fd, 0) || pwrite(lock_fd, pid_text, (size_t)pid_len, 0) != pid_len) {
-		rc = fe_err(err, err_len, -EIO, "%s: %s", lock, strerror(errno));
+		rc = visor_errf(err, err_len, -EIO, "%s: %s", lock, strerror(errno));
 		goto out;
 	}
 	/* The log (stderr, opened for appending by the starter) is this
@@ -771,16 +771,16 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (s->served == MAP_FAILED) {
 		s->served = NULL;
-		rc = fe_err(err, err_len, -errno, "mmap: %s", strerror(errno));
+		rc = visor_errf(err, err_len, -errno, "mmap: %s", strerror(errno));
 		goto out;
 	}
 	fe_pipeline_identity(s->identity);
 	if (!fe_self_binary(s->bin) || stat(s->bin, &s->bin_st)) {
-		rc = fe_err(err, err_len, -ENOENT, "cannot find visor's own binary");
+		rc = visor_errf(err, err_len, -ENOENT, "cannot find visor's own binary");
 		goto out;
 	}
 	if (pipe2(child_pipe, O_CLOEXEC | O_NONBLOCK)) {
-		rc = fe_err(err, err_len, -errno, "pipe: %s", strerror(errno));
+		rc = visor_errf(err, err_len, -errno, "pipe: %s", strerror(errno));
 		goto out;
 	}
 	/* Holding the lock: a socket file left here is a dead server's. */
@@ -792,7 +792,7 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len)
 	int brc = s->lfd < 0 ? -1 : bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (s->lfd < 0 || brc || listen(s->lfd, 64) || stat(s->sock, &s->sock_st)) {
-		rc = fe_err(err, err_len, -errno, "%s: %s", s->sock, strerror(errno));
+		rc = visor_errf(err, err_len, -errno, "%s: %s", s->sock, strerror(errno));
 		goto out;
 	}
 	struct sigaction sa_stop = {.sa_handler = on_stop_signal};
@@ -952,7 +952,7 @@ int visor_compile_server_stop(char *err, size_t err_len)
 	}
 	if (fd >= 0)
 		close(fd);
-	return fd < 0 ? 0 : fe_err(err, err_len, -ETIMEDOUT, "the compile server did not stop");
+	return fd < 0 ? 0 : visor_errf(err, err_len, -ETIMEDOUT, "the compile server did not stop");
 }
 
 extern char **environ;
@@ -968,15 +968,15 @@ int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, 
 	if (rc)
 		return rc;
 	if (!(idle_s > 0))
-		return fe_err(err, err_len, -EINVAL, "idle time %g: want seconds > 0", idle_s);
+		return visor_errf(err, err_len, -EINVAL, "idle time %g: want seconds > 0", idle_s);
 	if (!fe_clang_module_path())
-		return fe_err(err, err_len, -ENOENT,
+		return visor_errf(err, err_len, -ENOENT,
 			      "libvisor-clang.so not found (built with clang++-19 and llvm-19-dev; or set VISOR_CLANG_MODULE)");
 	char exe[PATH_MAX];
 	if (!visor_exe) {
 		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 		if (n <= 0)
-			return fe_err(err, err_len, -errno, "/proc/self/exe: %s", strerror(errno));
+			return visor_errf(err, err_len, -errno, "/proc/self/exe: %s", strerror(errno));
 		exe[n] = '\0';
 		visor_exe = exe;
 	}
@@ -994,7 +994,7 @@ int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, 
 	if (!envp || !cache_var) {
 		free(envp);
 		free(cache_var);
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	}
 	size_t k = 0;
 	for (size_t i = 0; i < nenv; i++)
@@ -1008,7 +1008,7 @@ int visor_compile_server_start(const char *visor_exe, double idle_s, char *err, 
 	 * lend their descriptors to a process that outlives it. */
 	pid_t pid = fork();
 	if (pid < 0) {
-		rc = fe_err(err, err_len, -errno, "fork: %s", strerror(errno));
+		rc = visor_errf(err, err_len, -errno, "fork: %s", strerror(errno));
 		free(envp);
 		free(cache_var);
 		return rc;

@@ -296,7 +296,7 @@ static int make_stubs(const char *text, const char *incdir, const char *stubdir,
 		snprintf(parent, sizeof(parent), "%s", path);
 		int rc = fe_mkdirs(dirname(parent));
 		if (rc)
-			return fe_err(err, err_len, rc, "%s: %s", parent, strerror(-rc));
+			return visor_errf(err, err_len, rc, "%s: %s", parent, strerror(-rc));
 		char body[400];
 		int n = snprintf(body, sizeof(body),
 				 "/* <%s>: an empty stub made by visor. Kernel types come from "
@@ -369,7 +369,7 @@ int fe_rewrite_isolated(const struct fe_rewrite_opts *ro, int close_fd,
 		memset(use, 0, sizeof(*use));
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC))
-		return fe_err(err, err_len, -errno, "pipe: %s", strerror(errno));
+		return visor_errf(err, err_len, -errno, "pipe: %s", strerror(errno));
 	double t0 = fe_now();
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -377,7 +377,7 @@ int fe_rewrite_isolated(const struct fe_rewrite_opts *ro, int close_fd,
 		int e = errno;
 		close(fds[0]);
 		close(fds[1]);
-		return fe_err(err, err_len, -e, "fork: %s", strerror(e));
+		return visor_errf(err, err_len, -e, "fork: %s", strerror(e));
 	}
 	if (pid == 0) {
 		/* A caller killed mid-compile (Ctrl-C, SIGKILL) takes its
@@ -408,20 +408,20 @@ int fe_rewrite_isolated(const struct fe_rewrite_opts *ro, int close_fd,
 		use->maxrss_kb = ru.ru_maxrss;
 	}
 	if (!buf && read_errno == ENOMEM)
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	if (!buf)
-		return fe_err(err, err_len, -EIO, "reading the rewriter's answer: %s",
+		return visor_errf(err, err_len, -EIO, "reading the rewriter's answer: %s",
 			      strerror(read_errno));
 	if (WIFSIGNALED(status)) {
 		free(buf);
-		return fe_err(err, err_len, -EIO, "the rewriter crashed (signal %d, %s)",
+		return visor_errf(err, err_len, -EIO, "the rewriter crashed (signal %d, %s)",
 			      WTERMSIG(status), strsignal(WTERMSIG(status)));
 	}
 	struct child_msg m;
 	if (len < sizeof(m) || (memcpy(&m, buf, sizeof(m)), 0) ||
 	    sizeof(m) + m.text_len + m.diags_len + m.err_len != len) {
 		free(buf);
-		return fe_err(err, err_len, -EIO, "the rewriter exited (status %d) without an answer",
+		return visor_errf(err, err_len, -EIO, "the rewriter exited (status %d) without an answer",
 			      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	}
 	const char *text = buf + sizeof(m), *diags = text + m.text_len,
@@ -438,7 +438,7 @@ int fe_rewrite_isolated(const struct fe_rewrite_opts *ro, int close_fd,
 	free(buf);
 	if (!res->diags || (m.rc == 0 && m.nerrors == 0 && !res->text)) {
 		fe_rewrite_result_free(res);
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	}
 	return m.rc;
 }
@@ -472,7 +472,7 @@ static int rewrite_apply(int rc, struct fe_rewrite_result *res, FILE *diag,
 	if ((rc == -EIO && strstr(err, "(error 4)")) || (res->diags && pch_trouble(res->diags))) {
 		out->stale_pch = true;
 		fe_rewrite_result_free(res);
-		return fe_err(err, err_len, -EIO, "the precompiled header is unreadable");
+		return visor_errf(err, err_len, -EIO, "the precompiled header is unreadable");
 	}
 	if (res->diags && res->diags[0] && diag) {
 		size_t n = strlen(res->diags);
@@ -484,9 +484,9 @@ static int rewrite_apply(int rc, struct fe_rewrite_result *res, FILE *diag,
 		rc = -EINVAL;
 	if (rc == -EINVAL) {
 		int n = res->nerrors > 0 ? res->nerrors : 1;
-		rc = fe_err(err, err_len, -EINVAL, "%d error%s", n, n == 1 ? "" : "s");
+		rc = visor_errf(err, err_len, -EINVAL, "%d error%s", n, n == 1 ? "" : "s");
 	} else if (rc && !err[0]) {
-		rc = fe_err(err, err_len, rc, "the rewriter failed");
+		rc = visor_errf(err, err_len, rc, "the rewriter failed");
 	} else if (rc == 0) {
 		out->text = res->text;
 		out->len = res->len;
@@ -541,7 +541,7 @@ static int build_args(struct compile *c, const struct fe_btf_entry *e, struct ar
 	snprintf(stubdir, sizeof(stubdir), "%s/stubs", c->cache);
 	int rc = fe_mkdirs(stubdir);
 	if (rc)
-		return fe_err(err, err_len, rc, "%s: %s", stubdir, strerror(-rc));
+		return visor_errf(err, err_len, rc, "%s: %s", stubdir, strerror(-rc));
 	if ((rc = make_stubs(c->text, incdir, stubdir, err, err_len)))
 		return rc;
 
@@ -570,7 +570,7 @@ static int build_args(struct compile *c, const struct fe_btf_entry *e, struct ar
 	struct fe_tracepoint_ref *refs = NULL;
 	int nrefs = fe_tracepoints_scan(c->text, &refs);
 	if (nrefs < 0)
-		return fe_err(err, err_len, nrefs, "out of memory");
+		return visor_errf(err, err_len, nrefs, "out of memory");
 	int nerr = 0;
 	for (int i = 0; i < nrefs; i++) {
 		char tpdir[PATH_MAX], hdr[PATH_MAX + 300], msg[600];
@@ -586,7 +586,7 @@ static int build_args(struct compile *c, const struct fe_btf_entry *e, struct ar
 			nerr++;
 		} else if (rc) {
 			free(refs);
-			return fe_err(err, err_len, rc, "%s", msg);
+			return visor_errf(err, err_len, rc, "%s", msg);
 		} else {
 			arg_add(a, "-include");
 			arg_add(a, hdr);
@@ -594,11 +594,11 @@ static int build_args(struct compile *c, const struct fe_btf_entry *e, struct ar
 	}
 	free(refs);
 	if (nerr)
-		return fe_err(err, err_len, -EINVAL, "%d error%s", nerr, nerr == 1 ? "" : "s");
+		return visor_errf(err, err_len, -EINVAL, "%d error%s", nerr, nerr == 1 ? "" : "s");
 
 	for (size_t i = 0; i < c->o->ncflags; i++)
 		arg_add(a, c->o->cflags[i]);
-	return a->oom ? fe_err(err, err_len, -ENOMEM, "out of memory") : 0;
+	return a->oom ? visor_errf(err, err_len, -ENOMEM, "out of memory") : 0;
 }
 
 /* clang-19 on the rewritten text, read from its stdin, into a temporary
@@ -639,7 +639,7 @@ static int start_compiler(struct compile *c, struct args *a, struct compiler *cc
 {
 	fe_tmp_name(c->obj, cc->tmpobj, sizeof(cc->tmpobj));
 	size_t base = add_output_args(a, cc->tmpobj);
-	int rc = a->oom ? fe_err(err, err_len, -ENOMEM, "out of memory") : 0;
+	int rc = a->oom ? visor_errf(err, err_len, -ENOMEM, "out of memory") : 0;
 	if (!rc)
 		rc = fe_clang_start((const char *const *)a->v, a->n, true, &cc->proc, err, err_len);
 	drop_args(a, base);
@@ -756,14 +756,14 @@ static int compiler_apply(struct compile *c, const char *tmpobj, struct fe_clang
 		if (pch_trouble(r->stderr_text)) {
 			*stale_pch = true;
 			fe_clang_result_free(r);
-			return fe_err(err, err_len, -EIO, "the precompiled header is stale");
+			return visor_errf(err, err_len, -EIO, "the precompiled header is stale");
 		}
 		show_compiler_diags(c, text, len, r->stderr_text);
 		int ne = count_errors(r->stderr_text);
 		if (ne == 0)
-			rc = fe_err(err, err_len, -EIO, "clang-19 failed (status %d)", r->status);
+			rc = visor_errf(err, err_len, -EIO, "clang-19 failed (status %d)", r->status);
 		else
-			rc = fe_err(err, err_len, -EINVAL, "%d error%s", ne, ne == 1 ? "" : "s");
+			rc = visor_errf(err, err_len, -EINVAL, "%d error%s", ne, ne == 1 ? "" : "s");
 		fe_clang_result_free(r);
 		return rc;
 	}
@@ -773,13 +773,13 @@ static int compiler_apply(struct compile *c, const char *tmpobj, struct fe_clang
 	char why[PATH_MAX + 128];
 	if (fe_object_check(tmpobj, why, sizeof(why))) {
 		unlink(tmpobj);
-		return fe_err(err, err_len, -EIO, "%s exited 0 but wrote no usable object (%s)",
+		return visor_errf(err, err_len, -EIO, "%s exited 0 but wrote no usable object (%s)",
 			      fe_clang_path(), why);
 	}
 	if (rename(tmpobj, c->obj)) {
 		rc = -errno;
 		unlink(tmpobj);
-		return fe_err(err, err_len, rc, "%s: %s", c->obj, strerror(-rc));
+		return visor_errf(err, err_len, rc, "%s: %s", c->obj, strerror(-rc));
 	}
 	return 0;
 }
@@ -791,7 +791,7 @@ static int finish_compiler(struct compile *c, struct compiler *cc, const char *t
 	char *input = fe_compiler_input(c->path, text, len, &n);
 	if (!input) {
 		abort_compiler(cc);
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	}
 	struct fe_clang_result r = {0};
 	int rc = fe_clang_finish(&cc->proc, input, n, &r, err, err_len);
@@ -810,7 +810,7 @@ int fe_warm_up_args(char ***argv, size_t *argc, char *err, size_t err_len)
 	struct compile *c = calloc(1, sizeof(*c));
 	struct fe_btf_entry *e = malloc(sizeof(*e));
 	struct args a = {0};
-	int rc = c && e ? 0 : fe_err(err, err_len, -ENOMEM, "out of memory");
+	int rc = c && e ? 0 : visor_errf(err, err_len, -ENOMEM, "out of memory");
 	if (!rc) {
 		c->o = &o;
 		c->diag = stderr;
@@ -865,7 +865,7 @@ static bool pch_flag_conflict(const struct args *a, char *err, size_t err_len)
 	if (conflict) {
 		e += 7;
 		const char *nl = strchr(e, '\n');
-		fe_err(err, err_len, -EINVAL,
+		visor_errf(err, err_len, -EINVAL,
 		       "the compiler flags contradict visor's precompiled kernel header: %.*s",
 		       (int)(nl ? nl - e : (ptrdiff_t)strlen(e)), e);
 	}
@@ -921,7 +921,7 @@ static int compile_by_server(struct compile *c, struct args *a, char *err, size_
 	drop_args(a, base);
 	if (rc == -EINTR) { /* Ctrl-C: the user's, not the server's failure */
 		unlink(tmpobj);
-		return fe_err(err, err_len, -EINTR, "interrupted");
+		return visor_errf(err, err_len, -EINTR, "interrupted");
 	}
 	if (rc) {
 		unlink(tmpobj);
@@ -984,7 +984,7 @@ static int compile_miss(struct compile *c, char *err, size_t err_len)
 	struct rewrite_out rw = {0};
 	struct compiler cc;
 	if (!e)
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	bool retried = false;
 	int rc;
 again:
@@ -1084,12 +1084,12 @@ static int compile_cached(const struct visor_compile_opts *o, char *obj_path, si
 			  char *err, size_t err_len)
 {
 	if (!o || o->sz < sizeof(size_t))
-		return fe_err(err, err_len, -EINVAL, "visor_compile: opts missing or sz not set");
+		return visor_errf(err, err_len, -EINVAL, "visor_compile: opts missing or sz not set");
 	if (!o->text && !o->path)
-		return fe_err(err, err_len, -EINVAL, "visor_compile: neither text nor path given");
+		return visor_errf(err, err_len, -EINVAL, "visor_compile: neither text nor path given");
 	for (size_t i = 0; i < o->ncflags; i++) {
 		if (!o->cflags || !o->cflags[i])
-			return fe_err(err, err_len, -EINVAL, "visor_compile: cflags[%zu] is NULL", i);
+			return visor_errf(err, err_len, -EINVAL, "visor_compile: cflags[%zu] is NULL", i);
 		/* "-DX" and "-I DIR" pass; an argument of a flag is not a flag */
 		bool is_arg = i > 0 && (!strcmp(o->cflags[i - 1], "-I") ||
 					!strcmp(o->cflags[i - 1], "-D") ||
@@ -1097,13 +1097,13 @@ static int compile_cached(const struct visor_compile_opts *o, char *obj_path, si
 					!strcmp(o->cflags[i - 1], "-include") ||
 					!strcmp(o->cflags[i - 1], "-isystem"));
 		if (!is_arg && output_flag(o->cflags[i]))
-			return fe_err(err, err_len, -EINVAL,
+			return visor_errf(err, err_len, -EINVAL,
 				      "compiler flag '%s' is not allowed: visor decides the input language and what clang writes (use -D, -U, -I, -W..., -f... flags)",
 				      o->cflags[i]);
 	}
 	struct compile *c = calloc(1, sizeof(*c));
 	if (!c)
-		return fe_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	c->o = o;
 	c->diag = o->diag ? o->diag : stderr;
 	c->path = o->path ? o->path : "<text>";
@@ -1112,11 +1112,11 @@ static int compile_cached(const struct visor_compile_opts *o, char *obj_path, si
 		c->len = strlen(o->text);
 		c->text = strdup(o->text);
 		if (!c->text)
-			rc = fe_err(err, err_len, -ENOMEM, "out of memory");
+			rc = visor_errf(err, err_len, -ENOMEM, "out of memory");
 	} else {
 		c->text = fe_read_file(o->path, &c->len);
 		if (!c->text)
-			rc = fe_err(err, err_len, -errno, "%s: %s", o->path, strerror(errno));
+			rc = visor_errf(err, err_len, -errno, "%s: %s", o->path, strerror(errno));
 	}
 	const char *nul = rc ? NULL : memchr(c->text, '\0', c->len);
 	if (nul) {
@@ -1128,7 +1128,7 @@ static int compile_cached(const struct visor_compile_opts *o, char *obj_path, si
 				line++, col = 0;
 		fprintf(c->diag, "%s:%u:%u: error: a NUL byte: this is not C source text (a binary file?)\n",
 			c->path, line, col);
-		rc = fe_err(err, err_len, -EINVAL, "1 error");
+		rc = visor_errf(err, err_len, -EINVAL, "1 error");
 	}
 	if (!rc)
 		rc = fe_cache_dir(c->cache, sizeof(c->cache), err, err_len);
@@ -1156,7 +1156,7 @@ static int compile_cached(const struct visor_compile_opts *o, char *obj_path, si
 	char objdir[PATH_MAX + 8];
 	snprintf(objdir, sizeof(objdir), "%s/obj", c->cache);
 	if ((rc = fe_mkdirs(objdir))) {
-		rc = fe_err(err, err_len, rc, "%s: %s", objdir, strerror(-rc));
+		rc = visor_errf(err, err_len, rc, "%s: %s", objdir, strerror(-rc));
 		goto out;
 	}
 	snprintf(c->obj, sizeof(c->obj), "%s/%s.o", objdir, c->key);
@@ -1192,14 +1192,14 @@ int visor_compile_cached(const struct visor_compile_opts *opts, char **obj_path,
 	if (rc)
 		return rc;
 	*obj_path = strdup(path);
-	return *obj_path ? 0 : fe_err(err, err_len, -ENOMEM, "out of memory");
+	return *obj_path ? 0 : visor_errf(err, err_len, -ENOMEM, "out of memory");
 }
 
 int visor_compile(const struct visor_compile_opts *opts, const char *out_path, char *err,
 		  size_t err_len)
 {
 	if (!out_path)
-		return fe_err(err, err_len, -EINVAL, "visor_compile: no output path");
+		return visor_errf(err, err_len, -EINVAL, "visor_compile: no output path");
 	char path[PATH_MAX + 64];
 	int rc = compile_cached(opts, path, sizeof(path), err, err_len);
 	if (rc)
@@ -1207,7 +1207,7 @@ int visor_compile(const struct visor_compile_opts *opts, const char *out_path, c
 	size_t len;
 	char *data = fe_read_file(path, &len);
 	if (!data)
-		return fe_err(err, err_len, -errno, "%s: %s", path, strerror(errno));
+		return visor_errf(err, err_len, -errno, "%s: %s", path, strerror(errno));
 	rc = fe_write_atomic(out_path, data, len, err, err_len);
 	free(data);
 	return rc;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../common/errf.h"
 #include "frontend_internal.h"
 
 /* ---- Content hashes (cache.c) ---------------------------------------------
@@ -56,9 +57,6 @@ bool fe_file_exists(const char *path);
  * mid-copy, a hand edit) fails this and is compiled again rather than
  * loaded as garbage. 0, or -errno with the reason in err. */
 int fe_object_check(const char *path, char *err, size_t err_len);
-/* Formats into an err buffer (may be NULL); returns rc. */
-int fe_err(char *err, size_t err_len, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 double fe_now(void);
 
 /* ---- clang-19 as a subprocess (clang_run.c) ------------------------------ */

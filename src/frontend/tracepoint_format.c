@@ -448,12 +448,12 @@ int fe_tracepoint_struct(const char *tracefs, const char *btf_path, const char *
 	char events[512];
 	snprintf(events, sizeof(events), "%s/events", dir);
 	if (!access(events, R_OK | X_OK))
-		return fe_err(err, err_len, -ENOENT, "no tracepoint %s/%s (see %s/%s)", category,
+		return visor_errf(err, err_len, -ENOENT, "no tracepoint %s/%s (see %s/%s)", category,
 			      event, events, category);
 	btf_path = fe_btf_path(btf_path);
 	if (!struct_from_btf(btf_path, category, event, text))
 		return 0;
-	return fe_err(err, err_len, -ENOENT,
+	return visor_errf(err, err_len, -ENOENT,
 		      "no tracepoint %s/%s (looked for %s/events/%s/%s/format and struct "
 		      "trace_event_raw_%s in %s)",
 		      category, event, dir, category, event, event, btf_path);

@@ -143,9 +143,9 @@ static int attach_fail(int rc, const char *what, char *err, size_t err_len)
 {
 	char hint[256];
 	if (rc == -EPERM || rc == -EACCES)
-		return kernel_err(err, err_len, rc, "%s",
+		return visor_errf(err, err_len, rc, "%s",
 				  kernel_privilege_hint(rc, what, hint, sizeof(hint)));
-	return kernel_err(err, err_len, rc, "%s: %s", what, kernel_strerror(-rc));
+	return visor_errf(err, err_len, rc, "%s: %s", what, kernel_strerror(-rc));
 }
 
 static int link_error(void)
@@ -163,7 +163,7 @@ static int attach_tracepoint(struct bpf_program *prog, const char *target,
 	char cat[128];
 	const char *slash = target ? strchr(target, '/') : NULL;
 	if (!slash || slash == target || !slash[1] || (size_t)(slash - target) >= sizeof(cat))
-		return kernel_err(err, err_len, -EINVAL,
+		return visor_errf(err, err_len, -EINVAL,
 				  "tracepoint '%s': expected category/name (e.g. "
 				  "syscalls/sys_enter_openat)",
 				  target ? target : "");
@@ -174,7 +174,7 @@ static int attach_tracepoint(struct bpf_program *prog, const char *target,
 	if (!l->link) {
 		int rc = link_error();
 		if (rc == -ENOENT)
-			return kernel_err(err, err_len, rc,
+			return visor_errf(err, err_len, rc,
 					  "no tracepoint %s (see %s/events)", target, TRACEFS_DIR);
 		char what[200];
 		snprintf(what, sizeof(what), "tracepoint %s", target);
@@ -188,12 +188,12 @@ static int attach_raw_tracepoint(struct bpf_program *prog, const char *target,
 				 struct visor_kernel_link *l, char *err, size_t err_len)
 {
 	if (!target || !*target)
-		return kernel_err(err, err_len, -EINVAL, "raw tracepoint: no name given");
+		return visor_errf(err, err_len, -EINVAL, "raw tracepoint: no name given");
 	l->link = bpf_program__attach_raw_tracepoint(prog, target);
 	if (!l->link) {
 		int rc = link_error();
 		if (rc == -ENOENT)
-			return kernel_err(err, err_len, rc, "no raw tracepoint %s", target);
+			return visor_errf(err, err_len, rc, "no raw tracepoint %s", target);
 		char what[200];
 		snprintf(what, sizeof(what), "raw tracepoint %s", target);
 		return attach_fail(rc, what, err, err_len);
@@ -211,7 +211,7 @@ static int attach_trace(struct bpf_program *prog, int kind, struct visor_kernel_
 	if (!l->link) {
 		int rc = link_error();
 		if (rc == -EPERM && strncmp(sec, "tp_btf", 6))
-			return kernel_err(err, err_len, rc,
+			return visor_errf(err, err_len, rc,
 					  "%s: this kernel refuses fentry/fexit/lsm attachments (EPERM: "
 					  "no BPF trampoline); use a tracepoint, raw_tp or tp_btf "
 					  "program instead",
@@ -249,11 +249,11 @@ static int attach_uprobe(struct bpf_program *prog, const char *bin, const char *
 			 bool retprobe, struct visor_kernel_link *l, char *err, size_t err_len)
 {
 	if (!bin || !*bin || !func || !*func)
-		return kernel_err(err, err_len, -EINVAL,
+		return visor_errf(err, err_len, -EINVAL,
 				  "uprobe: needs a binary and a function (uprobe/PATH:FUNC)");
 	char path[4096];
 	if (find_binary(bin, path, sizeof(path)))
-		return kernel_err(err, err_len, -ENOENT, "%s: no such binary", bin);
+		return visor_errf(err, err_len, -ENOENT, "%s: no such binary", bin);
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = retprobe, .func_name = func);
 	if (pid <= 0)
 		pid = -1;
@@ -263,7 +263,7 @@ static int attach_uprobe(struct bpf_program *prog, const char *bin, const char *
 		int rc = link_error();
 		/* The binary exists: what libbpf did not find is the symbol. */
 		if (rc == -ENOENT || rc == -ESRCH)
-			return kernel_err(err, err_len, -ENOENT, "symbol '%s' not found in %s", func,
+			return visor_errf(err, err_len, -ENOENT, "symbol '%s' not found in %s", func,
 					  path);
 		char what[300];
 		snprintf(what, sizeof(what), "%s %.200s:%.80s", retprobe ? "uretprobe" : "uprobe", path,
@@ -297,7 +297,7 @@ static int attach_kprobe(struct bpf_program *prog, const char *func, bool retpro
 {
 	const char *kind = retprobe ? "kretprobe" : "kprobe";
 	if (!func || !*func)
-		return kernel_err(err, err_len, -EINVAL, "%s: no function given", kind);
+		return visor_errf(err, err_len, -EINVAL, "%s: no function given", kind);
 	const char *sc = visor_kernel_syscall_of(func);
 	if (visor_kernel_has_kprobes() && bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE) {
 		LIBBPF_OPTS(bpf_kprobe_opts, ko, .retprobe = retprobe);
@@ -305,7 +305,7 @@ static int attach_kprobe(struct bpf_program *prog, const char *func, bool retpro
 		if (!l->link) {
 			int rc = link_error();
 			if (rc == -ENOENT)
-				return kernel_err(err, err_len, rc,
+				return visor_errf(err, err_len, rc,
 						  "%s %s: no such kernel function (see "
 						  "/proc/kallsyms)",
 						  kind, func);
@@ -318,14 +318,14 @@ static int attach_kprobe(struct bpf_program *prog, const char *func, bool retpro
 	}
 	char tp[200];
 	if (!sc)
-		return kernel_err(err, err_len, -EOPNOTSUPP,
+		return visor_errf(err, err_len, -EOPNOTSUPP,
 				  "kprobes are not available in this kernel: %s/%s cannot attach; "
 				  "use a tracepoint (see %s/events) or a uprobe",
 				  kind, func, TRACEFS_DIR);
 	snprintf(tp, sizeof(tp), "syscalls/sys_%s_%s", retprobe ? "exit" : "enter", sc);
 	if (bpf_program__type(prog) != BPF_PROG_TYPE_TRACEPOINT)
 		/* Loaded as a kprobe program, which no tracepoint event runs. */
-		return kernel_err(err, err_len, -EOPNOTSUPP,
+		return visor_errf(err, err_len, -EOPNOTSUPP,
 				  "kprobes are not available in this kernel: use tracepoint/%s", tp);
 	int rc = attach_tracepoint(prog, tp, l, note, note_len, err, err_len);
 	if (rc)
@@ -388,11 +388,11 @@ static int attach_perf(struct bpf_program *prog, uint64_t freq, int pid,
 	static int cpus[4096];
 	int n = online_cpus(cpus, 4096);
 	if (n <= 0)
-		return kernel_err(err, err_len, n < 0 ? n : -ENODEV,
+		return visor_errf(err, err_len, n < 0 ? n : -ENODEV,
 				  "perf event: cannot read the online CPUs");
 	struct perf_links *pl = calloc(1, sizeof(*pl) + (size_t)n * sizeof(pl->links[0]));
 	if (!pl)
-		return kernel_err(err, err_len, -ENOMEM, "perf event: out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "perf event: out of memory");
 	l->priv = pl;
 	l->detach = perf_detach;
 	for (int i = 0; i < n; i++) {
@@ -413,7 +413,7 @@ static int attach_perf(struct bpf_program *prog, uint64_t freq, int pid,
 				long max = kernel_sysctl_long(
 					"/proc/sys/kernel/perf_event_max_sample_rate", 0);
 				if (max && freq > (uint64_t)max)
-					return kernel_err(err, err_len, -EINVAL,
+					return visor_errf(err, err_len, -EINVAL,
 							  "perf event: %llu Hz is above "
 							  "kernel.perf_event_max_sample_rate (%ld)",
 							  (unsigned long long)freq, max);
@@ -449,25 +449,25 @@ static int attach_socket(struct bpf_program *prog, int sock_fd, const char *ifna
 	int s = sock_fd;
 	if (s <= 0) {
 		if (!ifname || !*ifname)
-			return kernel_err(err, err_len, -EINVAL,
+			return visor_errf(err, err_len, -EINVAL,
 					  "socket filter: needs a socket fd or an interface");
 		unsigned ifindex = if_nametoindex(ifname);
 		if (!ifindex)
-			return kernel_err(err, err_len, -ENODEV, "no interface '%s'", ifname);
+			return visor_errf(err, err_len, -ENODEV, "no interface '%s'", ifname);
 		s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
 		if (s < 0) {
 			int e = errno;
 			if (e == EPERM || e == EACCES)
-				return kernel_err(err, err_len, -e,
+				return visor_errf(err, err_len, -e,
 						  "raw socket on %s: %s: needs root or CAP_NET_RAW",
 						  ifname, strerror(e));
-			return kernel_err(err, err_len, -e, "raw socket on %s: %s", ifname,
+			return visor_errf(err, err_len, -e, "raw socket on %s: %s", ifname,
 					  strerror(e));
 		}
 		l->fd = s;
 		/* The filter first, then bind: no packet arrives unfiltered. */
 		if (setsockopt(s, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd, sizeof(prog_fd)))
-			return kernel_err(err, err_len, -errno, "socket filter on %s: %s", ifname,
+			return visor_errf(err, err_len, -errno, "socket filter on %s: %s", ifname,
 					  strerror(errno));
 		l->detach = socket_detach;
 		struct sockaddr_ll sll;
@@ -476,7 +476,7 @@ static int attach_socket(struct bpf_program *prog, int sock_fd, const char *ifna
 		sll.sll_protocol = htons(ETH_P_ALL);
 		sll.sll_ifindex = (int)ifindex;
 		if (bind(s, (struct sockaddr *)&sll, sizeof(sll)))
-			return kernel_err(err, err_len, -errno, "raw socket on %s: bind: %s",
+			return visor_errf(err, err_len, -errno, "raw socket on %s: bind: %s",
 					  ifname, strerror(errno));
 		snprintf(l->desc, sizeof(l->desc), "socket filter on a raw socket of %s (fd %d)",
 			 ifname, s);
@@ -485,8 +485,8 @@ static int attach_socket(struct bpf_program *prog, int sock_fd, const char *ifna
 	if (setsockopt(s, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd, sizeof(prog_fd))) {
 		int e = errno;
 		if (e == EBADF || e == ENOTSOCK)
-			return kernel_err(err, err_len, -e, "socket filter: fd %d is not a socket", s);
-		return kernel_err(err, err_len, -e, "socket filter on fd %d: %s", s, strerror(e));
+			return visor_errf(err, err_len, -e, "socket filter: fd %d is not a socket", s);
+		return visor_errf(err, err_len, -e, "socket filter on fd %d: %s", s, strerror(e));
 	}
 	l->priv = (void *)(intptr_t)s;
 	l->detach = socket_detach;
@@ -556,7 +556,7 @@ static int attach_prog(struct visor_kernel_obj *obj, struct bpf_program *prog,
 	const char *name = bpf_program__name(prog);
 	const char *sec = bpf_program__section_name(prog);
 	if (bpf_program__fd(prog) < 0)
-		return kernel_err(err, err_len, -ENOENT, "prog '%s' is not loaded", name);
+		return visor_errf(err, err_len, -ENOENT, "prog '%s' is not loaded", name);
 	const char *starget;
 	bool sret, segress;
 	int kind = section_kind(sec, &starget, &sret, &segress);
@@ -567,14 +567,14 @@ static int attach_prog(struct visor_kernel_obj *obj, struct bpf_program *prog,
 		o.egress |= segress;
 	}
 	if (kind < 0)
-		return kernel_err(err, err_len, -EOPNOTSUPP,
+		return visor_errf(err, err_len, -EOPNOTSUPP,
 				  "prog '%s': section '%s' has no attach point visor knows", name,
 				  sec);
 	const char *target = o.target && *o.target ? o.target : starget;
 
 	struct visor_kernel_link *l = kernel_link_new(obj);
 	if (!l)
-		return kernel_err(err, err_len, -ENOMEM, "attach: out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "attach: out of memory");
 	int rc;
 	switch (kind) {
 	case VISOR_KERNEL_ATTACH_TRACEPOINT:
@@ -593,7 +593,7 @@ static int attach_prog(struct visor_kernel_obj *obj, struct bpf_program *prog,
 		if (o.target && *o.target)
 			snprintf(bin, sizeof(bin), "%s", o.target);
 		else if (split_uprobe(starget, bin, sizeof(bin), &func)) {
-			rc = kernel_err(err, err_len, -EINVAL,
+			rc = visor_errf(err, err_len, -EINVAL,
 					"prog '%s': uprobe needs a target (SEC(\"uprobe/PATH:FUNC\") "
 					"or a binary and function)",
 					name);
@@ -629,7 +629,7 @@ static int attach_prog(struct visor_kernel_obj *obj, struct bpf_program *prog,
 		rc = kernel_attach_cgroup_skb(prog, &o, l, err, err_len);
 		break;
 	default:
-		rc = kernel_err(err, err_len, -EINVAL, "prog '%s': unknown attach kind %d", name,
+		rc = visor_errf(err, err_len, -EINVAL, "prog '%s': unknown attach kind %d", name,
 				kind);
 	}
 	if (rc) {
@@ -657,7 +657,7 @@ int visor_kernel_attach(struct visor_kernel_obj *obj, const char *prog,
 		note[0] = 0;
 	struct bpf_program *p = obj ? kernel_obj_prog(obj, prog) : NULL;
 	if (!p)
-		return kernel_err(err, err_len, -ENOENT, "no program named '%s'", prog ? prog : "");
+		return visor_errf(err, err_len, -ENOENT, "no program named '%s'", prog ? prog : "");
 	libbpf_print_fn_t old = libbpf_set_print(quiet);
 	int rc = attach_prog(obj, p, opts, link, note, note_len, err, err_len);
 	libbpf_set_print(old);

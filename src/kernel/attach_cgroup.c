@@ -55,7 +55,7 @@ static bool cgroup2_mount(char *buf, size_t len)
 
 static int cgroup_privilege_err(int rc, const char *dir, char *err, size_t err_len)
 {
-	return kernel_err(err, err_len, rc,
+	return visor_errf(err, err_len, rc,
 			  "attaching cgroup_skb to %s: %s: needs root, or CAP_NET_ADMIN + CAP_BPF "
 			  "(and CAP_SYS_ADMIN to manage the cgroup)",
 			  dir, kernel_strerror(-rc));
@@ -69,21 +69,21 @@ static int open_cgroup_dir(const char *dir, char *err, size_t err_len)
 		int e = errno;
 		if (e == EACCES)
 			return cgroup_privilege_err(-e, dir, err, err_len);
-		return kernel_err(err, err_len, -e, "no cgroup directory '%s': %s", dir,
+		return visor_errf(err, err_len, -e, "no cgroup directory '%s': %s", dir,
 				  kernel_strerror(e));
 	}
 	if (!S_ISDIR(st.st_mode))
-		return kernel_err(err, err_len, -ENOTDIR, "'%s' is not a directory (a cgroup v2 "
+		return visor_errf(err, err_len, -ENOTDIR, "'%s' is not a directory (a cgroup v2 "
 				  "directory is needed)", dir);
 	if (!is_cgroup2(dir)) {
 		char mnt[512];
 		if (!cgroup2_mount(mnt, sizeof(mnt)))
-			return kernel_err(err, err_len, -ENODEV,
+			return visor_errf(err, err_len, -ENODEV,
 					  "'%s' is not a cgroup v2 directory, and cgroup2 is not "
 					  "mounted (looked at %s, %s/unified and /proc/self/mounts; "
 					  "mount -t cgroup2 none DIR)",
 					  dir, CGROUP_ROOT, CGROUP_ROOT);
-		return kernel_err(err, err_len, -EINVAL,
+		return visor_errf(err, err_len, -EINVAL,
 				  "'%s' is not a cgroup v2 directory (cgroup2 is mounted at %s)", dir,
 				  mnt);
 	}
@@ -92,7 +92,7 @@ static int open_cgroup_dir(const char *dir, char *err, size_t err_len)
 		int e = errno;
 		if (e == EACCES || e == EPERM)
 			return cgroup_privilege_err(-e, dir, err, err_len);
-		return kernel_err(err, err_len, -e, "cgroup %s: %s", dir, kernel_strerror(e));
+		return visor_errf(err, err_len, -e, "cgroup %s: %s", dir, kernel_strerror(e));
 	}
 	return fd;
 }
@@ -103,17 +103,17 @@ int kernel_attach_cgroup_skb(struct bpf_program *prog, const struct visor_kernel
 	const char *dir = o ? o->target : NULL;
 	const char *name = bpf_program__name(prog);
 	if (!dir || !*dir)
-		return kernel_err(err, err_len, -EINVAL,
+		return visor_errf(err, err_len, -EINVAL,
 				  "prog '%s': cgroup_skb needs a cgroup v2 directory as target "
 				  "(e.g. %s/unified/mygroup or %s/mygroup)",
 				  name, CGROUP_ROOT, CGROUP_ROOT);
 	if (bpf_program__type(prog) != BPF_PROG_TYPE_CGROUP_SKB)
-		return kernel_err(err, err_len, -EINVAL,
+		return visor_errf(err, err_len, -EINVAL,
 				  "prog '%s' (section '%s') is not a cgroup_skb program", name,
 				  bpf_program__section_name(prog));
 	int prog_fd = bpf_program__fd(prog);
 	if (prog_fd < 0)
-		return kernel_err(err, err_len, -EINVAL, "program %s is not loaded", name);
+		return visor_errf(err, err_len, -EINVAL, "program %s is not loaded", name);
 	const char *dirn = o->egress ? "egress" : "ingress";
 
 	int cg = open_cgroup_dir(dir, err, err_len);
@@ -127,12 +127,12 @@ int kernel_attach_cgroup_skb(struct bpf_program *prog, const struct visor_kernel
 		return cgroup_privilege_err(rc, dir, err, err_len);
 	if (rc == -EINVAL)
 		/* A program loaded for the other direction is refused. */
-		return kernel_err(err, err_len, rc,
+		return visor_errf(err, err_len, rc,
 				  "attaching cgroup_skb %s to %s: %s (prog '%s' was loaded for "
 				  "section '%s': is that the direction?)",
 				  dirn, dir, kernel_strerror(-rc), name, bpf_program__section_name(prog));
 	if (rc)
-		return kernel_err(err, err_len, rc, "attaching cgroup_skb %s to %s: %s", dirn, dir,
+		return visor_errf(err, err_len, rc, "attaching cgroup_skb %s to %s: %s", dirn, dir,
 				  kernel_strerror(-rc));
 	l->link = NULL;
 	l->fd = fd; /* closing the link fd detaches */

@@ -28,10 +28,10 @@ enum {
 static int net_ifindex(const char *target, const char *what, char *err, size_t err_len)
 {
 	if (!target || !*target)
-		return kernel_err(err, err_len, -EINVAL, "%s needs an interface name", what);
+		return visor_errf(err, err_len, -EINVAL, "%s needs an interface name", what);
 	unsigned idx = if_nametoindex(target);
 	if (!idx)
-		return kernel_err(err, err_len, -ENODEV, "no interface '%s'", target);
+		return visor_errf(err, err_len, -ENODEV, "no interface '%s'", target);
 	return (int)idx;
 }
 
@@ -39,7 +39,7 @@ static int net_prog_fd(struct bpf_program *prog, char *err, size_t err_len)
 {
 	int fd = bpf_program__fd(prog);
 	if (fd < 0)
-		return kernel_err(err, err_len, -EINVAL, "program %s is not loaded",
+		return visor_errf(err, err_len, -EINVAL, "program %s is not loaded",
 				  bpf_program__name(prog));
 	return fd;
 }
@@ -47,7 +47,7 @@ static int net_prog_fd(struct bpf_program *prog, char *err, size_t err_len)
 static int net_privilege_err(int rc, const char *what, const char *ifname, char *err,
 			     size_t err_len)
 {
-	return kernel_err(err, err_len, rc,
+	return visor_errf(err, err_len, rc,
 			  "attaching %s to %s needs CAP_NET_ADMIN (root, or CAP_NET_ADMIN + "
 			  "CAP_BPF): %s",
 			  what, ifname, kernel_strerror(-rc));
@@ -104,12 +104,12 @@ int kernel_attach_xdp(struct bpf_program *prog, const struct visor_kernel_attach
 			return net_privilege_err(fd, "XDP", ifname, err, err_len);
 		case -EBUSY:
 		case -EEXIST:
-			return kernel_err(err, err_len, fd,
+			return visor_errf(err, err_len, fd,
 					  "%s already has an XDP program (remove it first: ip link set "
 					  "dev %s xdp off)",
 					  ifname, ifname);
 		default:
-			return kernel_err(err, err_len, fd, "attaching XDP to %s (%s mode): %s",
+			return visor_errf(err, err_len, fd, "attaching XDP to %s (%s mode): %s",
 					  ifname, generic ? "generic" : "native",
 					  kernel_strerror(-fd));
 		}
@@ -150,7 +150,7 @@ static int tc_clsact(int prog_fd, int ifindex, const char *ifname, bool egress,
 {
 	struct tc_filter *f = calloc(1, sizeof(*f));
 	if (!f)
-		return kernel_err(err, err_len, -ENOMEM, "out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "out of memory");
 	f->hook.sz = sizeof(f->hook);
 	f->hook.ifindex = ifindex;
 	f->hook.attach_point = egress ? BPF_TC_EGRESS : BPF_TC_INGRESS;
@@ -180,7 +180,7 @@ fail:
 	free(f);
 	if (rc == -EPERM || rc == -EACCES)
 		return net_privilege_err(rc, "tc", ifname, err, err_len);
-	return kernel_err(err, err_len, rc, "attaching tc %s to %s (clsact): %s",
+	return visor_errf(err, err_len, rc, "attaching tc %s to %s (clsact): %s",
 			  egress ? "egress" : "ingress", ifname, kernel_strerror(-rc));
 }
 
@@ -213,7 +213,7 @@ int kernel_attach_tc(struct bpf_program *prog, const struct visor_kernel_attach_
 		return net_privilege_err(rc, "tc", ifname, err, err_len);
 	/* A kernel before 6.6 does not know the tcx attach types (EINVAL). */
 	if (rc != -EINVAL && rc != -EOPNOTSUPP)
-		return kernel_err(err, err_len, rc, "attaching tc %s to %s (tcx link): %s", dir,
+		return visor_errf(err, err_len, rc, "attaching tc %s to %s (tcx link): %s", dir,
 				  ifname, kernel_strerror(-rc));
 	rc = tc_clsact(prog_fd, ifindex, ifname, egress, l, err, err_len);
 	if (rc < 0)

@@ -101,14 +101,14 @@ int visor_obj_load(const char *path, unsigned backend, struct visor_loaded **out
 	if (out)
 		*out = NULL;
 	if (!path || !out)
-		return kernel_err(err, err_len, -EINVAL, "visor_obj_load: NULL path or out");
+		return visor_errf(err, err_len, -EINVAL, "visor_obj_load: NULL path or out");
 	if (backend != VISOR_BACKEND_VM && backend != VISOR_BACKEND_KERNEL)
-		return kernel_err(err, err_len, -EINVAL,
+		return visor_errf(err, err_len, -EINVAL,
 				  "visor_obj_load: backend 0x%x: give exactly one of "
 				  "VISOR_BACKEND_VM or VISOR_BACKEND_KERNEL", backend);
 	struct visor_loaded *l = calloc(1, sizeof(*l));
 	if (!l)
-		return kernel_err(err, err_len, -ENOMEM, "%s: out of memory", path);
+		return visor_errf(err, err_len, -ENOMEM, "%s: out of memory", path);
 	l->backend = backend;
 	if (backend == VISOR_BACKEND_KERNEL) {
 		int rc = visor_kernel_obj_load(path, NULL, &l->kobj, err, err_len);
@@ -124,7 +124,7 @@ int visor_obj_load(const char *path, unsigned backend, struct visor_loaded **out
 	if (!obj) {
 		int rc = errno ? -errno : -EINVAL;
 		free(l);
-		return kernel_err(err, err_len, rc, "%s", msg);
+		return visor_errf(err, err_len, rc, "%s", msg);
 	}
 	VISOR_OPTS(visor_obj_vm_opts, vo, .require_all = true);
 	l->ovm = visor_obj_vm_load(obj, &vo, msg, sizeof(msg));
@@ -132,7 +132,7 @@ int visor_obj_load(const char *path, unsigned backend, struct visor_loaded **out
 	visor_obj_close(obj);
 	if (rc) {
 		free(l);
-		return kernel_err(err, err_len, rc, "%s: %s", path, msg);
+		return visor_errf(err, err_len, rc, "%s: %s", path, msg);
 	}
 	*out = l;
 	return 0;
@@ -180,21 +180,21 @@ int visor_loaded_test_run(struct visor_loaded *l, const char *prog,
 		if (!vm) {
 			const char *why = NULL;
 			int rc = visor_obj_vm_prog_status(l->ovm, prog, &why);
-			return kernel_err(eb, el, rc ? rc : -ENOENT, "program '%s': %s", prog,
+			return visor_errf(eb, el, rc ? rc : -ENOENT, "program '%s': %s", prog,
 					  why ? why : "not loaded");
 		}
 		return visor_prog_test_run(vm, o);
 	}
 	int fd = visor_kernel_obj_prog_fd(l->kobj, prog);
 	if (fd < 0)
-		return kernel_err(eb, el, -ENOENT, "no program '%s' in the object", prog);
+		return visor_errf(eb, el, -ENOENT, "no program '%s' in the object", prog);
 	LIBBPF_OPTS(bpf_test_run_opts, k, .data_in = o->data_in, .data_size_in = o->data_size_in,
 		    .data_out = o->data_out, .data_size_out = o->data_out ? o->data_size_out : 0,
 		    .ctx_in = o->ctx_in, .ctx_size_in = o->ctx_size_in, .ctx_out = o->ctx_out,
 		    .ctx_size_out = o->ctx_out ? o->ctx_size_out : 0, .repeat = o->repeat);
 	if (bpf_prog_test_run_opts(fd, &k)) {
 		int rc = -errno;
-		return kernel_err(eb, el, rc, "test run of '%s' in the kernel: %s%s", prog,
+		return visor_errf(eb, el, rc, "test run of '%s' in the kernel: %s%s", prog,
 				  strerror(-rc),
 				  rc == -ENOSPC ? " (data_out or ctx_out is too small)" : "");
 	}

@@ -23,7 +23,7 @@ int visor_kernel_is_bpffs(const char *path, char *err, size_t err_len)
 	struct statfs st;
 	if (statfs(path, &st)) {
 		int e = errno;
-		return kernel_err(err, err_len, -e, "%s: %s", path, strerror(e));
+		return visor_errf(err, err_len, -e, "%s: %s", path, strerror(e));
 	}
 	return st.f_type == BPF_FS_MAGIC;
 }
@@ -36,13 +36,13 @@ int visor_kernel_bpffs_mount(const char *dir, char *err, size_t err_len)
 	if (stat(dir, &st)) {
 		int e = errno;
 		if (e == ENOENT)
-			return kernel_err(err, err_len, -e,
+			return visor_errf(err, err_len, -e,
 					  "%s does not exist: no place to mount the bpf filesystem",
 					  dir);
-		return kernel_err(err, err_len, -e, "%s: %s", dir, strerror(e));
+		return visor_errf(err, err_len, -e, "%s: %s", dir, strerror(e));
 	}
 	if (!S_ISDIR(st.st_mode))
-		return kernel_err(err, err_len, -ENOTDIR, "%s is not a directory", dir);
+		return visor_errf(err, err_len, -ENOTDIR, "%s is not a directory", dir);
 	int r = visor_kernel_is_bpffs(dir, err, err_len);
 	if (r)
 		return r < 0 ? r : 0;
@@ -50,13 +50,13 @@ int visor_kernel_bpffs_mount(const char *dir, char *err, size_t err_len)
 	if (mount("bpf", dir, "bpf", 0, "mode=0700")) {
 		int e = errno;
 		if (e == EPERM)
-			return kernel_err(err, err_len, -e,
+			return visor_errf(err, err_len, -e,
 					  "no bpf filesystem at %s and mounting one needs root "
 					  "(mount -t bpf bpf %s)", dir, dir);
 		if (e == ENODEV)
-			return kernel_err(err, err_len, -e,
+			return visor_errf(err, err_len, -e,
 					  "this kernel has no bpf filesystem (CONFIG_BPF_SYSCALL off)");
-		return kernel_err(err, err_len, -e, "mount -t bpf bpf %s: %s", dir, strerror(e));
+		return visor_errf(err, err_len, -e, "mount -t bpf bpf %s: %s", dir, strerror(e));
 	}
 	return 1;
 }

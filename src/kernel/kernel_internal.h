@@ -7,6 +7,8 @@
 
 #include <visor/kernel.h>
 
+#include "../common/errf.h"
+
 struct btf;
 struct visor_btf_text;
 
@@ -19,19 +21,6 @@ struct visor_kernel_map {
 	struct visor_btf_text *text; /* over btf */
 };
 
-/* vsnprintf into err when err is not NULL; returns rc so error paths read
- * "return kernel_err(err, len, -ENOENT, ...)". */
-static inline int __attribute__((format(printf, 4, 5)))
-kernel_err(char *err, size_t err_len, int rc, const char *fmt, ...)
-{
-	if (err && err_len) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, err_len, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* A map wrapper around fd, which it owns from now on (closed on error
  * too); what names it in messages (pinned.c). */

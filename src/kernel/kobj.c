@@ -227,11 +227,11 @@ static int load_error(struct visor_kernel_obj *o, int rc, char *err, size_t err_
 	bool privileged = has_cap(CAP_SYS_ADMIN) || has_cap(CAP_BPF);
 
 	if ((rc == -EPERM || rc == -EACCES) && !privileged)
-		return kernel_err(err, err_len, -EPERM, "%s",
+		return visor_errf(err, err_len, -EPERM, "%s",
 				  kernel_privilege_hint(rc, o->path, line, sizeof(line)));
 	if (rc == -EPERM && (section_is(sec, "fentry") || section_is(sec, "fexit") ||
 			     section_is(sec, "fmod_ret") || section_is(sec, "lsm")))
-		return kernel_err(err, err_len, -EPERM,
+		return visor_errf(err, err_len, -EPERM,
 				  "%s: prog '%s' (%s): this kernel refuses fentry/fexit/lsm "
 				  "programs (EPERM: no BPF trampoline here); use a tracepoint, "
 				  "raw_tp or tp_btf program instead",
@@ -240,17 +240,17 @@ static int load_error(struct visor_kernel_obj *o, int rc, char *err, size_t err_
 	verifier_reason(captured, reason, sizeof(reason), where, sizeof(where), src, sizeof(src));
 	if (reason[0]) {
 		const char *hint = verifier_hint(reason);
-		return kernel_err(err, err_len, -EACCES,
+		return visor_errf(err, err_len, -EACCES,
 				  "%s: prog '%s' refused by the kernel verifier: %s%s%s%s%s%s",
 				  where[0] ? where : o->path, prog[0] ? prog : "?", reason,
 				  src[0] ? " (at `" : "", src, src[0] ? "`)" : "", hint ? ": " : "",
 				  hint ? hint : "");
 	}
 	if (rc == -EPERM)
-		return kernel_err(err, err_len, -EPERM, "%s",
+		return visor_errf(err, err_len, -EPERM, "%s",
 				  kernel_privilege_hint(rc, o->path, line, sizeof(line)));
 	last_libbpf_line(line, sizeof(line));
-	return kernel_err(err, err_len, rc, "%s: load failed: %s%s%s", o->path,
+	return visor_errf(err, err_len, rc, "%s: load failed: %s%s%s", o->path,
 			  kernel_strerror(-rc), line[0] ? ": " : "", line);
 }
 
@@ -265,13 +265,13 @@ int visor_kernel_obj_load(const char *path, const struct visor_kernel_obj_opts *
 	}
 	struct stat st;
 	if (stat(path, &st))
-		return kernel_err(err, err_len, -errno, "%s: %s", path, strerror(errno));
+		return visor_errf(err, err_len, -errno, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return kernel_err(err, err_len, -EINVAL, "%s: not a regular file", path);
+		return visor_errf(err, err_len, -EINVAL, "%s: not a regular file", path);
 
 	struct visor_kernel_obj *o = calloc(1, sizeof(*o));
 	if (!o)
-		return kernel_err(err, err_len, -ENOMEM, "%s: out of memory", path);
+		return visor_errf(err, err_len, -ENOMEM, "%s: out of memory", path);
 	snprintf(o->path, sizeof(o->path), "%s", path);
 
 	libbpf_print_fn_t old = capture_begin();
@@ -281,14 +281,14 @@ int visor_kernel_obj_load(const char *path, const struct visor_kernel_obj_opts *
 		rc = -errno;
 		char line[200];
 		last_libbpf_line(line, sizeof(line));
-		rc = kernel_err(err, err_len, rc == -ENOENT ? -ENOENT : -EINVAL,
+		rc = visor_errf(err, err_len, rc == -ENOENT ? -ENOENT : -EINVAL,
 				"%s: not an eBPF object libbpf can open: %s", path,
 				line[0] ? line : kernel_strerror(-rc));
 		goto fail;
 	}
 	for (size_t i = 0; i < op.nprogs; i++)
 		if (!bpf_object__find_program_by_name(o->bpf, op.progs[i])) {
-			rc = kernel_err(err, err_len, -ENOENT, "%s: no program named '%s'", path,
+			rc = visor_errf(err, err_len, -ENOENT, "%s: no program named '%s'", path,
 					op.progs[i]);
 			goto fail;
 		}
@@ -320,7 +320,7 @@ int visor_kernel_obj_load(const char *path, const struct visor_kernel_obj_opts *
 			bpf_object__find_map_by_name(op.share_maps->bpf, bpf_map__name(sm));
 		int fd = theirs ? bpf_map__fd(theirs) : -1;
 		if (fd >= 0 && (rc = bpf_map__reuse_fd(sm, fd))) {
-			rc = kernel_err(err, err_len, rc, "%s: map '%s': cannot share it: %s", path,
+			rc = visor_errf(err, err_len, rc, "%s: map '%s': cannot share it: %s", path,
 					bpf_map__name(sm), kernel_strerror(-rc));
 			goto fail;
 		}
@@ -335,7 +335,7 @@ int visor_kernel_obj_load(const char *path, const struct visor_kernel_obj_opts *
 		o->nmaps++;
 	o->maps = calloc(o->nmaps ? o->nmaps : 1, sizeof(*o->maps));
 	if (!o->maps) {
-		rc = kernel_err(err, err_len, -ENOMEM, "%s: out of memory", path);
+		rc = visor_errf(err, err_len, -ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
 	capture_end(old);

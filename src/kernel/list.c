@@ -16,9 +16,9 @@ static int list_error(int e, const char *what, char *err, size_t err_len)
 {
 	char hint[256];
 	if (e == EPERM || e == EACCES)
-		return kernel_err(err, err_len, -e, "%s",
+		return visor_errf(err, err_len, -e, "%s",
 				  kernel_privilege_hint(-e, what, hint, sizeof(hint)));
-	return kernel_err(err, err_len, -e, "%s: %s", what, kernel_strerror(e));
+	return visor_errf(err, err_len, -e, "%s: %s", what, kernel_strerror(e));
 }
 
 int visor_kernel_prog_list(int (*fn)(void *ctx, const struct visor_kernel_prog_info *info),
@@ -94,7 +94,7 @@ int visor_kernel_map_open_id(uint32_t id, struct visor_kernel_map **map, char *e
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			return kernel_err(err, err_len, -ENOENT, "%s: no such map", what);
+			return visor_errf(err, err_len, -ENOENT, "%s: no such map", what);
 		return list_error(e, what, err, err_len);
 	}
 	return kernel_map_from_fd(fd, what, map, err, err_len);

@@ -45,20 +45,20 @@ int visor_kernel_perfbuf_open(struct visor_kernel_obj *obj, const char *map,
 {
 	*pb = NULL;
 	if (!obj || !map || !fn)
-		return kernel_err(err, err_len, -EINVAL, "perf buffer: no object, map or callback");
+		return visor_errf(err, err_len, -EINVAL, "perf buffer: no object, map or callback");
 	struct visor_kernel_map *m = visor_kernel_obj_map(obj, map);
 	if (!m)
-		return kernel_err(err, err_len, -ENOENT, "%s: no map named '%s'", obj->path, map);
+		return visor_errf(err, err_len, -ENOENT, "%s: no map named '%s'", obj->path, map);
 	const struct visor_kernel_map_info *in = visor_kernel_map_info(m);
 	if (in->type != BPF_MAP_TYPE_PERF_EVENT_ARRAY) {
 		const char *tn = visor_kernel_map_type_name(in->type);
-		return kernel_err(err, err_len, -EINVAL,
+		return visor_errf(err, err_len, -EINVAL,
 				  "map '%s' is a %s, not a perf buffer (perf_event_array)", map,
 				  tn ? tn : "map of another type");
 	}
 	struct visor_kernel_perfbuf *p = calloc(1, sizeof(*p));
 	if (!p)
-		return kernel_err(err, err_len, -ENOMEM, "perf buffer '%s': out of memory", map);
+		return visor_errf(err, err_len, -ENOMEM, "perf buffer '%s': out of memory", map);
 	p->fn = fn;
 	p->lost = lost;
 	p->ctx = ctx;
@@ -69,10 +69,10 @@ int visor_kernel_perfbuf_open(struct visor_kernel_obj *obj, const char *map,
 		free(p);
 		char hint[160];
 		if (e == EPERM || e == EACCES)
-			return kernel_err(err, err_len, -e, "perf buffer '%s': %s", map,
+			return visor_errf(err, err_len, -e, "perf buffer '%s': %s", map,
 					  kernel_privilege_hint(e, "opening perf events", hint,
 								sizeof(hint)));
-		return kernel_err(err, err_len, -e, "perf buffer '%s': perf_event_open: %s", map,
+		return visor_errf(err, err_len, -e, "perf buffer '%s': perf_event_open: %s", map,
 				  kernel_strerror(e));
 	}
 	*pb = p;

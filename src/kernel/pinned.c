@@ -57,14 +57,14 @@ static int open_error(const char *path, int e, char *err, size_t err_len)
 	switch (e) {
 	case EPERM:
 	case EACCES:
-		return kernel_err(err, err_len, -e,
+		return visor_errf(err, err_len, -e,
 				  "%s: permission denied: reading kernel maps needs root (or CAP_BPF)",
 				  path);
 	case ENOSYS:
-		return kernel_err(err, err_len, -e,
+		return visor_errf(err, err_len, -e,
 				  "%s: bpf() is not available on this kernel", path);
 	default:
-		return kernel_err(err, err_len, -e, "%s: %s", path, strerror(e));
+		return visor_errf(err, err_len, -e, "%s: %s", path, strerror(e));
 	}
 }
 
@@ -80,14 +80,14 @@ static int missing(const char *path, char *err, size_t err_len)
 	memcpy(parent, slash ? path : ".", pl);
 	parent[pl] = 0;
 	if (visor_kernel_is_bpffs(parent, NULL, 0) == 1)
-		return kernel_err(err, err_len, -ENOENT, "%s: no such pinned object", path);
+		return visor_errf(err, err_len, -ENOENT, "%s: no such pinned object", path);
 	size_t dl = strlen(VISOR_KERNEL_BPFFS_DIR);
 	if (!strncmp(path, VISOR_KERNEL_BPFFS_DIR, dl) && (!path[dl] || path[dl] == '/') &&
 	    visor_kernel_is_bpffs(VISOR_KERNEL_BPFFS_DIR, NULL, 0) == 0)
-		return kernel_err(err, err_len, -ENOENT,
+		return visor_errf(err, err_len, -ENOENT,
 				  "%s: no such pinned object (no bpf filesystem is mounted at "
 				  "%s)", path, VISOR_KERNEL_BPFFS_DIR);
-	return kernel_err(err, err_len, -ENOENT, "%s: %s", path, strerror(ENOENT));
+	return visor_errf(err, err_len, -ENOENT, "%s: %s", path, strerror(ENOENT));
 }
 
 int visor_kernel_map_open_pinned(const char *path, struct visor_kernel_map **mapp,
@@ -100,25 +100,25 @@ int visor_kernel_map_open_pinned(const char *path, struct visor_kernel_map **map
 	const char *base = strrchr(path, '/');
 	if (r == -EPERM && strchr(base ? base + 1 : path, '.'))
 		/* bpffs refuses lookups of names with a dot (reserved). */
-		return kernel_err(err, err_len, -ENOENT,
+		return visor_errf(err, err_len, -ENOENT,
 				  "%s: no such pinned object (bpffs names have no '.'; bpftool "
 				  "pins map .data as _data)", path);
 	if (r < 0)
 		return open_error(path, -r, err, err_len);
 	if (!r)
-		return kernel_err(err, err_len, -EINVAL,
+		return visor_errf(err, err_len, -EINVAL,
 				  "%s: not on a bpf filesystem (pinned maps live under %s)", path,
 				  VISOR_KERNEL_BPFFS_DIR);
 	struct stat st;
 	if (!stat(path, &st) && S_ISDIR(st.st_mode))
-		return kernel_err(err, err_len, -EISDIR,
+		return visor_errf(err, err_len, -EISDIR,
 				  "%s: a directory of the bpf filesystem, not a pinned map", path);
 	int fd = bpf_obj_get(path);
 	if (fd < 0) {
 		int e = errno;
 		/* Root gets EACCES for a bpffs file that holds no bpf object. */
 		if (e == EACCES && geteuid() == 0)
-			return kernel_err(err, err_len, -EBADF, "%s: not a pinned bpf object", path);
+			return visor_errf(err, err_len, -EBADF, "%s: not a pinned bpf object", path);
 		return open_error(path, e, err, err_len);
 	}
 
@@ -130,7 +130,7 @@ int visor_kernel_map_open_pinned(const char *path, struct visor_kernel_map **map
 				   : !strcmp(kind, "bpf-link") ? "link"
 				   : !strcmp(kind, "btf")      ? "BTF object"
 							       : kind;
-		return kernel_err(err, err_len, -EBADF, "%s: a pinned %s, not a map", path, what);
+		return visor_errf(err, err_len, -EBADF, "%s: a pinned %s, not a map", path, what);
 	}
 	return kernel_map_from_fd(fd, path, mapp, err, err_len);
 }
@@ -148,12 +148,12 @@ int kernel_map_from_fd(int fd, const char *what, struct visor_kernel_map **mapp,
 	if (bpf_obj_get_info_by_fd(fd, &mi, &len)) {
 		int e = errno;
 		close(fd);
-		return kernel_err(err, err_len, -e, "%s: map info: %s", what, strerror(e));
+		return visor_errf(err, err_len, -e, "%s: map info: %s", what, strerror(e));
 	}
 	struct visor_kernel_map *m = calloc(1, sizeof(*m));
 	if (!m) {
 		close(fd);
-		return kernel_err(err, err_len, -ENOMEM, "%s: out of memory", what);
+		return visor_errf(err, err_len, -ENOMEM, "%s: out of memory", what);
 	}
 	m->fd = fd;
 	struct visor_kernel_map_info *in = &m->info;
@@ -174,7 +174,7 @@ int kernel_map_from_fd(int fd, const char *what, struct visor_kernel_map **mapp,
 		int n = libbpf_num_possible_cpus();
 		if (n <= 0) {
 			visor_kernel_map_close(m);
-			return kernel_err(err, err_len, n < 0 ? n : -EINVAL,
+			return visor_errf(err, err_len, n < 0 ? n : -EINVAL,
 					  "%s: cannot count the possible CPUs: %s", what,
 					  strerror(n < 0 ? -n : EINVAL));
 		}

@@ -36,26 +36,26 @@ int visor_kernel_ringbuf_open(struct visor_kernel_obj *obj, const char *map,
 {
 	*rb = NULL;
 	if (!obj || !map || !fn)
-		return kernel_err(err, err_len, -EINVAL, "ring buffer: no object, map or callback");
+		return visor_errf(err, err_len, -EINVAL, "ring buffer: no object, map or callback");
 	struct visor_kernel_map *m = visor_kernel_obj_map(obj, map);
 	if (!m)
-		return kernel_err(err, err_len, -ENOENT, "%s: no map named '%s'", obj->path, map);
+		return visor_errf(err, err_len, -ENOENT, "%s: no map named '%s'", obj->path, map);
 	const struct visor_kernel_map_info *in = visor_kernel_map_info(m);
 	if (in->type != BPF_MAP_TYPE_RINGBUF) {
 		const char *tn = visor_kernel_map_type_name(in->type);
-		return kernel_err(err, err_len, -EINVAL, "map '%s' is a %s, not a ring buffer", map,
+		return visor_errf(err, err_len, -EINVAL, "map '%s' is a %s, not a ring buffer", map,
 				  tn ? tn : "map of another type");
 	}
 	struct visor_kernel_ringbuf *r = calloc(1, sizeof(*r));
 	if (!r)
-		return kernel_err(err, err_len, -ENOMEM, "ring buffer '%s': out of memory", map);
+		return visor_errf(err, err_len, -ENOMEM, "ring buffer '%s': out of memory", map);
 	r->fn = fn;
 	r->ctx = ctx;
 	r->rb = ring_buffer__new(visor_kernel_map_fd(m), on_sample, r, NULL);
 	if (!r->rb) {
 		int e = errno ? errno : ENOMEM;
 		free(r);
-		return kernel_err(err, err_len, -e, "ring buffer '%s': %s", map, kernel_strerror(e));
+		return visor_errf(err, err_len, -e, "ring buffer '%s': %s", map, kernel_strerror(e));
 	}
 	*rb = r;
 	return 0;

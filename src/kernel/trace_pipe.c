@@ -37,7 +37,7 @@ static int find_trace_pipe(char *path, size_t len, char *err, size_t err_len)
 	bool mounted;
 	int rc = visor_kernel_tracefs(&dir, &mounted, err, err_len);
 	if (rc == -EACCES)
-		return kernel_err(err, err_len, rc,
+		return visor_errf(err, err_len, rc,
 				  "reading the trace pipe needs root: tracefs is not mounted (or not "
 				  "readable) at %s", dir);
 	if (rc)
@@ -45,7 +45,7 @@ static int find_trace_pipe(char *path, size_t len, char *err, size_t err_len)
 	if (mounted)
 		fprintf(stderr, "visor: mounted tracefs at %s\n", dir);
 	if (!has_trace_pipe(dir, path, len))
-		return kernel_err(err, err_len, -ENOENT,
+		return visor_errf(err, err_len, -ENOENT,
 				  "%s has no trace_pipe (a kernel without tracing?)", dir);
 	return 0;
 }
@@ -61,17 +61,17 @@ int visor_kernel_trace_open(struct visor_kernel_trace **tr, char *err, size_t er
 	if (fd < 0) {
 		int e = errno;
 		if (e == EACCES || e == EPERM)
-			return kernel_err(err, err_len, -e, "reading the trace pipe needs root (%s: %s)",
+			return visor_errf(err, err_len, -e, "reading the trace pipe needs root (%s: %s)",
 					  path, kernel_strerror(e));
 		if (e == EBUSY)
-			return kernel_err(err, err_len, -e, "%s is being read by another process (one "
+			return visor_errf(err, err_len, -e, "%s is being read by another process (one "
 					  "reader at a time)", path);
-		return kernel_err(err, err_len, -e, "%s: %s", path, kernel_strerror(e));
+		return visor_errf(err, err_len, -e, "%s: %s", path, kernel_strerror(e));
 	}
 	struct visor_kernel_trace *t = calloc(1, sizeof(*t));
 	if (!t) {
 		close(fd);
-		return kernel_err(err, err_len, -ENOMEM, "trace pipe: out of memory");
+		return visor_errf(err, err_len, -ENOMEM, "trace pipe: out of memory");
 	}
 	t->fd = fd;
 	*tr = t;
@@ -175,7 +175,7 @@ int visor_trace_print(FILE *out, int timeout_ms, char *err, size_t err_len)
 		}
 		int n = visor_kernel_trace_poll(tr, wait, print_line, out);
 		if (n < 0) {
-			rc = kernel_err(err, err_len, n, "trace pipe: %s", kernel_strerror(-n));
+			rc = visor_errf(err, err_len, n, "trace pipe: %s", kernel_strerror(-n));
 			break;
 		}
 		total += n;

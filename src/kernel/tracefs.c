@@ -35,12 +35,12 @@ int visor_kernel_tracefs(const char **dir, bool *mounted, char *err, size_t err_
 		return 0;
 	}
 	if (geteuid() != 0)
-		return kernel_err(err, err_len, -EACCES,
+		return visor_errf(err, err_len, -EACCES,
 				  "tracefs is not mounted at " VISOR_KERNEL_TRACEFS_DIR
 				  " (mounting it needs root)");
 	if (mount("tracefs", VISOR_KERNEL_TRACEFS_DIR, "tracefs", 0, NULL)) {
 		int e = errno;
-		return kernel_err(err, err_len, -e,
+		return visor_errf(err, err_len, -e,
 				  "tracefs is not mounted and mounting it at " VISOR_KERNEL_TRACEFS_DIR
 				  " failed: %s",
 				  kernel_strerror(e));

@@ -21,22 +21,22 @@ static int array_alloc(const struct visor_map_create_opts *o, struct visor_map *
 {
 	bool percpu = o->type == VISOR_MAP_TYPE_PERCPU_ARRAY;
 	if (!o->max_entries)
-		return visor_map_errf(err, errlen, -EINVAL, "max_entries is 0");
+		return visor_errf(err, errlen, -EINVAL, "max_entries is 0");
 	if (o->key_size != 4)
-		return visor_map_errf(err, errlen, -EINVAL, "key_size %u, must be 4", o->key_size);
+		return visor_errf(err, errlen, -EINVAL, "key_size %u, must be 4", o->key_size);
 	if (!o->value_size)
-		return visor_map_errf(err, errlen, -EINVAL, "value_size is 0");
+		return visor_errf(err, errlen, -EINVAL, "value_size is 0");
 	if (o->value_size > INT32_MAX)
-		return visor_map_errf(err, errlen, -E2BIG, "value_size %u is too large",
+		return visor_errf(err, errlen, -E2BIG, "value_size %u is too large",
 				      o->value_size);
 	if (percpu && ROUND8(o->value_size) > PCPU_MIN_UNIT_SIZE)
-		return visor_map_errf(err, errlen, -E2BIG,
+		return visor_errf(err, errlen, -E2BIG,
 				      "value_size %u is above the per-CPU limit %u", o->value_size,
 				      PCPU_MIN_UNIT_SIZE);
 	uint32_t ncpu = percpu ? o->nr_cpus : 1;
 	size_t es = ROUND8(o->value_size);
 	if ((unsigned __int128)es * o->max_entries * ncpu > ((unsigned __int128)1 << 40))
-		return visor_map_errf(err, errlen, -ENOMEM, "%u x %zu bytes%s is too much memory",
+		return visor_errf(err, errlen, -ENOMEM, "%u x %zu bytes%s is too much memory",
 				      o->max_entries, es, percpu ? " per CPU" : "");
 	struct array_map *a = calloc(1, sizeof(*a));
 	if (!a)
@@ -47,7 +47,7 @@ static int array_alloc(const struct visor_map_create_opts *o, struct visor_map *
 	if (!a->values) {
 		size_t bytes = a->cpu_stride * ncpu;
 		free(a);
-		return visor_map_errf(err, errlen, -ENOMEM, "cannot allocate %zu bytes", bytes);
+		return visor_errf(err, errlen, -ENOMEM, "cannot allocate %zu bytes", bytes);
 	}
 	a->map.nr_cpus = ncpu;
 	visor_map_init_common(&a->map, o, &visor_array_ops);

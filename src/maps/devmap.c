@@ -21,15 +21,15 @@ struct devmap_val {
 static int devmap_check(const struct visor_map_create_opts *o, char *err, size_t errlen)
 {
 	if (!o->max_entries)
-		return visor_map_errf(err, errlen, -EINVAL, "max_entries is 0");
+		return visor_errf(err, errlen, -EINVAL, "max_entries is 0");
 	if (o->key_size != 4)
-		return visor_map_errf(err, errlen, -EINVAL, "key_size %u, must be 4", o->key_size);
+		return visor_errf(err, errlen, -EINVAL, "key_size %u, must be 4", o->key_size);
 	if (o->value_size != 4 && o->value_size != 8)
-		return visor_map_errf(err, errlen, -EINVAL,
+		return visor_errf(err, errlen, -EINVAL,
 				      "value_size %u, must be 4 (ifindex) or 8 (struct bpf_devmap_val)",
 				      o->value_size);
 	if (o->type == VISOR_MAP_TYPE_DEVMAP_HASH && o->max_entries > 1U << 31)
-		return visor_map_errf(err, errlen, -EINVAL, "max_entries %u is above 2^31",
+		return visor_errf(err, errlen, -EINVAL, "max_entries %u is above 2^31",
 				      o->max_entries);
 	return 0;
 }
@@ -94,7 +94,7 @@ static int devmap_alloc(const struct visor_map_create_opts *o, struct visor_map 
 	struct devmap *d = calloc(1, sizeof(*d));
 	if (!d || !(d->slots = calloc(o->max_entries, sizeof(*d->slots)))) {
 		free(d);
-		return visor_map_errf(err, errlen, -ENOMEM, "cannot allocate %u slots",
+		return visor_errf(err, errlen, -ENOMEM, "cannot allocate %u slots",
 				      o->max_entries);
 	}
 	visor_map_init_common(&d->map, o, &visor_devmap_ops);
@@ -217,7 +217,7 @@ static int devhash_alloc(const struct visor_map_create_opts *o, struct visor_map
 		if (h)
 			free(h->buckets);
 		free(h);
-		return visor_map_errf(err, errlen, -ENOMEM, "cannot allocate %u buckets", n);
+		return visor_errf(err, errlen, -ENOMEM, "cannot allocate %u buckets", n);
 	}
 	h->pool.value_off = offsetof(struct devhash_elem, val);
 	h->pool.value_len = o->value_size;

@@ -30,12 +30,12 @@ static int fd_array_alloc(const struct visor_map_create_opts *o, struct visor_ma
 {
 	bool progs = o->type == VISOR_MAP_TYPE_PROG_ARRAY;
 	if (o->value_size != 4)
-		return visor_map_errf(err, errlen, -EINVAL, "value_size %u, must be 4 (an id)",
+		return visor_errf(err, errlen, -EINVAL, "value_size %u, must be 4 (an id)",
 				      o->value_size);
 	if (o->key_size != 4)
-		return visor_map_errf(err, errlen, -EINVAL, "key_size %u, must be 4", o->key_size);
+		return visor_errf(err, errlen, -EINVAL, "key_size %u, must be 4", o->key_size);
 	if (!o->max_entries)
-		return visor_map_errf(err, errlen, -EINVAL, "max_entries is 0");
+		return visor_errf(err, errlen, -EINVAL, "max_entries is 0");
 	struct fd_array *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -43,7 +43,7 @@ static int fd_array_alloc(const struct visor_map_create_opts *o, struct visor_ma
 	if (!e) {
 		a->slots = calloc(o->max_entries, sizeof(*a->slots));
 		if (!a->slots)
-			e = visor_map_errf(err, errlen, -ENOMEM, "cannot allocate %u slots",
+			e = visor_errf(err, errlen, -ENOMEM, "cannot allocate %u slots",
 					   o->max_entries);
 	}
 	if (e) {

@@ -127,27 +127,27 @@ static int hash_alloc(const struct visor_map_create_opts *o, struct visor_map **
 	uint32_t max = o->max_entries;
 
 	if (of_maps && o->value_size != 4)
-		return visor_map_errf(err, errlen, -EINVAL, "value_size %u, must be 4 (a map id)",
+		return visor_errf(err, errlen, -EINVAL, "value_size %u, must be 4 (a map id)",
 				      o->value_size);
 	if (lru && (o->map_flags & VISOR_F_NO_PREALLOC))
-		return visor_map_errf(err, errlen, -VISOR_ENOTSUPP,
+		return visor_errf(err, errlen, -VISOR_ENOTSUPP,
 				      "LRU maps are always preallocated (VISOR_F_NO_PREALLOC)");
 	if (percpu_lru && (o->map_flags & VISOR_F_NUMA_NODE))
-		return visor_map_errf(err, errlen, -EINVAL,
+		return visor_errf(err, errlen, -EINVAL,
 				      "VISOR_F_NUMA_NODE with VISOR_F_NO_COMMON_LRU");
 	if (!max)
-		return visor_map_errf(err, errlen, -EINVAL, "max_entries is 0");
+		return visor_errf(err, errlen, -EINVAL, "max_entries is 0");
 	if (!o->key_size)
-		return visor_map_errf(err, errlen, -EINVAL, "key_size is 0");
+		return visor_errf(err, errlen, -EINVAL, "key_size is 0");
 	if (!o->value_size)
-		return visor_map_errf(err, errlen, -EINVAL, "value_size is 0");
+		return visor_errf(err, errlen, -EINVAL, "value_size is 0");
 	if ((uint64_t)o->key_size + o->value_size >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE)
-		return visor_map_errf(err, errlen, -E2BIG,
+		return visor_errf(err, errlen, -E2BIG,
 				      "key_size + value_size = %llu, the limit is %u",
 				      (unsigned long long)o->key_size + o->value_size,
 				      KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE - 1);
 	if (percpu && ROUND8(o->value_size) > PCPU_MIN_UNIT_SIZE)
-		return visor_map_errf(err, errlen, -E2BIG,
+		return visor_errf(err, errlen, -E2BIG,
 				      "value_size %u is above the per-CPU limit %u", o->value_size,
 				      PCPU_MIN_UNIT_SIZE);
 	/* Per-CPU LRU lists share max_entries equally, rounded up as the kernel. */
@@ -156,7 +156,7 @@ static int hash_alloc(const struct visor_map_create_opts *o, struct visor_map **
 		max = r > UINT32_MAX ? max / o->nr_cpus * o->nr_cpus : (uint32_t)r;
 	}
 	if (max > HTAB_MAX_ENTRIES)
-		return visor_map_errf(err, errlen, -E2BIG, "max_entries %u is above %u", max,
+		return visor_errf(err, errlen, -E2BIG, "max_entries %u is above %u", max,
 				      HTAB_MAX_ENTRIES);
 
 	struct hash_map *h = calloc(1, sizeof(*h));
@@ -191,7 +191,7 @@ static int hash_alloc(const struct visor_map_create_opts *o, struct visor_map **
 			    percpu ? h->value_rsz : 0, h->map.nr_cpus, elem_init)) {
 		free(h->buckets);
 		free(h);
-		return visor_map_errf(err, errlen, -ENOMEM, "cannot allocate %u elements", max);
+		return visor_errf(err, errlen, -ENOMEM, "cannot allocate %u elements", max);
 	}
 	h->pool.value_off = offsetof(struct hash_elem, key) + h->key_rsz;
 	h->pool.value_len = percpu || of_maps ? 0 : o->value_size;

@@ -82,16 +82,16 @@ static int lpm_alloc(const struct visor_map_create_opts *o, struct visor_map **o
 		     size_t errlen)
 {
 	if (!o->max_entries)
-		return visor_map_errf(err, errlen, -EINVAL, "max_entries is 0");
+		return visor_errf(err, errlen, -EINVAL, "max_entries is 0");
 	if (!(o->map_flags & VISOR_F_NO_PREALLOC))
-		return visor_map_errf(err, errlen, -EINVAL,
+		return visor_errf(err, errlen, -EINVAL,
 				      "LPM tries require VISOR_F_NO_PREALLOC, as in the kernel");
 	if (o->key_size < 4 + 1 || o->key_size > 4 + LPM_DATA_SIZE_MAX)
-		return visor_map_errf(err, errlen, -EINVAL,
+		return visor_errf(err, errlen, -EINVAL,
 				      "key_size %u: must be 4 (prefixlen) + 1..%u data bytes",
 				      o->key_size, LPM_DATA_SIZE_MAX);
 	if (o->value_size < 1 || o->value_size > LPM_VAL_SIZE_MAX)
-		return visor_map_errf(err, errlen, -EINVAL, "value_size %u: must be 1..%u",
+		return visor_errf(err, errlen, -EINVAL, "value_size %u: must be 1..%u",
 				      o->value_size, LPM_VAL_SIZE_MAX);
 	struct lpm_trie *t = calloc(1, sizeof(*t));
 	if (!t)

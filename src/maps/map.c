@@ -80,18 +80,6 @@ const char *visor_map_type_name(uint32_t type)
 	return NULL;
 }
 
-/* ---- Errors ------------------------------------------------------------- */
-
-int visor_map_errf(char *buf, size_t len, int err, const char *fmt, ...)
-{
-	if (buf && len) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(buf, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 int visor_map_fail(struct visor_map *map, int err, const char *fmt, ...)
 {
@@ -229,12 +217,12 @@ int visor_map_create(const struct visor_map_create_opts *opts, struct visor_map 
 		el = opts->errbuf_len;
 	}
 	if (opts->sz < offsetof(struct visor_map_create_opts, map_flags) + sizeof(uint32_t))
-		return visor_map_errf(eb, el, -EINVAL, "create options: sz %zu is too small",
+		return visor_errf(eb, el, -EINVAL, "create options: sz %zu is too small",
 				      opts->sz);
 	if (opts->sz > sizeof(o)) {
 		for (size_t i = sizeof(o); i < opts->sz; i++)
 			if (((const uint8_t *)opts)[i])
-				return visor_map_errf(eb, el, -EINVAL,
+				return visor_errf(eb, el, -EINVAL,
 						      "create options: unknown fields set (sz %zu)",
 						      opts->sz);
 	}
@@ -245,53 +233,53 @@ int visor_map_create(const struct visor_map_create_opts *opts, struct visor_map 
 
 	const struct map_type *t = find_type(o.type);
 	if (!t && visor_map_type_name(o.type))
-		return visor_map_errf(eb, el, -EOPNOTSUPP,
+		return visor_errf(eb, el, -EOPNOTSUPP,
 				      "map type %s (%u) is not implemented in visor's engine",
 				      visor_map_type_name(o.type), o.type);
 	if (!t)
-		return visor_map_errf(eb, el, -EINVAL, "unknown map type %u", o.type);
+		return visor_errf(eb, el, -EINVAL, "unknown map type %u", o.type);
 	if (o.name) {
 		size_t n = strlen(o.name);
 		if (n >= VISOR_MAP_NAME_LEN)
-			return visor_map_errf(eb, el, -EINVAL,
+			return visor_errf(eb, el, -EINVAL,
 					      "map name '%s' is longer than %d characters", o.name,
 					      VISOR_MAP_NAME_LEN - 1);
 		for (size_t i = 0; i < n; i++)
 			if (!isalnum((unsigned char)o.name[i]) && o.name[i] != '_' &&
 			    o.name[i] != '.')
-				return visor_map_errf(eb, el, -EINVAL,
+				return visor_errf(eb, el, -EINVAL,
 						      "map name '%s': only letters, digits, '_' "
 						      "and '.' are allowed", o.name);
 	}
 	if (o.map_flags & ~t->flags)
-		return visor_map_errf(eb, el, -EINVAL,
+		return visor_errf(eb, el, -EINVAL,
 				      "%s map: map_flags 0x%x has bits not valid for this type "
 				      "(0x%x)", t->name, o.map_flags, o.map_flags & ~t->flags);
 	if ((o.map_flags & VISOR_F_RDONLY) && (o.map_flags & VISOR_F_WRONLY))
-		return visor_map_errf(eb, el, -EINVAL,
+		return visor_errf(eb, el, -EINVAL,
 				      "%s map: VISOR_F_RDONLY and VISOR_F_WRONLY together", t->name);
 	if ((o.map_flags & VISOR_F_RDONLY_PROG) && (o.map_flags & VISOR_F_WRONLY_PROG))
-		return visor_map_errf(eb, el, -EINVAL,
+		return visor_errf(eb, el, -EINVAL,
 				      "%s map: VISOR_F_RDONLY_PROG and VISOR_F_WRONLY_PROG together",
 				      t->name);
 	if (o.spin_lock) {
 		/* The kernel's map_check_btf(). */
 		if (o.type != VISOR_MAP_TYPE_HASH && o.type != VISOR_MAP_TYPE_ARRAY)
-			return visor_map_errf(eb, el, -EOPNOTSUPP,
+			return visor_errf(eb, el, -EOPNOTSUPP,
 					      "%s map: a bpf_spin_lock in the value needs a hash or "
 					      "array map", t->name);
 		if (o.spin_lock_off % 4 || (uint64_t)o.spin_lock_off + 4 > o.value_size)
-			return visor_map_errf(eb, el, -EINVAL,
+			return visor_errf(eb, el, -EINVAL,
 					      "%s map: spin_lock_off %u is not a 4-aligned offset "
 					      "inside the %u-byte value", t->name, o.spin_lock_off,
 					      o.value_size);
 		if (o.map_flags & VISOR_F_RDONLY_PROG)
-			return visor_map_errf(eb, el, -EACCES,
+			return visor_errf(eb, el, -EACCES,
 					      "%s map: a bpf_spin_lock in a read-only (for programs) "
 					      "value", t->name);
 	}
 	if (o.nr_cpus > VISOR_MAP_MAX_CPUS)
-		return visor_map_errf(eb, el, -EINVAL, "nr_cpus %u is above %d", o.nr_cpus,
+		return visor_errf(eb, el, -EINVAL, "nr_cpus %u is above %d", o.nr_cpus,
 				      VISOR_MAP_MAX_CPUS);
 	if (!o.nr_cpus)
 		o.nr_cpus = visor_map_possible_cpus();
@@ -300,7 +288,7 @@ int visor_map_create(const struct visor_map_create_opts *opts, struct visor_map 
 	char msg[MAP_ERRMSG_LEN] = "";
 	int err = t->ops->alloc(&o, &m, msg, sizeof(msg));
 	if (err) {
-		visor_map_errf(eb, el, err, "%s map: %s", t->name, msg[0] ? msg : strerror(-err));
+		visor_errf(eb, el, err, "%s map: %s", t->name, msg[0] ? msg : strerror(-err));
 		return err;
 	}
 	visor_map_register(m);

@@ -14,13 +14,13 @@ int visor_mim_init(struct visor_map *outer, const struct visor_map_create_opts *
 {
 	const struct visor_map *t = o->inner_map;
 	if (!t)
-		return visor_map_errf(err, errlen, -EINVAL,
+		return visor_errf(err, errlen, -EINVAL,
 				      "an inner map template (inner_map) is required");
 	if (t->type == VISOR_MAP_TYPE_ARRAY_OF_MAPS || t->type == VISOR_MAP_TYPE_HASH_OF_MAPS)
-		return visor_map_errf(err, errlen, -EINVAL,
+		return visor_errf(err, errlen, -EINVAL,
 				      "inner map template is itself a map-in-map (one level only)");
 	if (t->type == VISOR_MAP_TYPE_PROG_ARRAY)
-		return visor_map_errf(err, errlen, -VISOR_ENOTSUPP,
+		return visor_errf(err, errlen, -VISOR_ENOTSUPP,
 				      "a prog array cannot be an inner map");
 	outer->inner.type = t->type;
 	outer->inner.key_size = t->key_size;

@@ -14,6 +14,8 @@
 
 #include <visor/maps.h>
 
+#include "../common/errf.h"
+
 #define MAP_ERRMSG_LEN 160
 #define ROUND8(x) (((size_t)(x) + 7) & ~(size_t)7)
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -103,8 +105,6 @@ void visor_map_init_common(struct visor_map *map, const struct visor_map_create_
 			   const struct visor_map_ops *ops);
 int visor_map_fail(struct visor_map *map, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int visor_map_errf(char *buf, size_t len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
 static inline bool map_is_percpu(uint32_t type)
 {

@@ -40,15 +40,15 @@ static int pa_alloc(const struct visor_map_create_opts *o, struct visor_map **ou
 		    size_t errlen)
 {
 	if (!o->max_entries)
-		return visor_map_errf(err, errlen, -EINVAL, "max_entries is 0");
+		return visor_errf(err, errlen, -EINVAL, "max_entries is 0");
 	if (o->key_size != 4 || o->value_size != 4)
-		return visor_map_errf(err, errlen, -EINVAL,
+		return visor_errf(err, errlen, -EINVAL,
 				      "key_size %u and value_size %u, both must be 4", o->key_size,
 				      o->value_size);
 	struct perf_array *pa = calloc(1, sizeof(*pa));
 	if (!pa || !(pa->slots = calloc(o->max_entries, sizeof(*pa->slots)))) {
 		free(pa);
-		return visor_map_errf(err, errlen, -ENOMEM, "cannot allocate %u slots",
+		return visor_errf(err, errlen, -ENOMEM, "cannot allocate %u slots",
 				      o->max_entries);
 	}
 	visor_map_init_common(&pa->map, o, &visor_perf_event_array_ops);
@@ -143,11 +143,11 @@ int visor_perf_buffer_new(struct visor_map *map, const struct visor_perf_buffer_
 	char *eb = o.errbuf;
 	size_t el = o.errbuf_len;
 	if (!map || map->type != VISOR_MAP_TYPE_PERF_EVENT_ARRAY)
-		return visor_map_errf(eb, el, -EINVAL, "perf buffer: not a perf_event_array map");
+		return visor_errf(eb, el, -EINVAL, "perf buffer: not a perf_event_array map");
 	if (!o.sample_cb)
-		return visor_map_errf(eb, el, -EINVAL, "perf buffer: sample_cb is required");
+		return visor_errf(eb, el, -EINVAL, "perf buffer: sample_cb is required");
 	if (!o.page_cnt || (o.page_cnt & (o.page_cnt - 1)) || o.page_cnt > (1u << 16))
-		return visor_map_errf(eb, el, -EINVAL,
+		return visor_errf(eb, el, -EINVAL,
 				      "perf buffer: page_cnt %zu must be a power of two (at most 65536)",
 				      o.page_cnt);
 	struct perf_array *pa = PA(map);
@@ -157,13 +157,13 @@ int visor_perf_buffer_new(struct visor_map *map, const struct visor_perf_buffer_
 		n = map->max_entries;
 	if (!pb || !(pb->slots = calloc(n, sizeof(*pb->slots)))) {
 		free(pb);
-		return visor_map_errf(eb, el, -ENOMEM, "perf buffer: out of memory");
+		return visor_errf(eb, el, -ENOMEM, "perf buffer: out of memory");
 	}
 	struct visor_perf_buffer *none = NULL;
 	if (!atomic_compare_exchange_strong(&pa->consumer, &none, pb)) {
 		free(pb->slots);
 		free(pb);
-		return visor_map_errf(eb, el, -EBUSY, "perf buffer: the map has a consumer already");
+		return visor_errf(eb, el, -EBUSY, "perf buffer: the map has a consumer already");
 	}
 	pb->pa = pa;
 	visor_map_get(map);
@@ -187,7 +187,7 @@ int visor_perf_buffer_new(struct visor_map *map, const struct visor_perf_buffer_
 	}
 	if (err) {
 		visor_perf_buffer_free(pb);
-		return visor_map_errf(eb, el, err, "perf buffer: cannot set up the rings: %s",
+		return visor_errf(eb, el, err, "perf buffer: cannot set up the rings: %s",
 				      strerror(-err));
 	}
 	for (uint32_t i = 0; i < n; i++)

@@ -20,7 +20,7 @@ struct proxy_map {
 static int proxy_alloc(const struct visor_map_create_opts *o, struct visor_map **out, char *err,
 		       size_t errlen)
 {
-	return visor_map_errf(err, errlen, -EINVAL, "proxy maps come from visor_map_create_proxy");
+	return visor_errf(err, errlen, -EINVAL, "proxy maps come from visor_map_create_proxy");
 }
 
 static void proxy_free(struct visor_map *m)
@@ -95,14 +95,14 @@ int visor_map_create_proxy(const struct visor_map_create_opts *desc,
 	char *eb = desc->errbuf;
 	size_t el = desc->errbuf_len;
 	if (!visor_map_type_name(desc->type))
-		return visor_map_errf(eb, el, -EINVAL, "proxy map: unknown map type %u",
+		return visor_errf(eb, el, -EINVAL, "proxy map: unknown map type %u",
 				      desc->type);
 	if (desc->nr_cpus > VISOR_MAP_MAX_CPUS)
-		return visor_map_errf(eb, el, -EINVAL, "proxy map: nr_cpus %u is above %d",
+		return visor_errf(eb, el, -EINVAL, "proxy map: nr_cpus %u is above %d",
 				      desc->nr_cpus, VISOR_MAP_MAX_CPUS);
 	struct proxy_map *p = calloc(1, sizeof(*p));
 	if (!p)
-		return visor_map_errf(eb, el, -ENOMEM, "proxy map: out of memory");
+		return visor_errf(eb, el, -ENOMEM, "proxy map: out of memory");
 	p->ops = *ops;
 	p->ctx = ctx;
 	/* Per-CPU values cross in the kernel's layout (one value per CPU,

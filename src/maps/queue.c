@@ -19,19 +19,19 @@ static int qs_alloc(const struct visor_map_create_opts *o, struct visor_map **ou
 		    size_t errlen)
 {
 	if (!o->max_entries)
-		return visor_map_errf(err, errlen, -EINVAL, "max_entries is 0");
+		return visor_errf(err, errlen, -EINVAL, "max_entries is 0");
 	if (o->key_size)
-		return visor_map_errf(err, errlen, -EINVAL, "key_size %u, must be 0", o->key_size);
+		return visor_errf(err, errlen, -EINVAL, "key_size %u, must be 0", o->key_size);
 	if (!o->value_size)
-		return visor_map_errf(err, errlen, -EINVAL, "value_size is 0");
+		return visor_errf(err, errlen, -EINVAL, "value_size is 0");
 	if (o->value_size > KMALLOC_MAX_SIZE)
-		return visor_map_errf(err, errlen, -E2BIG, "value_size %u is above %u",
+		return visor_errf(err, errlen, -E2BIG, "value_size %u is above %u",
 				      o->value_size, KMALLOC_MAX_SIZE);
 	uint64_t bytes = ((uint64_t)o->max_entries + 1) * o->value_size;
 	struct qs_map *q = calloc(1, sizeof(*q));
 	if (!q || bytes > ((uint64_t)1 << 40) || !(q->elems = malloc(bytes))) {
 		free(q);
-		return visor_map_errf(err, errlen, -ENOMEM, "cannot allocate %llu bytes",
+		return visor_errf(err, errlen, -ENOMEM, "cannot allocate %llu bytes",
 				      (unsigned long long)bytes);
 	}
 	q->size = o->max_entries + 1;

@@ -61,11 +61,11 @@ static int rb_alloc(const struct visor_map_create_opts *o, struct visor_map **ou
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	uint32_t n = o->max_entries;
 	if (o->key_size || o->value_size)
-		return visor_map_errf(err, errlen, -EINVAL,
+		return visor_errf(err, errlen, -EINVAL,
 				      "key_size and value_size must be 0 (got %u, %u)", o->key_size,
 				      o->value_size);
 	if (!n || (n & (n - 1)) || n % page)
-		return visor_map_errf(err, errlen, -EINVAL,
+		return visor_errf(err, errlen, -EINVAL,
 				      "max_entries %u: the size in bytes must be a power of 2 and "
 				      "a multiple of the page size %zu", n, page);
 	struct rb_map *rb = calloc(1, sizeof(*rb));
@@ -108,7 +108,7 @@ static int rb_alloc(const struct visor_map_create_opts *o, struct visor_map **ou
 	*out = &rb->map;
 	return 0;
 fail:
-	visor_map_errf(err, errlen, -ENOMEM, "cannot map %u bytes twice: %s", n, strerror(errno));
+	visor_errf(err, errlen, -ENOMEM, "cannot map %u bytes twice: %s", n, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	if (rb->base)
