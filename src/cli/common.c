@@ -12,6 +12,8 @@
 
 #include "cli.h"
 
+#include "common/hex.h"
+
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -102,16 +104,6 @@ int cli_read_program(const char *path, struct visor_insn **insns, size_t *count)
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 int cli_parse_hex(const char *text, uint8_t **out, size_t *len, char *err, size_t err_len)
 {
 	size_t n = 0, cap = strlen(text) / 2 + 1;
@@ -130,8 +122,8 @@ int cli_parse_hex(const char *text, uint8_t **out, size_t *len, char *err, size_
 			p += 2;
 			continue;
 		}
-		int hi = hexval((unsigned char)p[0]);
-		int lo = hi < 0 ? -1 : hexval((unsigned char)p[1]);
+		int hi = visor_hex_digit((unsigned char)p[0]);
+		int lo = hi < 0 ? -1 : visor_hex_digit((unsigned char)p[1]);
 		if (hi < 0 || lo < 0) {
 			snprintf(err, err_len, "bad hex byte at offset %zu: '%.2s' (expected two hex digits)",
 				 (size_t)(p - text), p);

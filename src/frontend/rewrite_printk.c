@@ -8,16 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "common/hex.h"
 
 /* Decodes the literal(s) in [from, to) of the text; pos[i] is the source
  * offset of decoded byte i. Returns the decoded length, or -1. */
@@ -46,8 +37,8 @@ static long decode_literal(struct rw *rw, unsigned from, unsigned to, char *out,
 				case 'v': c = '\v'; break;
 				case 'x':
 					c = 0;
-					while (p < to && hexval(t[p]) >= 0)
-						c = c * 16 + hexval(t[p++]);
+					while (p < to && visor_hex_digit(t[p]) >= 0)
+						c = c * 16 + visor_hex_digit(t[p++]);
 					break;
 				default:
 					if (e >= '0' && e <= '7') {

@@ -14,6 +14,8 @@
 
 #include <visor/isa.h>
 
+#include "common/hex.h"
+
 /* How the operands of a mnemonic are written. */
 enum form {
 	F_ALU,    /* add %rD, %rS|IMM */
@@ -256,17 +258,6 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool is_alpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -398,14 +389,14 @@ static int parse_number(struct as *as, struct number *num, bool allow_sign)
 	if (allow_sign && q < as->eol && (*q == '+' || *q == '-'))
 		num->neg = *q++ == '-';
 	if (q + 2 < as->eol && q[0] == '0' && (q[1] == 'x' || q[1] == 'X') &&
-	    hex_value(q[2]) >= 0) {
+	    visor_hex_digit(q[2]) >= 0) {
 		base = 16;
 		q += 2;
 	}
-	if (q >= as->eol || hex_value(*q) < 0 || (base == 10 && !is_digit(*q)))
+	if (q >= as->eol || visor_hex_digit(*q) < 0 || (base == 10 && !is_digit(*q)))
 		return expected(as, allow_sign ? "number" : "unsigned number");
 	for (; q < as->eol; q++) {
-		int d = hex_value(*q);
+		int d = visor_hex_digit(*q);
 		if (d < 0 || (unsigned)d >= base)
 			break;
 		if (num->mag > (UINT64_MAX - (unsigned)d) / base)
