@@ -6,7 +6,6 @@
  * the rewriter's run. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,14 +58,9 @@ static const char *fe_clang_path_unlocked(void)
 	return NULL;
 }
 
-/* Found once, under a lock: callers may be threads. */
 const char *fe_clang_path(void)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&lock);
-	const char *r = fe_clang_path_unlocked();
-	pthread_mutex_unlock(&lock);
-	return r;
+	return FE_LOCKED(fe_clang_path_unlocked());
 }
 
 int fe_clang_start(const char *const *args, size_t nargs, bool with_stdin,

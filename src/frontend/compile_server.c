@@ -19,7 +19,6 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <libgen.h>
@@ -120,14 +119,9 @@ static const char *fe_clang_module_path_unlocked(void)
 	return NULL;
 }
 
-/* Found once, under a lock: callers may be threads. */
 const char *fe_clang_module_path(void)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&lock);
-	const char *r = fe_clang_module_path_unlocked();
-	pthread_mutex_unlock(&lock);
-	return r;
+	return FE_LOCKED(fe_clang_module_path_unlocked());
 }
 
 bool fe_server_wanted(void)

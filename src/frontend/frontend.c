@@ -37,6 +37,7 @@
 /* Bump when the pipeline's output for the same inputs changes. */
 #define FE_PIPELINE_VERSION "visor-frontend-1"
 
+pthread_mutex_t fe_lookup_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 unsigned long fe_rewriter_children;
 int (*fe_rewrite_fn)(const struct fe_rewrite_opts *, struct fe_rewrite_result *, char *,
 		     size_t) = fe_rewrite;
@@ -96,14 +97,9 @@ static const char *visor_frontend_include_dir_unlocked(void)
 	return dir;
 }
 
-/* Found once, under a lock: callers may be threads. */
 const char *visor_frontend_include_dir(void)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&lock);
-	const char *r = visor_frontend_include_dir_unlocked();
-	pthread_mutex_unlock(&lock);
-	return r;
+	return FE_LOCKED(visor_frontend_include_dir_unlocked());
 }
 
 /* ---- The version of visor's headers ----------------------------------------- */
@@ -174,14 +170,9 @@ static const char *prelude_version_unlocked(const char *incdir)
 	return hex;
 }
 
-/* Computed once per include directory, under a lock: callers may be threads. */
 static const char *prelude_version(const char *incdir)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	pthread_mutex_lock(&lock);
-	const char *r = prelude_version_unlocked(incdir);
-	pthread_mutex_unlock(&lock);
-	return r;
+	return FE_LOCKED(prelude_version_unlocked(incdir));
 }
 
 void fe_pipeline_identity(char hex[FE_HASH_HEX])

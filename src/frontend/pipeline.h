@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -58,6 +59,19 @@ bool fe_file_exists(const char *path);
  * loaded as garbage. 0, or -errno with the reason in err. */
 int fe_object_check(const char *path, char *err, size_t err_len);
 double fe_now(void);
+
+/* The front end's lookups cached in static buffers (include directory,
+ * prelude version, clang's path, the clang module) are made under this one
+ * lock (recursive: a lookup may use another), as visor_compile may be
+ * called from several threads: FE_LOCKED(expression). */
+extern pthread_mutex_t fe_lookup_lock;
+#define FE_LOCKED(expr)                                                                      \
+	({                                                                                   \
+		pthread_mutex_lock(&fe_lookup_lock);                                         \
+		__typeof__(expr) locked_result_ = (expr);                                    \
+		pthread_mutex_unlock(&fe_lookup_lock);                                       \
+		locked_result_;                                                              \
+	})
 
 /* ---- clang-19 as a subprocess (clang_run.c) ------------------------------ */
 
