@@ -243,11 +243,8 @@ static void pch_dependency_hash(const char *header, char out[17])
 		fe_hash_update(&h, &st.st_mtim, sizeof(st.st_mtim));
 	}
 	const char *clang = fe_clang_path();
-	if (clang && !stat(clang, &st)) {
-		fe_hash_str(&h, clang);
-		fe_hash_update(&h, &st.st_size, sizeof(st.st_size));
-		fe_hash_update(&h, &st.st_mtim, sizeof(st.st_mtim));
-	}
+	if (clang)
+		fe_hash_file(&h, clang);
 	char hex[FE_HASH_HEX];
 	fe_hash_final(&h, hex);
 	memcpy(out, hex, 16);

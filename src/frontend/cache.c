@@ -87,6 +87,16 @@ void fe_hash_str(struct fe_hash *h, const char *s)
 	fe_hash_update(h, s ? s : "", s ? strlen(s) + 1 : 1);
 }
 
+void fe_hash_file(struct fe_hash *h, const char *path)
+{
+	struct stat st;
+	fe_hash_str(h, path);
+	if (path && !stat(path, &st)) {
+		fe_hash_update(h, &st.st_size, sizeof(st.st_size));
+		fe_hash_update(h, &st.st_mtim, sizeof(st.st_mtim));
+	}
+}
+
 void fe_hash_final(struct fe_hash *h, char hex[FE_HASH_HEX])
 {
 	uint64_t tail = 0;

@@ -159,12 +159,8 @@ static const char *prelude_version_unlocked(const char *incdir)
 	 * rebuilt or upgraded visor makes new objects, never reuses what an
 	 * older rewriter wrote). */
 	char bin[PATH_MAX];
-	struct stat st;
-	if (fe_self_binary(bin) && !stat(bin, &st)) {
-		fe_hash_str(&h, bin);
-		fe_hash_update(&h, &st.st_size, sizeof(st.st_size));
-		fe_hash_update(&h, &st.st_mtim, sizeof(st.st_mtim));
-	}
+	if (fe_self_binary(bin))
+		fe_hash_file(&h, bin);
 	fe_hash_final(&h, hex);
 	snprintf(for_dir, sizeof(for_dir), "%s", incdir);
 	return hex;
@@ -184,18 +180,10 @@ void fe_pipeline_identity(char hex[FE_HASH_HEX])
 	fe_hash_init(&h);
 	fe_hash_str(&h, prelude_version(incdir));
 	fe_hash_str(&h, incdir);
-	struct stat st;
-	fe_hash_str(&h, cl && realpath(cl, real) ? real : "");
-	if (real[0] && !stat(real, &st)) { /* an upgraded clang-19 */
-		fe_hash_update(&h, &st.st_size, sizeof(st.st_size));
-		fe_hash_update(&h, &st.st_mtim, sizeof(st.st_mtim));
-	}
+	fe_hash_file(&h, cl && realpath(cl, real) ? real : "");
 	const char *mod = fe_clang_module_path();
-	if (mod && !stat(mod, &st)) {
-		fe_hash_str(&h, mod);
-		fe_hash_update(&h, &st.st_size, sizeof(st.st_size));
-		fe_hash_update(&h, &st.st_mtim, sizeof(st.st_mtim));
-	}
+	if (mod)
+		fe_hash_file(&h, mod);
 	fe_hash_final(&h, hex);
 }
 

@@ -31,6 +31,9 @@ void fe_hash_init(struct fe_hash *h);
 void fe_hash_update(struct fe_hash *h, const void *data, size_t len);
 /* A string including its terminating NUL, so "ab"+"c" != "a"+"bc". */
 void fe_hash_str(struct fe_hash *h, const char *s);
+/* A file's identity: its path, and its size and modification time when it
+ * exists (a rebuilt binary, an upgraded compiler). */
+void fe_hash_file(struct fe_hash *h, const char *path);
 void fe_hash_final(struct fe_hash *h, char hex[FE_HASH_HEX]);
 
 /* ---- The cache directory (cache.c) ---------------------------------------
