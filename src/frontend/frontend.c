@@ -925,30 +925,25 @@ static int compile_by_server(struct compile *c, struct args *a, char *err, size_
 		text = rw.text;
 		len = rw.len;
 	}
-	bool stale = rw.stale_pch;
 	/* Whatever the server did not finish (no compile, no whole object
-	 * from a "successful" clang) is compiled by ourselves. */
-	if (rc == 0 && !stale &&
-	    (!ans.compiled || (ans.cc.status == 0 && fe_object_check(tmpobj, NULL, 0))))
+	 * from a "successful" clang) or could not use (a stale PCH, made again
+	 * by ourselves) is compiled by ourselves. */
+	if (rw.stale_pch ||
+	    (rc == 0 && (!ans.compiled || (ans.cc.status == 0 && fe_object_check(tmpobj, NULL, 0)) ||
+			 (ans.cc.status && ans.cc.stderr_text && pch_trouble(ans.cc.stderr_text)))))
 		rc = SERVER_DECLINED;
-	if (rc == 0 && !stale && ans.cc.status && ans.cc.stderr_text &&
-	    pch_trouble(ans.cc.stderr_text))
-		rc = SERVER_DECLINED; /* the PCH is made again by ourselves */
 	if (hold)
 		fclose(hold);
-	if (rc == 0 && !stale) {
-		if (held_len)
-			fwrite(held, 1, held_len, c->diag);
+	if (rc != SERVER_DECLINED && held_len)
+		fwrite(held, 1, held_len, c->diag); /* the rewriter's messages, once */
+	if (rc == 0) {
+		bool stale = false; /* ruled out above */
 		rc = compiler_apply(c, tmpobj, &ans.cc, text, len, err, err_len, &stale);
-	} else if (rc != SERVER_DECLINED && !stale && held_len) {
-		fwrite(held, 1, held_len, c->diag); /* the source's errors */
 	}
-	if (rc == SERVER_DECLINED || stale) {
+	if (rc == SERVER_DECLINED)
 		err[0] = '\0';
-		rc = SERVER_DECLINED;
-	} else {
+	else
 		c->st.server_used = true;
-	}
 	unlink(tmpobj); /* gone already when the object was moved into the cache */
 	free(held);
 	free(rw.text);
