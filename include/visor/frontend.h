@@ -107,6 +107,10 @@ int visor_compile_server_run(double idle_s, char *err, size_t err_len);
 int visor_compile_server_status(char *info, size_t info_len, char *err, size_t err_len);
 /* Stops it and waits (at most 10 s) until it is gone. */
 int visor_compile_server_stop(char *err, size_t err_len);
+/* Whether compiles may use (and `visor run`/`compile` start) a server: not
+ * with VISOR_COMPILE_SERVER=0, nor with a substitute clang ($VISOR_CLANG,
+ * which is not the clang in the module). */
+bool visor_compile_server_wanted(void);
 
 /* The directory of the BPF-side headers visor ships (bcc/proto.h,
  * bcc/helpers.h, the kernel include stubs): $VISOR_BPF_INCLUDE, else

@@ -45,8 +45,7 @@ double cli_compile_server_idle(void)
 
 void cli_compile_server_autostart(const struct visor_compile_stats *st)
 {
-	const char *env = getenv("VISOR_COMPILE_SERVER"), *cl = getenv("VISOR_CLANG");
-	if (st->object_cached || st->server_used || (env && !strcmp(env, "0")) || (cl && *cl))
+	if (st->object_cached || st->server_used || !visor_compile_server_wanted())
 		return;
 	char err[256];
 	/* Without the module (a build without llvm-19-dev) visor simply

@@ -124,7 +124,7 @@ const char *fe_clang_module_path(void)
 	return FE_LOCKED(fe_clang_module_path_unlocked());
 }
 
-bool fe_server_wanted(void)
+bool visor_compile_server_wanted(void)
 {
 	const char *env = getenv("VISOR_COMPILE_SERVER");
 	if (env && !strcmp(env, "0"))

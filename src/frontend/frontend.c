@@ -862,7 +862,7 @@ static int compile_by_server(struct compile *c, struct args *a, char *err, size_
 	const struct visor_compile_opts *o = c->o;
 	if ((o->sz >= offsetof(struct visor_compile_opts, no_server) + sizeof(o->no_server) &&
 	     o->no_server) ||
-	    !fe_server_wanted())
+	    !visor_compile_server_wanted())
 		return SERVER_DECLINED;
 	/* What clang's own main does and the in-process module does not:
 	 * response files and CCC_OVERRIDE_OPTIONS. */

@@ -186,9 +186,6 @@ int fe_server_sock_path(char *buf, size_t len, char *err, size_t err_len);
 /* libvisor-clang.so: $VISOR_CLANG_MODULE, else beside visor's binary (build
  * tree) or PREFIX/lib/visor/; NULL when absent. */
 const char *fe_clang_module_path(void);
-/* Whether compiles may go to a server: not with VISOR_COMPILE_SERVER=0,
- * nor with a substitute clang ($VISOR_CLANG). */
-bool fe_server_wanted(void);
 
 /* One compile: the rewrite (ro; NULL: text is compiled as it is) and clang
  * with cc_args (cc_args[0], the compiler's name, is replaced). */
